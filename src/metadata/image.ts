@@ -155,7 +155,8 @@ export class MetadataImage {
 
   /** The whole image as bytes (raft snapshot data and the LevelDB checkpoint). */
   encode(): Uint8Array {
-    const data: ImageData = { brokers: this.allBrokers(), topics: [...this.topicsById.values()] };
+    const topics = [...this.topicsById.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const data: ImageData = { brokers: this.allBrokers(), topics };
     return packr.pack(data);
   }
 
