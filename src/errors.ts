@@ -1,0 +1,68 @@
+// Every expected failure in runnel is a RunnelError carrying a stable Kafka error name. The
+// HTTP layer maps it to a status and REST-Proxy-style error_code in one place (this table).
+
+export const ERRORS = {
+  // 400 / 422: the request itself is wrong
+  INVALID_REQUEST: { status: 422, code: 42201 },
+  INVALID_TOPIC_EXCEPTION: { status: 422, code: 42202 },
+  INVALID_PARTITIONS: { status: 422, code: 42203 },
+  INVALID_REPLICATION_FACTOR: { status: 422, code: 42204 },
+  INVALID_CONFIG: { status: 422, code: 42205 },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, code: 41501 },
+  BAD_REQUEST: { status: 400, code: 40001 },
+  MESSAGE_TOO_LARGE: { status: 413, code: 41301 },
+  // 404: something named does not exist
+  NOT_FOUND: { status: 404, code: 40400 },
+  UNKNOWN_TOPIC_OR_PARTITION: { status: 404, code: 40401 },
+  UNKNOWN_PARTITION: { status: 404, code: 40402 },
+  UNKNOWN_CONSUMER_INSTANCE: { status: 404, code: 40403 },
+  CLUSTER_NOT_FOUND: { status: 404, code: 40404 },
+  // 409: conflicts with what exists
+  TOPIC_ALREADY_EXISTS: { status: 409, code: 40901 },
+  CONSUMER_INSTANCE_EXISTS: { status: 409, code: 40902 },
+  INVALID_UPDATE_VERSION: { status: 409, code: 40903 },
+  // 416
+  OFFSET_OUT_OF_RANGE: { status: 416, code: 41601 },
+  // 5xx: the cluster cannot do it right now (retriable)
+  NOT_ENOUGH_REPLICAS: { status: 503, code: 50301 },
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: { status: 503, code: 50302 },
+  LEADER_NOT_AVAILABLE: { status: 503, code: 50303 },
+  NOT_LEADER_OR_FOLLOWER: { status: 503, code: 50304 },
+  FENCED_LEADER_EPOCH: { status: 503, code: 50305 },
+  NOT_CONTROLLER: { status: 503, code: 50306 },
+  BROKER_NOT_AVAILABLE: { status: 503, code: 50307 },
+  REQUEST_TIMED_OUT: { status: 504, code: 50401 },
+  UNKNOWN_SERVER_ERROR: { status: 500, code: 50001 },
+} as const satisfies Record<string, { status: number; code: number }>;
+
+export type ErrorName = keyof typeof ERRORS;
+
+export class RunnelError extends Error {
+  readonly status: number;
+  readonly errorCode: number;
+
+  constructor(
+    readonly errorName: ErrorName,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RunnelError';
+    this.status = ERRORS[errorName].status;
+    this.errorCode = ERRORS[errorName].code;
+  }
+
+  /** Plain form for the rpc layer (errors cross nodes as values, not class instances). */
+  toWire(): { errorName: ErrorName; message: string } {
+    return { errorName: this.errorName, message: this.message };
+  }
+
+  static fromWire(w: { errorName: string; message: string }): RunnelError {
+    const name = (w.errorName in ERRORS ? w.errorName : 'UNKNOWN_SERVER_ERROR') as ErrorName;
+    return new RunnelError(name, w.message);
+  }
+}
+
+/** A 422 naming the bad field: `invalid('partitions_count', 'must be an integer >= 1')`. */
+export function invalid(field: string, why: string, name: ErrorName = 'INVALID_REQUEST'): RunnelError {
+  return new RunnelError(name, `${field}: ${why}`);
+}

@@ -1,0 +1,289 @@
+import type { Logger } from 'pino';
+import { invalid, RunnelError } from '../errors.ts';
+import type { MetadataImage, PartitionState, TopicState } from './image.ts';
+import { NO_LEADER } from './image.ts';
+import { placeReplicas } from './placement.ts';
+import type { MetadataRecord, PartitionChangeRecord } from './records.ts';
+import { RecordType } from './records.ts';
+import { validateTopicConfigs } from './topic-configs.ts';
+
+export interface TopicDefaults {
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly minInsyncReplicas: number;
+}
+
+export interface ControllerDeps {
+  /** The image as applied on this node. */
+  readonly image: () => MetadataImage;
+  /** Commit a record batch through raft; resolves once it is applied on this node. */
+  readonly propose: (records: MetadataRecord[]) => Promise<void>;
+  readonly now: () => number;
+  readonly newTopicId: () => string;
+  readonly sessionTimeoutMs: number;
+  readonly topicDefaults: TopicDefaults;
+  readonly logger: Logger;
+}
+
+export interface RegisterBrokerRequest {
+  readonly brokerId: number;
+  readonly incarnationId: string;
+  readonly host: string;
+  readonly httpPort: number;
+  readonly rpcPort: number;
+}
+
+export interface CreateTopicRequest {
+  readonly name: string;
+  readonly partitions?: number;
+  readonly replicationFactor?: number;
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+/** What one command decided: records to commit, and the answer once they are applied. */
+interface ControllerResult<T> {
+  readonly records: MetadataRecord[];
+  readonly response: () => T;
+}
+
+export const MAX_PARTITIONS = 10_000;
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/**
+ * The active controller (KRaft's QuorumController), running on the raft leader. Each command
+ * reads the applied image and turns into records (command -> {records, response}); state
+ * changes only when the records are replayed into the image, on every node alike. Commands
+ * run one at a time, so each sees the effects of the one before it.
+ *
+ * Broker liveness lives only here, in memory: a broker that has not heartbeated for
+ * sessionTimeoutMs is fenced, removed from every ISR, and replaced as leader by another
+ * in-sync replica. A new controller gives every broker a full session timeout of grace
+ * before fencing it (it has no heartbeat history).
+ */
+export class Controller {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly lastHeartbeatMs = new Map<number, number>();
+  private activeSinceMs = 0;
+  private active = false;
+
+  constructor(private readonly deps: ControllerDeps) {}
+
+  /** This node became the raft leader; `ready` resolves once it has applied the log before its term. */
+  activate(ready: Promise<void>): void {
+    this.active = true;
+    this.activeSinceMs = this.deps.now();
+    this.lastHeartbeatMs.clear();
+    this.queue = this.queue.then(() => ready).catch(() => undefined);
+    this.deps.logger.info('controller active');
+  }
+
+  deactivate(): void {
+    if (this.active) this.deps.logger.info('controller inactive');
+    this.active = false;
+  }
+
+  isActive(): boolean {
+    return this.active;
+  }
+
+  /** Run one command after the ones before it; commit its records; answer from the new image. */
+  private run<T>(command: () => ControllerResult<T>): Promise<T> {
+    const result = this.queue.then(async () => {
+      if (!this.active) throw new RunnelError('NOT_CONTROLLER', 'this node is not the active controller');
+      const r = command();
+      if (r.records.length > 0) await this.deps.propose(r.records);
+      return r.response();
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  // ---- brokers --------------------------------------------------------------------------
+
+  registerBroker(req: RegisterBrokerRequest): Promise<void> {
+    this.lastHeartbeatMs.set(req.brokerId, this.deps.now());
+    return this.run(() => {
+      const b = this.deps.image().broker(req.brokerId);
+      const same =
+        b !== undefined &&
+        b.incarnationId === req.incarnationId &&
+        b.host === req.host &&
+        b.httpPort === req.httpPort &&
+        b.rpcPort === req.rpcPort;
+      const records: MetadataRecord[] = same ? [] : [{ type: RecordType.RegisterBroker, v: 1, ...req }];
+      return { records, response: () => undefined };
+    });
+  }
+
+  /**
+   * A broker is alive. Unfences it if it was fenced (and its registration is current), and
+   * gives it back leadership of partitions left leaderless with it as the last ISR member.
+   * Answers whether the broker is registered with this incarnation (else it must re-register).
+   */
+  heartbeat(brokerId: number, incarnationId: string): Promise<{ registered: boolean; fenced: boolean }> {
+    if (!this.active) return Promise.reject(new RunnelError('NOT_CONTROLLER', 'this node is not the active controller'));
+    this.lastHeartbeatMs.set(brokerId, this.deps.now());
+    const b = this.deps.image().broker(brokerId);
+    if (b === undefined || b.incarnationId !== incarnationId) return Promise.resolve({ registered: false, fenced: true });
+    if (!b.fenced) return Promise.resolve({ registered: true, fenced: false });
+    return this.run(() => {
+      const img = this.deps.image();
+      const cur = img.broker(brokerId);
+      if (cur === undefined || cur.incarnationId !== incarnationId || !cur.fenced) {
+        return { records: [], response: () => ({ registered: cur?.incarnationId === incarnationId, fenced: cur?.fenced ?? true }) };
+      }
+      const records: MetadataRecord[] = [{ type: RecordType.UnfenceBroker, v: 1, brokerId }];
+      for (const t of img.allTopics()) {
+        for (const p of t.partitions) {
+          if (p.leader === NO_LEADER && p.isr.includes(brokerId)) {
+            records.push({ type: RecordType.PartitionChange, v: 1, topicId: t.id, partition: p.partition, leader: brokerId });
+          }
+        }
+      }
+      this.deps.logger.info({ brokerId }, 'unfencing broker');
+      return { records, response: () => ({ registered: true, fenced: false }) };
+    });
+  }
+
+  /** Fence every unfenced broker silent for longer than the session timeout. */
+  checkSessions(): Promise<void> {
+    if (!this.active) return Promise.resolve();
+    return this.run(() => {
+      const now = this.deps.now();
+      const img = this.deps.image();
+      const expired = img
+        .allBrokers()
+        .filter((b) => !b.fenced && now - (this.lastHeartbeatMs.get(b.id) ?? this.activeSinceMs) > this.deps.sessionTimeoutMs)
+        .map((b) => b.id);
+      const records: MetadataRecord[] = [];
+      for (const id of expired) {
+        this.deps.logger.warn({ brokerId: id, sessionTimeoutMs: this.deps.sessionTimeoutMs }, 'fencing broker: session expired');
+        records.push({ type: RecordType.FenceBroker, v: 1, brokerId: id });
+      }
+      if (expired.length > 0) records.push(...this.moveAwayFrom(img, new Set(expired)));
+      return { records, response: () => undefined };
+    });
+  }
+
+  /**
+   * ISR/leader changes for brokers going away: each leaves every ISR; a partition it led gets
+   * the first other in-sync replica (in replica order) that is not going away. The last ISR
+   * member stays in the ISR with no leader (offline) so that it, and only it, can lead again
+   * without losing data (no unclean election).
+   */
+  private moveAwayFrom(img: MetadataImage, gone: ReadonlySet<number>): PartitionChangeRecord[] {
+    const out: PartitionChangeRecord[] = [];
+    for (const t of img.allTopics()) {
+      for (const p of t.partitions) {
+        const change = partitionChangeWithout(img, t, p, gone);
+        if (change !== undefined) out.push(change);
+      }
+    }
+    return out;
+  }
+
+  // ---- topics ---------------------------------------------------------------------------
+
+  createTopic(req: CreateTopicRequest): Promise<TopicState> {
+    return this.run(() => {
+      const img = this.deps.image();
+      const d = this.deps.topicDefaults;
+      if (!TOPIC_NAME.test(req.name) || req.name === '.' || req.name === '..') {
+        throw invalid('topic_name', `"${req.name}" is not a valid topic name: 1-249 characters of a-z A-Z 0-9 . _ -`, 'INVALID_TOPIC_EXCEPTION');
+      }
+      const partitions = req.partitions ?? d.partitions;
+      if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+        throw invalid('partitions_count', `must be an integer 1-${MAX_PARTITIONS}, got ${partitions}`, 'INVALID_PARTITIONS');
+      }
+      const live = img.allBrokers().filter((b) => !b.fenced).map((b) => b.id);
+      const rf = req.replicationFactor ?? d.replicationFactor;
+      if (!Number.isInteger(rf) || rf < 1) {
+        throw invalid('replication_factor', `must be an integer >= 1, got ${rf}`, 'INVALID_REPLICATION_FACTOR');
+      }
+      if (rf > live.length) {
+        throw invalid('replication_factor', `${rf} is more than the ${live.length} live brokers`, 'INVALID_REPLICATION_FACTOR');
+      }
+      validateTopicConfigs(req.configs, rf);
+      if (img.topic(req.name) !== undefined) {
+        throw new RunnelError('TOPIC_ALREADY_EXISTS', `topic "${req.name}" already exists`);
+      }
+      const leaderCount = new Map<number, number>();
+      for (const t of img.allTopics()) for (const p of t.partitions) leaderCount.set(p.leader, (leaderCount.get(p.leader) ?? 0) + 1);
+      const topicId = this.deps.newTopicId();
+      const records: MetadataRecord[] = [{ type: RecordType.CreateTopic, v: 1, name: req.name, topicId, configs: { ...req.configs } }];
+      placeReplicas(live, partitions, rf, leaderCount).forEach((replicas, partition) => {
+        const leader = replicas[0] ?? NO_LEADER;
+        records.push({ type: RecordType.Partition, v: 1, topicId, partition, replicas, isr: replicas, leader, leaderEpoch: 0, partitionEpoch: 0 });
+      });
+      this.deps.logger.info({ topic: req.name, partitions, replicationFactor: rf }, 'creating topic');
+      return {
+        records,
+        response: () => {
+          const t = this.deps.image().topicById(topicId);
+          if (t === undefined) throw new RunnelError('UNKNOWN_SERVER_ERROR', `topic ${req.name} vanished after creation`);
+          return t;
+        },
+      };
+    });
+  }
+
+  deleteTopic(name: string): Promise<void> {
+    return this.run(() => {
+      const t = this.deps.image().topic(name);
+      if (t === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" does not exist`);
+      this.deps.logger.info({ topic: name }, 'deleting topic');
+      return { records: [{ type: RecordType.DeleteTopic, v: 1, topicId: t.id }], response: () => undefined };
+    });
+  }
+
+  /** Set (string) or reset to default (null) topic configs, all or nothing. */
+  alterTopicConfigs(name: string, changes: Readonly<Record<string, string | null>>): Promise<TopicState> {
+    return this.run(() => {
+      const t = this.deps.image().topic(name);
+      if (t === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" does not exist`);
+      const next: Record<string, string> = { ...t.configs };
+      for (const [k, v] of Object.entries(changes)) {
+        if (v === null) delete next[k];
+        else next[k] = v;
+      }
+      const rf = t.partitions[0]?.replicas.length ?? 1;
+      const set: Record<string, string> = {};
+      for (const [k, v] of Object.entries(changes)) if (v !== null) set[k] = v;
+      validateTopicConfigs(set, rf);
+      const minIsr = next['min.insync.replicas'];
+      if (minIsr !== undefined && Number(minIsr) > rf) {
+        throw invalid('configs[min.insync.replicas]', `${minIsr} is more than the replication factor ${rf}`, 'INVALID_CONFIG');
+      }
+      const records: MetadataRecord[] = Object.entries(changes).map(([k, v]) => ({
+        type: RecordType.ConfigChange,
+        v: 1,
+        topicId: t.id,
+        name: k,
+        value: v,
+      }));
+      return {
+        records,
+        response: () => this.deps.image().topicById(t.id) ?? t,
+      };
+    });
+  }
+}
+
+/** The change that takes `gone` brokers out of one partition's ISR and leadership, if any. */
+export function partitionChangeWithout(
+  img: MetadataImage,
+  t: TopicState,
+  p: PartitionState,
+  gone: ReadonlySet<number>,
+): PartitionChangeRecord | undefined {
+  if (!p.isr.some((b) => gone.has(b))) return undefined;
+  const remaining = p.isr.filter((b) => !gone.has(b));
+  if (remaining.length === 0) {
+    // Keep the last in-sync replica recorded; the partition is offline until it returns.
+    return p.leader === NO_LEADER ? undefined : { type: RecordType.PartitionChange, v: 1, topicId: t.id, partition: p.partition, leader: NO_LEADER };
+  }
+  const base = { type: RecordType.PartitionChange, v: 1, topicId: t.id, partition: p.partition, isr: remaining } as const;
+  if (p.leader !== NO_LEADER && !gone.has(p.leader)) return base;
+  const leader = p.replicas.find((b) => remaining.includes(b) && img.broker(b)?.fenced === false) ?? remaining[0] ?? NO_LEADER;
+  return { ...base, leader };
+}

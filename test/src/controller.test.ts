@@ -1,0 +1,155 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { RunnelError } from '../../src/errors.ts';
+import { Controller } from '../../src/metadata/controller.ts';
+import { MetadataImage, NO_LEADER } from '../../src/metadata/image.ts';
+import type { MetadataRecord } from '../../src/metadata/records.ts';
+
+/** A controller whose "raft" applies each batch to one image at once, with a hand-driven clock. */
+function setup(brokers = [1, 2, 3]) {
+  const image = new MetadataImage();
+  const committed: MetadataRecord[][] = [];
+  let now = 1_000;
+  let ids = 0;
+  const controller = new Controller({
+    image: () => image,
+    propose: (records) => {
+      committed.push(records);
+      for (const r of records) image.replay(r);
+      return Promise.resolve();
+    },
+    now: () => now,
+    newTopicId: () => `topic-${++ids}`,
+    sessionTimeoutMs: 6_000,
+    topicDefaults: { partitions: 3, replicationFactor: 3, minInsyncReplicas: 2 },
+    logger: pino({ level: 'silent' }),
+  });
+  controller.activate(Promise.resolve());
+  const advance = (ms: number): void => {
+    now += ms;
+  };
+  const start = async (): Promise<void> => {
+    for (const id of brokers) {
+      await controller.registerBroker({ brokerId: id, incarnationId: `i${id}`, host: '127.0.0.1', httpPort: 8080 + id, rpcPort: 19090 + id });
+      await controller.heartbeat(id, `i${id}`);
+    }
+  };
+  return { image, controller, committed, advance, start };
+}
+
+const errorName = async (p: Promise<unknown>): Promise<string> => {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  return e instanceof RunnelError ? `${e.errorName}: ${e.message}` : `no RunnelError: ${String(e)}`;
+};
+
+describe('controller', () => {
+  it('registers brokers fenced and unfences them on their first heartbeat', async () => {
+    const { image, controller } = setup();
+    await controller.registerBroker({ brokerId: 1, incarnationId: 'a', host: 'h', httpPort: 1, rpcPort: 2 });
+    expect(image.broker(1)?.fenced).toBe(true);
+    expect(await controller.heartbeat(1, 'a')).toEqual({ registered: true, fenced: false });
+    expect(image.broker(1)?.fenced).toBe(false);
+    // A heartbeat from another incarnation is told to register again.
+    expect(await controller.heartbeat(1, 'b')).toEqual({ registered: false, fenced: true });
+  });
+
+  it('places 6 partitions of RF 3 so that each broker leads exactly 2', async () => {
+    const { controller, start } = setup();
+    await start();
+    const t = await controller.createTopic({ name: 'orders', partitions: 6, replicationFactor: 3, configs: {} });
+    const leads = new Map<number, number>();
+    for (const p of t.partitions) leads.set(p.leader, (leads.get(p.leader) ?? 0) + 1);
+    expect([...leads.entries()].sort()).toEqual([[1, 2], [2, 2], [3, 2]]);
+    for (const p of t.partitions) expect(p.isr).toEqual(p.replicas);
+  });
+
+  it('refuses bad topics with the field named, and commits nothing for them', async () => {
+    const { controller, committed, start } = setup();
+    await start();
+    const before = committed.length;
+    expect(await errorName(controller.createTopic({ name: 'bad name!', configs: {} }))).toMatch(/^INVALID_TOPIC_EXCEPTION: topic_name/);
+    expect(await errorName(controller.createTopic({ name: 'a', partitions: 0, configs: {} }))).toMatch(/^INVALID_PARTITIONS: partitions_count/);
+    expect(await errorName(controller.createTopic({ name: 'a', replicationFactor: 4, configs: {} }))).toMatch(
+      /^INVALID_REPLICATION_FACTOR: replication_factor: 4 is more than the 3 live brokers/,
+    );
+    expect(await errorName(controller.createTopic({ name: 'a', configs: { 'retention.mss': '1' } }))).toMatch(/^INVALID_CONFIG: configs\[retention.mss\]: unknown config/);
+    expect(await errorName(controller.createTopic({ name: 'a', configs: { 'retention.ms': 'soon' } }))).toMatch(/^INVALID_CONFIG: configs\[retention.ms\]/);
+    expect(await errorName(controller.createTopic({ name: 'a', replicationFactor: 2, configs: { 'min.insync.replicas': '3' } }))).toMatch(
+      /^INVALID_CONFIG: configs\[min.insync.replicas\]: 3 is more than the replication factor 2/,
+    );
+    expect(committed.length).toBe(before);
+    await controller.createTopic({ name: 'a', configs: {} });
+    expect(await errorName(controller.createTopic({ name: 'a', configs: {} }))).toMatch(/^TOPIC_ALREADY_EXISTS/);
+  });
+
+  it('fences a silent broker after the session timeout and moves its leadership to another ISR member', async () => {
+    const { image, controller, advance, start } = setup();
+    await start();
+    await controller.createTopic({ name: 'orders', partitions: 6, replicationFactor: 3, configs: {} });
+    advance(4_000);
+    await controller.heartbeat(1, 'i1');
+    await controller.heartbeat(2, 'i2');
+    await controller.checkSessions();
+    expect(image.broker(3)?.fenced).toBe(false); // 4 s < 6 s session
+    advance(3_000);
+    await controller.heartbeat(1, 'i1');
+    await controller.heartbeat(2, 'i2');
+    await controller.checkSessions();
+    expect(image.broker(3)?.fenced).toBe(true);
+    for (const p of image.topic('orders')?.partitions ?? []) {
+      expect(p.isr).not.toContain(3);
+      expect(p.leader).not.toBe(3);
+      expect(p.leader).not.toBe(NO_LEADER);
+    }
+    // It returns: unfenced; the partition leaders will add it back to the ISR once caught up.
+    await controller.heartbeat(3, 'i3');
+    expect(image.broker(3)?.fenced).toBe(false);
+  });
+
+  it('keeps the last in-sync replica recorded with no leader, and gives it leadership back when it returns', async () => {
+    const { image, controller, advance, start } = setup([1]);
+    await start();
+    await controller.createTopic({ name: 'solo', partitions: 1, replicationFactor: 1, configs: {} });
+    advance(7_000);
+    await controller.checkSessions();
+    expect(image.topic('solo')?.partitions[0]).toMatchObject({ leader: NO_LEADER, isr: [1], leaderEpoch: 1 });
+    await controller.heartbeat(1, 'i1');
+    expect(image.topic('solo')?.partitions[0]).toMatchObject({ leader: 1, isr: [1], leaderEpoch: 2 });
+  });
+
+  it('gives a newly active controller a full session of grace before fencing anyone', async () => {
+    const { image, controller, advance, start } = setup();
+    await start();
+    advance(60_000);
+    controller.deactivate();
+    controller.activate(Promise.resolve());
+    advance(5_000);
+    await controller.checkSessions();
+    expect(image.allBrokers().every((b) => !b.fenced)).toBe(true);
+    advance(2_000);
+    await controller.checkSessions();
+    expect(image.allBrokers().every((b) => b.fenced)).toBe(true);
+  });
+
+  it('validates config changes against the topic, all or nothing', async () => {
+    const { image, controller, start } = setup();
+    await start();
+    await controller.createTopic({ name: 't', replicationFactor: 2, configs: {} });
+    expect(await errorName(controller.alterTopicConfigs('t', { 'retention.ms': '5', 'min.insync.replicas': '3' }))).toMatch(/min.insync.replicas/);
+    expect(image.topic('t')?.configs).toEqual({});
+    await controller.alterTopicConfigs('t', { 'retention.ms': '5' });
+    expect(image.topic('t')?.configs).toEqual({ 'retention.ms': '5' });
+    await controller.alterTopicConfigs('t', { 'retention.ms': null });
+    expect(image.topic('t')?.configs).toEqual({});
+    expect(await errorName(controller.alterTopicConfigs('nope', {}))).toMatch(/^UNKNOWN_TOPIC_OR_PARTITION/);
+  });
+
+  it('refuses commands while not active', async () => {
+    const { controller } = setup();
+    controller.deactivate();
+    expect(await errorName(controller.createTopic({ name: 'x', configs: {} }))).toMatch(/^NOT_CONTROLLER/);
+  });
+});
