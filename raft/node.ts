@@ -99,6 +99,9 @@ export class RaftNode {
   /** By log index. Bounded by the leader's own uncommitted tail. */
   private readonly pending = new Map<number, PendingProposal>();
   private lastSnapshotIndex = 0;
+  /** Highest index applied here (entries, no-ops and snapshots). */
+  private appliedIndex = 0;
+  private readonly appliedWaiters: { index: number; resolve: () => void }[] = [];
   private readonly log: Logger;
 
   constructor(private readonly opts: RaftNodeOptions) {
@@ -115,6 +118,7 @@ export class RaftNode {
       applied = snap.meta.index;
     }
     this.lastSnapshotIndex = snap.meta.index;
+    this.appliedIndex = applied;
     this.core = new RaftCore({
       id: this.opts.id,
       voters: this.opts.voters,
@@ -160,6 +164,12 @@ export class RaftNode {
     });
     this.schedule();
     return promise;
+  }
+
+  /** Resolves once the entry at `index` (or a snapshot covering it) has been applied here. */
+  whenApplied(index: number): Promise<void> {
+    if (this.appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
   }
 
   status(): RaftStatus {
@@ -210,10 +220,24 @@ export class RaftNode {
       await stateMachine.restore(rd.snapshot);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
       this.settleUpTo(rd.snapshot.meta.index, undefined);
+      this.noteApplied(rd.snapshot.meta.index);
     }
     for (const e of rd.committedEntries) {
       if (e.data.length > 0) await stateMachine.apply(e);
       this.settleUpTo(e.index, e);
+    }
+    const last = rd.committedEntries[rd.committedEntries.length - 1];
+    if (last !== undefined) this.noteApplied(last.index);
+  }
+
+  private noteApplied(index: number): void {
+    this.appliedIndex = Math.max(this.appliedIndex, index);
+    for (let k = this.appliedWaiters.length - 1; k >= 0; k--) {
+      const w = this.appliedWaiters[k];
+      if (w !== undefined && w.index <= this.appliedIndex) {
+        this.appliedWaiters.splice(k, 1);
+        w.resolve();
+      }
     }
   }
 
