@@ -50,7 +50,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**/*.ts', 'test/bench/**/*.ts'],
+    files: ['src/cli/**/*.ts', 'test/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
 );
