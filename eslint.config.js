@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// eslint-disable-next-line no-restricted-syntax -- eslint requires a default export here
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'coverage/**', 'bench-results/**'] },
   js.configs.recommended,

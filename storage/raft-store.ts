@@ -153,8 +153,12 @@ export function openRaftStore(opts: RaftStoreOptions): Promise<LevelRaftStore> {
   return LevelRaftStore.open(opts);
 }
 
-/** `level`'s get() is typed as always returning a value; a missing key gives undefined. */
-export async function getOrUndefined<K, V>(db: { get(key: K): Promise<V> }, key: K): Promise<V | undefined> {
-  const v: V | undefined = await db.get(key);
+/**
+ * `level`'s typings disagree across versions on whether get() of a missing key can yield
+ * undefined (abstract-level 2+ returns undefined, older typings say V). Funnel every read
+ * through this so callers always handle the missing case.
+ */
+export async function getOrUndefined<K, V>(db: { get(key: K): Promise<V | undefined> }, key: K): Promise<V | undefined> {
+  const v = await db.get(key);
   return v ?? undefined;
 }
