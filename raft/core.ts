@@ -593,6 +593,19 @@ export class RaftCore {
     if (lastApplied !== undefined) this.log.appliedTo(lastApplied.index);
   }
 
+  /**
+   * Term of entry i in this node's log, persisted or not; undefined when i is compacted into
+   * the snapshot or beyond the end. For invariant checkers and diagnostics.
+   */
+  logTermAt(i: number): number | undefined {
+    return this.log.term(i);
+  }
+
+  /** First index still held as an entry (everything before is in the snapshot). */
+  logFirstIndex(): number {
+    return this.log.firstIndex();
+  }
+
   status(): RaftStatus {
     const base = {
       id: this.id,

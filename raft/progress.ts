@@ -111,7 +111,12 @@ export class Progress {
       return true;
     }
     if (this.next - 1 !== rejected) return false;
-    this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
+    const next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
+    // No step back is possible (the follower refuses what we believe it matched, which only a
+    // follower that lost acknowledged entries does): wait for the next heartbeat instead of
+    // resending the same probe in a tight loop.
+    if (next === this.next) return false;
+    this.next = next;
     this.probeSent = false;
     assert(this.next > this.match, 'next > match');
     return true;
