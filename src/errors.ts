@@ -31,6 +31,8 @@ export const ERRORS = {
   FENCED_LEADER_EPOCH: { status: 503, code: 50305 },
   NOT_CONTROLLER: { status: 503, code: 50306 },
   BROKER_NOT_AVAILABLE: { status: 503, code: 50307 },
+  /** The connection to a peer broke before its answer arrived (Kafka NETWORK_EXCEPTION). */
+  NETWORK_EXCEPTION: { status: 503, code: 50308 },
   REQUEST_TIMED_OUT: { status: 504, code: 50401 },
   UNKNOWN_SERVER_ERROR: { status: 500, code: 50001 },
 } as const satisfies Record<string, { status: number; code: number }>;
@@ -65,4 +67,23 @@ export class RunnelError extends Error {
 /** A 422 naming the bad field: `invalid('partitions_count', 'must be an integer >= 1')`. */
 export function invalid(field: string, why: string, name: ErrorName = 'INVALID_REQUEST'): RunnelError {
   return new RunnelError(name, `${field}: ${why}`);
+}
+
+/**
+ * cluster.yaml is wrong. `field` is the setting's path (`nodes[1].rpc_port`,
+ * `raft.election_timeout_ms`); the message always starts with it.
+ */
+export class ConfigError extends RunnelError {
+  readonly field: string;
+  readonly why: string;
+  /** The file the setting came from, when loaded from one. */
+  readonly file: string | undefined;
+
+  constructor(field: string, why: string, file?: string) {
+    super('INVALID_CONFIG', file === undefined ? `${field}: ${why}` : `${field}: ${why} (in ${file})`);
+    this.name = 'ConfigError';
+    this.field = field;
+    this.why = why;
+    this.file = file;
+  }
 }

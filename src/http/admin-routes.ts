@@ -1,0 +1,197 @@
+import type { FastifyInstance } from 'fastify';
+import { invalid, RunnelError } from '../errors.ts';
+import type { PartitionState, TopicState } from '../metadata/image.ts';
+import { TOPIC_CONFIGS } from '../metadata/topic-configs.ts';
+import type { RunnelNode } from '../node/runnel-node.ts';
+
+type Params = Record<string, string>;
+
+/** Topic config defaults come from cluster.yaml (API.md: "defaults from cluster.yaml"). */
+function configDefaults(node: RunnelNode): Record<string, string> {
+  const c = node.config;
+  return {
+    'min.insync.replicas': String(c.topicDefaults.minInsyncReplicas),
+    'retention.ms': String(c.log.retentionMs),
+    'retention.bytes': String(c.log.retentionBytes),
+    'segment.bytes': String(c.log.segmentBytes),
+    'cleanup.policy': 'delete',
+    'max.message.bytes': String(c.log.maxMessageBytes),
+    'unclean.leader.election.enable': 'false',
+  };
+}
+
+function topicConfigs(node: RunnelNode, t: TopicState): { name: string; value: string; is_default: boolean }[] {
+  const defaults = configDefaults(node);
+  return Object.keys(TOPIC_CONFIGS).map((name) => {
+    const set = t.configs[name];
+    return { name, value: set ?? defaults[name] ?? '', is_default: set === undefined };
+  });
+}
+
+function partitionBody(p: PartitionState): Record<string, unknown> {
+  return {
+    partition_id: p.partition,
+    leader_id: p.leader < 0 ? null : p.leader,
+    leader_epoch: p.leaderEpoch,
+    partition_epoch: p.partitionEpoch,
+    replicas: p.replicas,
+    isr: p.isr,
+    // Filled in by the data plane (partition logs) once it exists.
+    high_watermark: null,
+    log_start_offset: null,
+  };
+}
+
+function topicBody(node: RunnelNode, t: TopicState): Record<string, unknown> {
+  return {
+    cluster_id: node.config.clusterId,
+    topic_name: t.name,
+    topic_id: t.id,
+    is_internal: false,
+    partitions_count: t.partitions.length,
+    replication_factor: t.partitions[0]?.replicas.length ?? 0,
+    configs: topicConfigs(node, t),
+    partitions: t.partitions.map(partitionBody),
+  };
+}
+
+function parseCreateTopic(body: unknown): { name: string; partitions?: number; replicationFactor?: number; configs: Record<string, string> } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', 'must be a JSON object');
+  const b = body as Record<string, unknown>;
+  if (typeof b['topic_name'] !== 'string') throw invalid('topic_name', 'is required and must be a string');
+  const out: { name: string; partitions?: number; replicationFactor?: number; configs: Record<string, string> } = { name: b['topic_name'], configs: {} };
+  if (b['partitions_count'] !== undefined) {
+    if (!Number.isInteger(b['partitions_count'])) throw invalid('partitions_count', 'must be an integer', 'INVALID_PARTITIONS');
+    out.partitions = b['partitions_count'] as number;
+  }
+  if (b['replication_factor'] !== undefined) {
+    if (!Number.isInteger(b['replication_factor'])) throw invalid('replication_factor', 'must be an integer', 'INVALID_REPLICATION_FACTOR');
+    out.replicationFactor = b['replication_factor'] as number;
+  }
+  const configs = b['configs'];
+  if (configs !== undefined) {
+    if (!Array.isArray(configs)) throw invalid('configs', 'must be a list of {"name", "value"}');
+    configs.forEach((c: unknown, i) => {
+      const e = c as Record<string, unknown> | null;
+      if (typeof e !== 'object' || e === null || typeof e['name'] !== 'string') throw invalid(`configs[${i}].name`, 'must be a string');
+      const v = e['value'];
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw invalid(`configs[${i}].value`, 'must be a string');
+      out.configs[e['name']] = String(v);
+    });
+  }
+  for (const k of Object.keys(b)) {
+    if (!['topic_name', 'partitions_count', 'replication_factor', 'configs'].includes(k)) throw invalid(k, 'unknown field');
+  }
+  return out;
+}
+
+/** API.md "Cluster and admin (v3 shapes)": every node answers; writes go to the controller. */
+export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): void {
+  const checkCluster = (p: Params): void => {
+    if (p['cid'] !== node.config.clusterId) {
+      throw new RunnelError('CLUSTER_NOT_FOUND', `cluster "${p['cid']}" not found; this is cluster "${node.config.clusterId}"`);
+    }
+  };
+  const topicOr404 = (name: string): TopicState => {
+    const t = node.image().topic(name);
+    if (t === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" not found`);
+    return t;
+  };
+
+  app.get('/healthz', (_req, reply) => {
+    if (!node.joined()) {
+      return reply.status(503).send({ error_code: 50307, message: `node ${node.nodeId} has not joined the quorum yet`, status: 'starting', node_id: node.nodeId });
+    }
+    return { status: 'ok', node_id: node.nodeId };
+  });
+
+  app.get('/v3/clusters', () => {
+    const leader = node.raftStatus().leaderId;
+    return { data: [{ cluster_id: node.config.clusterId, controller_id: leader === 0 ? null : leader, node_id: node.nodeId }] };
+  });
+
+  app.get<{ Params: Params }>('/v3/clusters/:cid', (req) => {
+    checkCluster(req.params);
+    const leader = node.raftStatus().leaderId;
+    return { cluster_id: node.config.clusterId, controller_id: leader === 0 ? null : leader };
+  });
+
+  app.get<{ Params: Params }>('/v3/clusters/:cid/brokers', (req) => {
+    checkCluster(req.params);
+    const brokers = node.image().allBrokers().sort((a, b) => a.id - b.id);
+    return {
+      data: brokers.map((b) => ({ broker_id: b.id, host: b.host, port: b.httpPort, rpc_port: b.rpcPort, status: b.fenced ? 'fenced' : 'active' })),
+    };
+  });
+
+  app.get<{ Params: Params }>('/v3/clusters/:cid/raft', async (req) => {
+    checkCluster(req.params);
+    const q = await node.quorumStatus();
+    return {
+      leader_id: q.leaderId,
+      term: q.term,
+      commit_index: q.commitIndex,
+      voters: q.voters.map((v) => ({ node_id: v.nodeId, match_index: v.matchIndex, last_contact_ms: v.lastContactMs })),
+    };
+  });
+
+  app.post<{ Params: Params }>('/v3/clusters/:cid/topics', async (req, reply) => {
+    checkCluster(req.params);
+    const t = (await node.callController({ method: 'createTopic', ...parseCreateTopic(req.body) })) as TopicState;
+    return reply.status(201).send(topicBody(node, t));
+  });
+
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics', (req) => {
+    checkCluster(req.params);
+    const topics = node.image().allTopics().sort((a, b) => a.name.localeCompare(b.name));
+    return { data: topics.map((t) => topicBody(node, t)) };
+  });
+
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t', (req) => {
+    checkCluster(req.params);
+    return topicBody(node, topicOr404(req.params['t'] ?? ''));
+  });
+
+  app.delete<{ Params: Params }>('/v3/clusters/:cid/topics/:t', async (req, reply) => {
+    checkCluster(req.params);
+    await node.callController({ method: 'deleteTopic', name: req.params['t'] ?? '' });
+    return reply.status(204).send();
+  });
+
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions', (req) => {
+    checkCluster(req.params);
+    return { data: topicOr404(req.params['t'] ?? '').partitions.map(partitionBody) };
+  });
+
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions/:p', (req) => {
+    checkCluster(req.params);
+    const t = topicOr404(req.params['t'] ?? '');
+    const p = t.partitions[Number(req.params['p'])];
+    if (p === undefined || !/^\d+$/.test(req.params['p'] ?? '')) {
+      throw new RunnelError('UNKNOWN_PARTITION', `topic "${t.name}" has no partition ${req.params['p']}`);
+    }
+    return partitionBody(p);
+  });
+
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs', (req) => {
+    checkCluster(req.params);
+    return { data: topicConfigs(node, topicOr404(req.params['t'] ?? '')) };
+  });
+
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs/:name', (req) => {
+    checkCluster(req.params);
+    const c = topicConfigs(node, topicOr404(req.params['t'] ?? '')).find((x) => x.name === req.params['name']);
+    if (c === undefined) throw new RunnelError('NOT_FOUND', `config "${req.params['name']}" is not a topic config runnel knows`);
+    return c;
+  });
+
+  app.put<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs/:name', async (req, reply) => {
+    checkCluster(req.params);
+    const body = req.body as Record<string, unknown> | null;
+    const value = body?.['value'];
+    if (typeof value !== 'string' && value !== null) throw invalid('value', 'must be a string (or null to reset to the default)');
+    const name = req.params['name'] ?? '';
+    await node.callController({ method: 'alterTopicConfigs', name: req.params['t'] ?? '', changes: { [name]: value } });
+    return reply.status(204).send();
+  });
+}

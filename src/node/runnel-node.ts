@@ -1,0 +1,292 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { RaftNode } from '../../raft/node.ts';
+import type { Message, RaftStatus } from '../../raft/types.ts';
+import { NONE } from '../../raft/types.ts';
+import { MetadataStore } from '../../storage/metadata-store.ts';
+import { openRaftStore } from '../../storage/raft-store.ts';
+import type { LevelRaftStore } from '../../storage/raft-store.ts';
+import type { ClusterConfig, NodeConfig } from '../config/load-config.ts';
+import { findNode } from '../config/load-config.ts';
+import { RunnelError } from '../errors.ts';
+import { buildHttpApp } from '../http/app.ts';
+import type { Logger } from '../logger.ts';
+import { componentLogger } from '../logger.ts';
+import { Controller } from '../metadata/controller.ts';
+import type { MetadataImage } from '../metadata/image.ts';
+import { MetadataMachine } from '../metadata/metadata-machine.ts';
+import { encodeRecords } from '../metadata/records.ts';
+import { RpcNode, rpcNodeOptions } from '../rpc/rpc-node.ts';
+import type { ControllerCall } from './controller-calls.ts';
+import { parseControllerCall, runControllerCall } from './controller-calls.ts';
+
+/** Errors worth retrying against the controller: it moved, or is being elected. */
+const RETRIABLE = new Set(['NOT_CONTROLLER', 'NETWORK_EXCEPTION', 'BROKER_NOT_AVAILABLE', 'REQUEST_TIMED_OUT', 'LEADER_NOT_AVAILABLE']);
+const CONTROLLER_RETRY_MS = 50;
+
+export interface VoterStatus {
+  readonly nodeId: number;
+  readonly matchIndex: number | null;
+  readonly lastContactMs: number | null;
+}
+
+export interface QuorumStatus {
+  readonly leaderId: number | null;
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly voters: readonly VoterStatus[];
+}
+
+/**
+ * One runnel process: a voter of the metadata quorum (raft on LevelDB, the metadata image,
+ * the controller while it leads), a broker that registers and heartbeats with the active
+ * controller, and the HTTP API. start() brings the parts up bottom-up; close() takes them
+ * down top-down and awaits each.
+ */
+export class RunnelNode {
+  readonly incarnationId = randomUUID();
+  readonly self: NodeConfig;
+  private readonly log: Logger;
+  private readonly rpc: RpcNode;
+  private raftStore: LevelRaftStore | undefined;
+  private metaStore: MetadataStore | undefined;
+  private machine: MetadataMachine | undefined;
+  private raft: RaftNode | undefined;
+  private readonly controller: Controller;
+  private http: FastifyInstance | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private sessionTimer: NodeJS.Timeout | undefined;
+  private heartbeating = false;
+  private closed = false;
+
+  constructor(
+    readonly config: ClusterConfig,
+    readonly nodeId: number,
+    private readonly root: Logger,
+  ) {
+    this.self = findNode(config, nodeId);
+    this.log = componentLogger(root, 'node');
+    this.rpc = new RpcNode(rpcNodeOptions(config, nodeId, componentLogger(root, 'rpc')));
+    this.controller = new Controller({
+      image: () => this.image(),
+      propose: async (records) => {
+        const raft = this.requireRaft();
+        const { index } = await raft.propose(encodeRecords(records));
+        await raft.whenApplied(index);
+      },
+      now: () => Date.now(),
+      newTopicId: () => randomUUID(),
+      sessionTimeoutMs: config.broker.sessionTimeoutMs,
+      topicDefaults: {
+        partitions: config.topicDefaults.partitions,
+        replicationFactor: config.topicDefaults.replicationFactor,
+        minInsyncReplicas: config.topicDefaults.minInsyncReplicas,
+      },
+      logger: componentLogger(root, 'controller'),
+    });
+  }
+
+  async start(): Promise<void> {
+    const voters = this.config.nodes.map((n) => n.id);
+    this.raftStore = await openRaftStore({ dir: join(this.self.dataDir, 'raft'), voters });
+    this.metaStore = await MetadataStore.open(join(this.self.dataDir, 'metadata'));
+    this.machine = new MetadataMachine(this.metaStore);
+    const applied = await this.machine.open();
+    const raftLog = componentLogger(this.root, 'raft');
+    this.raft = new RaftNode({
+      id: this.nodeId,
+      voters,
+      storage: this.raftStore,
+      transport: { send: (m: Message) => this.rpc.send(m.to, 'raft', m) },
+      stateMachine: this.machine,
+      tickMs: this.config.raft.tickMs,
+      electionTicks: this.config.raft.electionTicks,
+      heartbeatTicks: this.config.raft.heartbeatTicks,
+      snapshotEntries: this.config.raft.snapshotEntries,
+      applied,
+      logger: raftLog,
+      onSoftState: (soft) => this.onRaftRole(soft.role === 'leader'),
+      onFatal: (err) => {
+        this.log.fatal({ err }, 'raft storage or state machine failed; exiting');
+        process.exit(70);
+      },
+    });
+    this.rpc.onMessage('raft', (payload, from) => this.receiveRaft(payload, from));
+    this.rpc.handle('controller', async (payload) => {
+      const result = await runControllerCall(this.controller, parseControllerCall(payload));
+      // The caller waits until it has applied this far, so its own reads see the change.
+      return { result, appliedIndex: this.requireRaft().status().applied };
+    });
+    this.rpc.handle('quorum-status', () => this.localQuorumStatus());
+    await this.rpc.start();
+    await this.raft.start();
+    this.http = buildHttpApp({ node: this, logger: componentLogger(this.root, 'http') });
+    await this.http.listen({ host: this.self.host, port: this.self.httpPort });
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.broker.heartbeatIntervalMs);
+    this.log.info({ httpPort: this.self.httpPort, rpcPort: this.self.rpcPort, incarnationId: this.incarnationId }, 'node started');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.sessionTimer);
+    this.controller.deactivate();
+    await this.http?.close();
+    await this.raft?.close();
+    await this.rpc.close();
+    await this.machine?.checkpoint();
+    await this.metaStore?.close();
+    await this.raftStore?.close();
+    this.log.info('node stopped');
+  }
+
+  // ---- what the HTTP layer reads ------------------------------------------------------
+
+  image(): MetadataImage {
+    if (this.machine === undefined) throw new RunnelError('BROKER_NOT_AVAILABLE', 'node is starting');
+    return this.machine.image();
+  }
+
+  raftStatus(): RaftStatus {
+    return this.requireRaft().status();
+  }
+
+  /** The node has joined the quorum: it knows a leader and its broker registration is applied. */
+  joined(): boolean {
+    const st = this.raft?.status();
+    if (st === undefined || st.leaderId === NONE) return false;
+    return this.machine?.image().broker(this.nodeId)?.incarnationId === this.incarnationId;
+  }
+
+  /** The quorum as the leader sees it (with per-voter progress), else as this node does. */
+  async quorumStatus(): Promise<QuorumStatus> {
+    const leader = this.raftStatus().leaderId;
+    if (leader !== NONE && leader !== this.nodeId) {
+      try {
+        return (await this.rpc.request(leader, 'quorum-status', null, { timeoutMs: 1000 })) as QuorumStatus;
+      } catch (err) {
+        this.log.debug({ err, leader }, 'quorum status from the leader failed; answering locally');
+      }
+    }
+    return this.localQuorumStatus();
+  }
+
+  /**
+   * Runs a controller command on the active controller, wherever it is: here, or over rpc on
+   * the raft leader. Retries while the controller is moving, within the rpc request timeout.
+   */
+  async callController(call: ControllerCall, timeoutMs = this.config.rpc.requestTimeoutMs): Promise<unknown> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const leader = this.raft?.status().leaderId ?? NONE;
+      let lastErr: unknown = new RunnelError('NOT_CONTROLLER', 'no controller is elected yet');
+      if (leader !== NONE) {
+        try {
+          if (leader === this.nodeId) return await runControllerCall(this.controller, call);
+          const r = (await this.rpc.request(leader, 'controller', call, { timeoutMs: Math.max(1, deadline - Date.now()) })) as {
+            result: unknown;
+            appliedIndex: number;
+          };
+          await this.whenAppliedWithin(r.appliedIndex, Math.max(1, deadline - Date.now()));
+          return r.result;
+        } catch (err) {
+          if (!(err instanceof RunnelError) || !RETRIABLE.has(err.errorName)) throw err;
+          lastErr = err;
+        }
+      }
+      if (this.closed || Date.now() + CONTROLLER_RETRY_MS > deadline) {
+        const why = lastErr instanceof Error ? lastErr.message : String(lastErr);
+        throw new RunnelError('REQUEST_TIMED_OUT', `no active controller answered within ${timeoutMs} ms (${why})`);
+      }
+      await new Promise((r) => setTimeout(r, CONTROLLER_RETRY_MS));
+    }
+  }
+
+  // ---- internals ----------------------------------------------------------------------
+
+  /** Read-your-writes: wait (bounded) until this node's image includes raft index `index`. */
+  private async whenAppliedWithin(index: number, timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    try {
+      await Promise.race([this.requireRaft().whenApplied(index), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private requireRaft(): RaftNode {
+    if (this.raft === undefined) throw new RunnelError('BROKER_NOT_AVAILABLE', 'node is starting');
+    return this.raft;
+  }
+
+  private localQuorumStatus(): QuorumStatus {
+    const st = this.requireRaft().status();
+    const tickMs = this.config.raft.tickMs;
+    return {
+      leaderId: st.leaderId === NONE ? null : st.leaderId,
+      term: st.term,
+      commitIndex: st.commit,
+      voters: this.config.nodes.map((n) => {
+        const pr = st.progress?.get(n.id);
+        return { nodeId: n.id, matchIndex: pr?.match ?? null, lastContactMs: pr === undefined ? null : pr.ticksSinceContact * tickMs };
+      }),
+    };
+  }
+
+  private receiveRaft(payload: unknown, from: number): void {
+    const m = payload as Message | null;
+    // The rpc layer authenticated the peer; refuse a message that claims to be someone else.
+    if (typeof m !== 'object' || m === null || typeof m.type !== 'string' || m.from !== from || m.to !== this.nodeId) {
+      this.log.warn({ from }, 'dropping malformed raft message');
+      return;
+    }
+    this.raft?.receive(m);
+  }
+
+  private onRaftRole(leader: boolean): void {
+    if (this.closed) return;
+    if (leader) {
+      // The controller acts only on an image that includes every entry before its term.
+      const raft = this.requireRaft();
+      this.controller.activate(raft.whenApplied(raft.status().lastIndex));
+      clearInterval(this.sessionTimer);
+      this.sessionTimer = setInterval(() => {
+        this.controller.checkSessions().catch((err: unknown) => this.log.warn({ err }, 'session check failed'));
+      }, this.config.broker.heartbeatIntervalMs);
+    } else {
+      clearInterval(this.sessionTimer);
+      this.sessionTimer = undefined;
+      this.controller.deactivate();
+    }
+  }
+
+  /** Broker heartbeat to the active controller; registers first when it does not know us. */
+  private async heartbeat(): Promise<void> {
+    if (this.heartbeating || this.closed) return;
+    this.heartbeating = true;
+    try {
+      const beat = { method: 'heartbeat', brokerId: this.nodeId, incarnationId: this.incarnationId } as const;
+      const r = (await this.callController(beat, this.config.broker.heartbeatIntervalMs * 2)) as { registered: boolean };
+      if (!r.registered) {
+        await this.callController({
+          method: 'register',
+          brokerId: this.nodeId,
+          incarnationId: this.incarnationId,
+          host: this.self.host,
+          httpPort: this.self.httpPort,
+          rpcPort: this.self.rpcPort,
+        });
+        this.log.info({ incarnationId: this.incarnationId }, 'registered with the controller');
+      }
+    } catch (err) {
+      this.log.debug({ err }, 'broker heartbeat failed; will retry');
+    } finally {
+      this.heartbeating = false;
+    }
+  }
+}
