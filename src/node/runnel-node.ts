@@ -153,11 +153,15 @@ export class RunnelNode {
     return this.requireRaft().status();
   }
 
-  /** The node has joined the quorum: it knows a leader and its broker registration is applied. */
+  /**
+   * The node has joined: it knows a raft leader, and the image it serves from holds this
+   * process's broker registration, unfenced (the controller has heard its heartbeat).
+   */
   joined(): boolean {
     const st = this.raft?.status();
     if (st === undefined || st.leaderId === NONE) return false;
-    return this.machine?.image().broker(this.nodeId)?.incarnationId === this.incarnationId;
+    const b = this.machine?.image().broker(this.nodeId);
+    return b?.incarnationId === this.incarnationId && !b.fenced;
   }
 
   /** The quorum as the leader sees it (with per-voter progress), else as this node does. */
