@@ -46,6 +46,15 @@ interface ControllerResult<T> {
   readonly response: () => T;
 }
 
+export interface AlterPartitionRequest {
+  readonly topicId: string;
+  readonly partition: number;
+  readonly leaderId: number;
+  readonly leaderEpoch: number;
+  readonly partitionEpoch: number;
+  readonly isr: readonly number[];
+}
+
 export const MAX_PARTITIONS = 10_000;
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -180,6 +189,41 @@ export class Controller {
       }
     }
     return out;
+  }
+
+  // ---- partitions -----------------------------------------------------------------------
+
+  /**
+   * A partition leader asks to shrink or expand its ISR (Kafka's AlterPartition). Refused
+   * unless it is still the leader at the epoch it believes, and the partition epoch it saw is
+   * the current one (a stale view must re-read the metadata first). New members must be live
+   * (unfenced) replicas (KIP-841); the leader stays in the ISR.
+   */
+  alterPartition(req: AlterPartitionRequest): Promise<PartitionState> {
+    return this.run(() => {
+      const t = this.deps.image().topicById(req.topicId);
+      const p = t?.partitions[req.partition];
+      if (t === undefined || p === undefined) {
+        throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `no partition ${req.partition} of topic id ${req.topicId}`);
+      }
+      if (p.leader !== req.leaderId || p.leaderEpoch !== req.leaderEpoch) {
+        throw new RunnelError('FENCED_LEADER_EPOCH', `${t.name}-${p.partition}: leader is ${p.leader} at epoch ${p.leaderEpoch}, not ${req.leaderId} at ${req.leaderEpoch}`);
+      }
+      if (p.partitionEpoch !== req.partitionEpoch) {
+        throw new RunnelError('INVALID_UPDATE_VERSION', `${t.name}-${p.partition}: partition epoch is ${p.partitionEpoch}, request saw ${req.partitionEpoch}`);
+      }
+      const isr = [...new Set(req.isr)];
+      if (!isr.includes(req.leaderId)) throw invalid('isr', 'must include the leader');
+      const img = this.deps.image();
+      for (const b of isr) {
+        if (!p.replicas.includes(b)) throw invalid('isr', `${b} is not a replica of ${t.name}-${p.partition}`);
+        if (!p.isr.includes(b) && img.broker(b)?.fenced !== false) throw invalid('isr', `${b} is fenced and cannot join the ISR`);
+      }
+      const same = isr.length === p.isr.length && isr.every((b) => p.isr.includes(b));
+      const records: MetadataRecord[] = same ? [] : [{ type: RecordType.PartitionChange, v: 1, topicId: t.id, partition: p.partition, isr }];
+      if (!same) this.deps.logger.info({ topic: t.name, partition: p.partition, from: p.isr, to: isr }, 'ISR change');
+      return { records, response: () => this.deps.image().topicById(t.id)?.partitions[p.partition] ?? p };
+    });
   }
 
   // ---- topics ---------------------------------------------------------------------------

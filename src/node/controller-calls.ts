@@ -1,5 +1,5 @@
 import { invalid } from '../errors.ts';
-import type { Controller } from '../metadata/controller.ts';
+import type { AlterPartitionRequest, Controller } from '../metadata/controller.ts';
 
 /** Controller commands that any node may send to the active controller over rpc. */
 export type ControllerCall =
@@ -7,7 +7,8 @@ export type ControllerCall =
   | { readonly method: 'heartbeat'; readonly brokerId: number; readonly incarnationId: string }
   | { readonly method: 'createTopic'; readonly name: string; readonly partitions?: number; readonly replicationFactor?: number; readonly configs: Readonly<Record<string, string>> }
   | { readonly method: 'deleteTopic'; readonly name: string }
-  | { readonly method: 'alterTopicConfigs'; readonly name: string; readonly changes: Readonly<Record<string, string | null>> };
+  | { readonly method: 'alterTopicConfigs'; readonly name: string; readonly changes: Readonly<Record<string, string | null>> }
+  | ({ readonly method: 'alterPartition' } & AlterPartitionRequest);
 
 /** Runs one call on this node's controller (which refuses with NOT_CONTROLLER unless active). */
 export function runControllerCall(controller: Controller, call: ControllerCall): Promise<unknown> {
@@ -33,10 +34,12 @@ export function runControllerCall(controller: Controller, call: ControllerCall):
       return controller.deleteTopic(call.name);
     case 'alterTopicConfigs':
       return controller.alterTopicConfigs(call.name, call.changes);
+    case 'alterPartition':
+      return controller.alterPartition(call);
   }
 }
 
-const METHODS = new Set(['register', 'heartbeat', 'createTopic', 'deleteTopic', 'alterTopicConfigs']);
+const METHODS = new Set(['register', 'heartbeat', 'createTopic', 'deleteTopic', 'alterTopicConfigs', 'alterPartition']);
 
 /** A call that arrived over rpc: check its shape before it reaches the controller. */
 export function parseControllerCall(payload: unknown): ControllerCall {
@@ -49,6 +52,10 @@ export function parseControllerCall(payload: unknown): ControllerCall {
   if (p['method'] === 'register' || p['method'] === 'heartbeat') {
     if (!Number.isInteger(p['brokerId'])) throw invalid('brokerId', 'must be an integer');
     needString('incarnationId');
+  } else if (p['method'] === 'alterPartition') {
+    needString('topicId');
+    for (const k of ['partition', 'leaderId', 'leaderEpoch', 'partitionEpoch']) if (!Number.isInteger(p[k])) throw invalid(k, 'must be an integer');
+    if (!Array.isArray(p['isr']) || !p['isr'].every((b) => Number.isInteger(b))) throw invalid('isr', 'must be a list of broker ids');
   } else {
     needString('name');
   }

@@ -152,4 +152,27 @@ describe('controller', () => {
     controller.deactivate();
     expect(await errorName(controller.createTopic({ name: 'x', configs: {} }))).toMatch(/^NOT_CONTROLLER/);
   });
+
+  it('alters an ISR only for the current leader at the current epochs (AlterPartition)', async () => {
+    const { image, controller, start } = setup();
+    await start();
+    const t = await controller.createTopic({ name: 'isr', partitions: 1, replicationFactor: 3, configs: {} });
+    const p0 = t.partitions[0];
+    if (p0 === undefined) throw new Error('no partition');
+    const base = { topicId: t.id, partition: 0, leaderId: p0.leader, leaderEpoch: p0.leaderEpoch, partitionEpoch: p0.partitionEpoch };
+    const follower = p0.replicas.find((b) => b !== p0.leader) ?? 0;
+    const shrunk = await controller.alterPartition({ ...base, isr: p0.isr.filter((b) => b !== follower) });
+    expect(shrunk.isr).not.toContain(follower);
+    expect(shrunk.partitionEpoch).toBe(p0.partitionEpoch + 1);
+    expect(shrunk.leaderEpoch).toBe(p0.leaderEpoch);
+    // The same request again carries a stale partition epoch.
+    expect(await errorName(controller.alterPartition({ ...base, isr: p0.isr }))).toMatch(/^INVALID_UPDATE_VERSION/);
+    // Only the leader at its epoch may ask.
+    expect(await errorName(controller.alterPartition({ ...base, leaderId: follower, partitionEpoch: shrunk.partitionEpoch, isr: [follower] }))).toMatch(/^FENCED_LEADER_EPOCH/);
+    expect(await errorName(controller.alterPartition({ ...base, partitionEpoch: shrunk.partitionEpoch, isr: [follower] }))).toMatch(/^INVALID_REQUEST: isr: must include the leader/);
+    // Expansion back to all three.
+    const expanded = await controller.alterPartition({ ...base, partitionEpoch: shrunk.partitionEpoch, isr: p0.isr });
+    expect([...expanded.isr].sort()).toEqual([...p0.isr].sort());
+    expect(image.topic('isr')?.partitions[0]?.partitionEpoch).toBe(p0.partitionEpoch + 2);
+  });
 });
