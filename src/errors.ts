@@ -9,6 +9,8 @@ export const ERRORS = {
   INVALID_REPLICATION_FACTOR: { status: 422, code: 42204 },
   INVALID_CONFIG: { status: 422, code: 42205 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, code: 41501 },
+  /** The Accept header names no response format runnel can produce. */
+  NOT_ACCEPTABLE: { status: 406, code: 40601 },
   BAD_REQUEST: { status: 400, code: 40001 },
   MESSAGE_TOO_LARGE: { status: 413, code: 41301 },
   // 404: something named does not exist
@@ -35,6 +37,13 @@ export const ERRORS = {
   NETWORK_EXCEPTION: { status: 503, code: 50308 },
   REQUEST_TIMED_OUT: { status: 504, code: 50401 },
   UNKNOWN_SERVER_ERROR: { status: 500, code: 50001 },
+  /** A partition log failed (disk error, closed while in use). */
+  KAFKA_STORAGE_ERROR: { status: 500, code: 50002 },
+  /** A stored or replicated batch failed its CRC. */
+  CORRUPT_MESSAGE: { status: 500, code: 50003 },
+  /** A follower's append did not start at its log end (replication out of step; it refetches). */
+  INVALID_BASE_OFFSET: { status: 500, code: 50004 },
+  INVALID_RECORD: { status: 422, code: 42206 },
 } as const satisfies Record<string, { status: number; code: number }>;
 
 export type ErrorName = keyof typeof ERRORS;

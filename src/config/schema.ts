@@ -150,7 +150,7 @@ export const CONFIG_SCHEMA = {
       doc: 'Delete the oldest segments beyond this size per partition (-1: no limit); default of retention.bytes.',
     }),
     flush: oneOf(
-      ['batch', 'always', 'os'],
+      ['batch', 'always', 'os'] as const,
       'batch',
       'When appends reach disk: batch fsyncs the appends waiting at that moment together before acking ' +
         'them (acked records survive a power loss of every replica; the fsync is shared under load); ' +

@@ -6,26 +6,11 @@ import type { RunnelNode } from '../node/runnel-node.ts';
 
 type Params = Record<string, string>;
 
-/** Topic config defaults come from cluster.yaml (API.md: "defaults from cluster.yaml"). */
-function configDefaults(node: RunnelNode): Record<string, string> {
-  const c = node.config;
-  return {
-    'min.insync.replicas': String(c.topicDefaults.minInsyncReplicas),
-    'retention.ms': String(c.log.retentionMs),
-    'retention.bytes': String(c.log.retentionBytes),
-    'segment.bytes': String(c.log.segmentBytes),
-    'cleanup.policy': 'delete',
-    'max.message.bytes': String(c.log.maxMessageBytes),
-    'unclean.leader.election.enable': 'false',
-  };
-}
+/** The partitions listing waits at most this long for a leader's offsets. */
+const OFFSETS_TIMEOUT_MS = 1000;
 
 function topicConfigs(node: RunnelNode, t: TopicState): { name: string; value: string; is_default: boolean }[] {
-  const defaults = configDefaults(node);
-  return Object.keys(TOPIC_CONFIGS).map((name) => {
-    const set = t.configs[name];
-    return { name, value: set ?? defaults[name] ?? '', is_default: set === undefined };
-  });
+  return Object.keys(TOPIC_CONFIGS).map((name) => ({ name, value: node.topicConfig(t, name), is_default: node.topicConfigIsDefault(t, name) }));
 }
 
 function partitionBody(p: PartitionState): Record<string, unknown> {
@@ -36,7 +21,7 @@ function partitionBody(p: PartitionState): Record<string, unknown> {
     partition_epoch: p.partitionEpoch,
     replicas: p.replicas,
     isr: p.isr,
-    // Filled in by the data plane (partition logs) once it exists.
+    // Filled from the partition's leader where it answers (partitionWithOffsets).
     high_watermark: null,
     log_start_offset: null,
   };
@@ -158,19 +143,31 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
     return reply.status(204).send();
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions', (req) => {
+  /** The partition as the image has it, with its leader's high watermark and log start offset. */
+  const partitionWithOffsets = async (t: TopicState, p: PartitionState): Promise<Record<string, unknown>> => {
+    const body = partitionBody(p);
+    try {
+      const o = await node.partitions.offsets(t.id, p.partition, OFFSETS_TIMEOUT_MS);
+      return { ...body, high_watermark: o.highWatermark, log_start_offset: o.logStartOffset };
+    } catch {
+      return body; // leader unreachable or not ready: the offsets stay null
+    }
+  };
+
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions', async (req) => {
     checkCluster(req.params);
-    return { data: topicOr404(req.params['t'] ?? '').partitions.map(partitionBody) };
+    const t = topicOr404(req.params['t'] ?? '');
+    return { data: await Promise.all(t.partitions.map((p) => partitionWithOffsets(t, p))) };
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions/:p', (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions/:p', async (req) => {
     checkCluster(req.params);
     const t = topicOr404(req.params['t'] ?? '');
     const p = t.partitions[Number(req.params['p'])];
     if (p === undefined || !/^\d+$/.test(req.params['p'] ?? '')) {
       throw new RunnelError('UNKNOWN_PARTITION', `topic "${t.name}" has no partition ${req.params['p']}`);
     }
-    return partitionBody(p);
+    return partitionWithOffsets(t, p);
   });
 
   app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs', (req) => {

@@ -4,6 +4,7 @@ import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { RunnelNode } from '../node/runnel-node.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
+import { registerDataRoutes } from './data-routes.ts';
 
 export interface HttpAppDeps {
   readonly node: RunnelNode;
@@ -42,5 +43,6 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     return reply.status(404).send({ error_code: 40400, message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` } satisfies ErrorBody);
   });
   registerAdminRoutes(app, deps.node);
+  registerDataRoutes(app, deps.node);
   return app;
 }

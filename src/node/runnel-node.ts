@@ -18,6 +18,11 @@ import type { MetadataImage } from '../metadata/image.ts';
 import { MetadataMachine } from '../metadata/metadata-machine.ts';
 import { encodeRecords } from '../metadata/records.ts';
 import { RpcNode, rpcNodeOptions } from '../rpc/rpc-node.ts';
+import { PartitionClient } from '../broker/partition-client.ts';
+import type { FetchRequest, FetchResponse } from '../broker/replica-fetcher.ts';
+import { ReplicaManager } from '../broker/replica-manager.ts';
+import type { TopicState } from '../metadata/image.ts';
+import { PartitionLog } from '../../storage/partition-log/partition-log.ts';
 import type { ControllerCall } from './controller-calls.ts';
 import { parseControllerCall, runControllerCall } from './controller-calls.ts';
 
@@ -55,6 +60,9 @@ export class RunnelNode {
   private raft: RaftNode | undefined;
   private readonly controller: Controller;
   private http: FastifyInstance | undefined;
+  private replicaManager: ReplicaManager | undefined;
+  private partitionClient: PartitionClient | undefined;
+  private readonly topicDefaults: Readonly<Record<string, string>>;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private sessionTimer: NodeJS.Timeout | undefined;
   private heartbeating = false;
@@ -66,6 +74,15 @@ export class RunnelNode {
     private readonly root: Logger,
   ) {
     this.self = findNode(config, nodeId);
+    this.topicDefaults = {
+      'min.insync.replicas': String(config.topicDefaults.minInsyncReplicas),
+      'retention.ms': String(config.log.retentionMs),
+      'retention.bytes': String(config.log.retentionBytes),
+      'segment.bytes': String(config.log.segmentBytes),
+      'cleanup.policy': 'delete',
+      'max.message.bytes': String(config.log.maxMessageBytes),
+      'unclean.leader.election.enable': 'false',
+    };
     this.log = componentLogger(root, 'node');
     this.rpc = new RpcNode(rpcNodeOptions(config, nodeId, componentLogger(root, 'rpc')));
     this.controller = new Controller({
@@ -112,6 +129,26 @@ export class RunnelNode {
         process.exit(70);
       },
     });
+    const replicaLog = componentLogger(this.root, 'replica');
+    const rm = new ReplicaManager({
+      brokerId: this.nodeId,
+      dataDir: this.self.dataDir,
+      openLog: (o) => PartitionLog.open({ ...o, logger: replicaLog }),
+      fetchRpc: async (leader, req: FetchRequest, timeoutMs) => (await this.rpc.request(leader, 'fetch', req, { timeoutMs })) as FetchResponse,
+      alterIsr: (req) => this.callController({ method: 'alterPartition', ...req }),
+      topicConfig: (t, name) => this.topicConfig(t, name),
+      replicaLagTimeMaxMs: this.config.broker.replicaLagTimeMaxMs,
+      requestTimeoutMs: this.config.rpc.requestTimeoutMs,
+      flush: this.config.log.flush,
+      logger: replicaLog,
+    });
+    this.replicaManager = rm;
+    this.partitionClient = new PartitionClient(this.nodeId, () => this.image(), rm, (peer, method, payload, timeoutMs) => this.rpc.request(peer, method, payload, { timeoutMs }));
+    for (const [method, handler] of Object.entries(this.partitionClient.handlers())) this.rpc.handle(method, handler);
+    this.rpc.handle('fetch', (payload) => rm.handleFetch(payload as FetchRequest));
+    this.machine.onChange((image) => rm.onImage(image));
+    rm.onImage(this.machine.image());
+    rm.start();
     this.rpc.onMessage('raft', (payload, from) => this.receiveRaft(payload, from));
     this.rpc.handle('controller', async (payload) => {
       const result = await runControllerCall(this.controller, parseControllerCall(payload));
@@ -134,6 +171,7 @@ export class RunnelNode {
     clearInterval(this.sessionTimer);
     this.controller.deactivate();
     await this.http?.close();
+    await this.replicaManager?.close();
     await this.raft?.close();
     await this.rpc.close();
     await this.machine?.checkpoint();
@@ -147,6 +185,22 @@ export class RunnelNode {
   image(): MetadataImage {
     if (this.machine === undefined) throw new RunnelError('BROKER_NOT_AVAILABLE', 'node is starting');
     return this.machine.image();
+  }
+
+  /** Produce, consume and offsets on whichever node leads a partition. */
+  get partitions(): PartitionClient {
+    if (this.partitionClient === undefined) throw new RunnelError('BROKER_NOT_AVAILABLE', 'node is starting');
+    return this.partitionClient;
+  }
+
+  /** A topic config: set on the topic, else cluster.yaml's default (API.md). */
+  topicConfig(t: TopicState, name: string): string {
+    return t.configs[name] ?? this.topicDefaults[name] ?? '';
+  }
+
+  /** Whether a config is set on the topic itself. */
+  topicConfigIsDefault(t: TopicState, name: string): boolean {
+    return t.configs[name] === undefined;
   }
 
   raftStatus(): RaftStatus {

@@ -15,18 +15,11 @@ interface ErrorBody {
   message: string;
 }
 
-const FAST = [
-  'raft: {election_timeout_ms: 1000, heartbeat_interval_ms: 100, tick_ms: 50}',
-  'broker: {heartbeat_interval_ms: 200, session_timeout_ms: 2000}',
-].join('\n');
-
 describe('a three-node cluster of real processes (metadata plane)', () => {
   let c: ProcessCluster;
 
   beforeAll(async () => {
-    c = await ProcessCluster.create({ extraYaml: FAST });
-    c.startAll();
-    await c.waitHealthy();
+    c = await ProcessCluster.started();
   }, 60_000);
 
   afterAll(async () => {

@@ -29,6 +29,12 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
+/** Timings for tests: quick elections, fencing and ISR shrinking (cluster.yaml sections). */
+export const FAST_TIMINGS = [
+  'raft: {election_timeout_ms: 1000, heartbeat_interval_ms: 100, tick_ms: 50}',
+  'broker: {heartbeat_interval_ms: 200, session_timeout_ms: 2000, replica_lag_time_max_ms: 2000}',
+].join('\n');
+
 export interface HttpResult {
   readonly status: number;
   readonly body: unknown;
@@ -91,6 +97,14 @@ export class ProcessCluster {
     child.once('exit', () => {
       if (this.children.get(id) === child) this.children.delete(id);
     });
+  }
+
+  /** A cluster with FAST_TIMINGS, every node started and healthy. */
+  static async started(): Promise<ProcessCluster> {
+    const c = await ProcessCluster.create({ extraYaml: FAST_TIMINGS });
+    c.startAll();
+    await c.waitHealthy();
+    return c;
   }
 
   startAll(): void {

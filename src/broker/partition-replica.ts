@@ -1,0 +1,225 @@
+import { RunnelError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { PartitionState } from '../metadata/image.ts';
+import type { ReplicaLog } from './replica-log.ts';
+
+export type Acks = 0 | 1 | -1;
+
+interface FollowerState {
+  /** The follower's log end offset as its last fetch told us; -1 until it fetches. */
+  leo: number;
+  /** Last time the follower had fetched up to our log end offset (Kafka's lastCaughtUpTimeMs). */
+  lastCaughtUpMs: number;
+}
+
+interface AckWaiter {
+  /** Resolves once the high watermark passes this offset. */
+  readonly lastOffset: number;
+  readonly resolve: () => void;
+  readonly reject: (err: RunnelError) => void;
+}
+
+export interface FetchAnswer {
+  readonly records: Buffer;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+  /** KIP-595: the follower's log diverged; truncate to this epoch's end offset first. */
+  readonly divergingEpoch?: { readonly epoch: number; readonly endOffset: number };
+}
+
+/**
+ * One local replica of one partition, leader or follower as the metadata image says, at the
+ * image's leader epoch. As leader it tracks each follower's log end offset from its fetches,
+ * advances the high watermark to the smallest log end offset in the ISR (never while the ISR
+ * is below min.insync.replicas: KAFKA-15583), and completes acks=all produces once the high
+ * watermark passes them.
+ */
+export class PartitionReplica {
+  role: 'leader' | 'follower' = 'follower';
+  leaderId = -1;
+  leaderEpoch = -1;
+  partitionEpoch = -1;
+  isr: readonly number[] = [];
+  replicas: readonly number[] = [];
+  minInsyncReplicas = 1;
+  private followers = new Map<number, FollowerState>();
+  private ackWaiters: AckWaiter[] = [];
+  /** Woken when the log end offset or the high watermark moves (long polls). */
+  private readonly progressWaiters = new Set<() => void>();
+  /** An AlterPartition request is in flight (one at a time, as in Kafka). */
+  isrChangeInFlight = false;
+  closed = false;
+
+  constructor(
+    readonly topicId: string,
+    readonly topicName: string,
+    readonly partition: number,
+    readonly log: ReplicaLog,
+    private readonly selfId: number,
+    private readonly logger: Logger,
+  ) {}
+
+  get name(): string {
+    return `${this.topicName}-${this.partition}`;
+  }
+
+  /** Take on the role the metadata gives this broker. */
+  applyMetadata(p: PartitionState, minInsyncReplicas: number, nowMs: number): void {
+    this.minInsyncReplicas = minInsyncReplicas;
+    this.partitionEpoch = p.partitionEpoch;
+    this.replicas = p.replicas;
+    const wasLeader = this.role === 'leader';
+    const newEpoch = p.leaderEpoch !== this.leaderEpoch;
+    this.leaderId = p.leader;
+    this.leaderEpoch = p.leaderEpoch;
+    this.isr = p.isr;
+    if (p.leader === this.selfId) {
+      if (!wasLeader || newEpoch) {
+        this.role = 'leader';
+        // Kafka's makeLeader: every follower starts as just caught up, its offset unknown.
+        this.followers = new Map(p.replicas.filter((b) => b !== this.selfId).map((b) => [b, { leo: -1, lastCaughtUpMs: nowMs }]));
+        this.logger.info({ partition: this.name, leaderEpoch: p.leaderEpoch, isr: p.isr }, 'became leader');
+      }
+      if (this.isr.length < this.minInsyncReplicas) {
+        this.failAckWaiters(() => new RunnelError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `${this.name}: the ISR shrank to ${this.isr.length}, below min.insync.replicas=${this.minInsyncReplicas}`));
+      }
+      this.maybeAdvanceHighWatermark();
+    } else {
+      if (wasLeader || newEpoch) this.logger.info({ partition: this.name, leader: p.leader, leaderEpoch: p.leaderEpoch }, 'became follower');
+      this.role = 'follower';
+      this.followers.clear();
+      this.failAckWaiters(() => new RunnelError('NOT_LEADER_OR_FOLLOWER', `${this.name}: this broker is no longer the leader`));
+    }
+    this.wakeProgress();
+  }
+
+  /** Leader: append one batch; resolves per `acks` with its base offset. */
+  async produce(batch: Buffer, acks: Acks, timeoutMs: number, leaderEpoch?: number): Promise<number> {
+    this.checkLeader(leaderEpoch);
+    if (acks === -1 && this.isr.length < this.minInsyncReplicas) {
+      throw new RunnelError('NOT_ENOUGH_REPLICAS', `${this.name}: ${this.isr.length} in-sync replicas (${this.isr.join(',')}), min.insync.replicas is ${this.minInsyncReplicas}`);
+    }
+    const { baseOffset, lastOffset } = await this.log.appendAsLeader(batch, this.leaderEpoch);
+    this.wakeProgress();
+    this.maybeAdvanceHighWatermark();
+    if (acks !== -1 || this.log.highWatermark > lastOffset) return baseOffset;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.ackWaiters = this.ackWaiters.filter((w) => w !== waiter);
+        reject(new RunnelError('REQUEST_TIMED_OUT', `${this.name}: not replicated to the ISR within ${timeoutMs} ms (offset ${lastOffset}, high watermark ${this.log.highWatermark})`));
+      }, timeoutMs);
+      const waiter: AckWaiter = {
+        lastOffset,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      this.ackWaiters.push(waiter);
+    });
+    return baseOffset;
+  }
+
+  /** Leader: a follower's fetch. Records its progress, then answers with what it lacks. */
+  async fetchFromFollower(replicaId: number, fetchOffset: number, lastFetchedEpoch: number, maxBytes: number, nowMs: number): Promise<FetchAnswer> {
+    this.checkLeader();
+    const hw = this.log.highWatermark;
+    if (lastFetchedEpoch >= 0) {
+      // KIP-595: check that the follower's last epoch ends where ours does before trusting its offset.
+      const mine = this.log.endOffsetForEpoch(lastFetchedEpoch);
+      if (mine.epoch !== lastFetchedEpoch || mine.endOffset < fetchOffset) {
+        return { records: Buffer.alloc(0), highWatermark: hw, logStartOffset: this.log.logStartOffset, divergingEpoch: mine };
+      }
+    }
+    if (fetchOffset < this.log.logStartOffset || fetchOffset > this.log.logEndOffset) {
+      throw new RunnelError('OFFSET_OUT_OF_RANGE', `${this.name}: fetch offset ${fetchOffset} outside [${this.log.logStartOffset}, ${this.log.logEndOffset}]`);
+    }
+    const f = this.followers.get(replicaId);
+    if (f !== undefined) {
+      f.leo = fetchOffset;
+      if (fetchOffset >= this.log.logEndOffset) f.lastCaughtUpMs = nowMs;
+      this.maybeAdvanceHighWatermark();
+    }
+    const { records } = await this.log.read(fetchOffset, maxBytes, this.log.logEndOffset);
+    return { records, highWatermark: this.log.highWatermark, logStartOffset: this.log.logStartOffset };
+  }
+
+  /** Leader: ISR members that fell behind for longer than `lagMs`, and replicas back in sync. */
+  isrChangeNeeded(nowMs: number, lagMs: number): readonly number[] | undefined {
+    if (this.role !== 'leader' || this.isrChangeInFlight) return undefined;
+    const next = new Set(this.isr);
+    for (const [id, f] of this.followers) {
+      const inIsr = this.isr.includes(id);
+      if (inIsr && nowMs - f.lastCaughtUpMs > lagMs) next.delete(id);
+      // Kafka's expansion rule: caught up to the high watermark and into this leader's epoch.
+      const epochStart = this.log.endOffsetForEpoch(this.leaderEpoch - 1).endOffset;
+      if (!inIsr && f.leo >= this.log.highWatermark && f.leo >= epochStart && nowMs - f.lastCaughtUpMs <= lagMs) next.add(id);
+    }
+    const changed = next.size !== this.isr.length || [...next].some((b) => !this.isr.includes(b));
+    return changed ? [...next].sort((a, b) => a - b) : undefined;
+  }
+
+  /** Resolves when the log end offset or high watermark moves, or after `timeoutMs`. */
+  waitForProgress(timeoutMs: number): Promise<void> {
+    if (timeoutMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.progressWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.progressWaiters.add(done);
+    });
+  }
+
+  wakeProgress(): void {
+    for (const w of [...this.progressWaiters]) w();
+  }
+
+  checkLeader(leaderEpoch?: number): void {
+    if (this.closed || this.role !== 'leader') {
+      throw new RunnelError('NOT_LEADER_OR_FOLLOWER', `${this.name}: broker ${this.selfId} is not the leader (leader ${this.leaderId})`);
+    }
+    if (leaderEpoch !== undefined && leaderEpoch !== this.leaderEpoch) {
+      throw new RunnelError(
+        leaderEpoch < this.leaderEpoch ? 'FENCED_LEADER_EPOCH' : 'NOT_LEADER_OR_FOLLOWER',
+        `${this.name}: request for leader epoch ${leaderEpoch}, this leader is at ${this.leaderEpoch}`,
+      );
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.failAckWaiters(() => new RunnelError('NOT_LEADER_OR_FOLLOWER', `${this.name}: replica closed`));
+    this.wakeProgress();
+  }
+
+  /** HW = the smallest log end offset in the ISR; frozen while the ISR is below min.insync.replicas. */
+  private maybeAdvanceHighWatermark(): void {
+    if (this.role !== 'leader' || this.isr.length < this.minInsyncReplicas) return;
+    let hw = this.log.logEndOffset;
+    for (const id of this.isr) {
+      if (id === this.selfId) continue;
+      const f = this.followers.get(id);
+      if (f === undefined || f.leo < 0) return;
+      hw = Math.min(hw, f.leo);
+    }
+    if (hw <= this.log.highWatermark) return;
+    this.log.setHighWatermark(hw);
+    const done = this.ackWaiters.filter((w) => w.lastOffset < hw);
+    this.ackWaiters = this.ackWaiters.filter((w) => w.lastOffset >= hw);
+    for (const w of done) w.resolve();
+    this.wakeProgress();
+  }
+
+  private failAckWaiters(err: () => RunnelError): void {
+    const ws = this.ackWaiters;
+    this.ackWaiters = [];
+    for (const w of ws) w.reject(err());
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * What the broker needs of a partition replica's log (storage/partition-log implements it).
+ * Offsets are Kafka offsets: logEndOffset is the next offset to be assigned.
+ */
+export interface ReplicaLog {
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  readonly highWatermark: number;
+  setHighWatermark(hw: number): void;
+  checkpointHighWatermark(): Promise<void>;
+  /** One RecordBatch v2; the log assigns offsets from logEndOffset and stamps the epoch. */
+  appendAsLeader(batch: Buffer, leaderEpoch: number): Promise<{ baseOffset: number; lastOffset: number }>;
+  /** Consecutive batches with the leader's offsets, starting exactly at logEndOffset. */
+  appendAsFollower(batches: Buffer): Promise<void>;
+  /** Whole batches from the one holding `offset`, none reaching `upperBound`. */
+  read(offset: number, maxBytes: number, upperBound: number): Promise<{ records: Buffer; nextOffset: number }>;
+  truncateTo(offset: number): Promise<void>;
+  latestEpoch(): number;
+  /** KIP-101 OffsetsForLeaderEpoch: the largest epoch <= `epoch` held, and where it ends. */
+  endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number };
+  close(): Promise<void>;
+  deleteAll(): Promise<void>;
+}
+
+export interface ReplicaLogOptions {
+  readonly dir: string;
+  readonly segmentBytes: number;
+  readonly retentionMs: number;
+  readonly retentionBytes: number;
+  readonly flush: 'batch' | 'always' | 'os';
+}
+
+export type OpenReplicaLog = (opts: ReplicaLogOptions) => Promise<ReplicaLog>;

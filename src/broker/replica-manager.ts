@@ -1,0 +1,244 @@
+import { join } from 'node:path';
+import { RunnelError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { MetadataImage, TopicState } from '../metadata/image.ts';
+import { fromLogError } from './log-errors.ts';
+import { PartitionReplica } from './partition-replica.ts';
+import type { Acks } from './partition-replica.ts';
+import { ReplicaFetcher } from './replica-fetcher.ts';
+import type { FetchPartitionResponse, FetchRequest, FetchResponse, FetchRpc } from './replica-fetcher.ts';
+import type { OpenReplicaLog } from './replica-log.ts';
+
+export interface ReplicaManagerDeps {
+  readonly brokerId: number;
+  readonly dataDir: string;
+  readonly openLog: OpenReplicaLog;
+  readonly fetchRpc: FetchRpc;
+  /** AlterPartition through the active controller. */
+  readonly alterIsr: (req: { topicId: string; partition: number; leaderId: number; leaderEpoch: number; partitionEpoch: number; isr: readonly number[] }) => Promise<unknown>;
+  /** Topic config value, else the cluster.yaml default. */
+  readonly topicConfig: (topic: TopicState, name: string) => string;
+  readonly replicaLagTimeMaxMs: number;
+  readonly requestTimeoutMs: number;
+  readonly fetchMaxWaitMs?: number;
+  readonly fetchMaxBytes?: number;
+  readonly flush: 'batch' | 'always' | 'os';
+  readonly logger: Logger;
+}
+
+export interface PartitionOffsets {
+  readonly logStartOffset: number;
+  readonly highWatermark: number;
+  readonly logEndOffset: number;
+}
+
+/**
+ * Every local partition replica, kept in step with the metadata image (Kafka's
+ * ReplicaManager + ReplicaFetcherManager): opens a log for each partition this broker
+ * replicates, makes it leader or follower at the image's epoch, runs one fetch session per
+ * leader broker, asks the controller to shrink or expand ISRs, and deletes the data of
+ * deleted topics. Image changes are applied one at a time, always against the newest image.
+ */
+export class ReplicaManager {
+  private readonly replicas = new Map<string, PartitionReplica>();
+  private readonly fetchers = new Map<number, ReplicaFetcher>();
+  private latest: MetadataImage | undefined;
+  private reconciling: Promise<void> = Promise.resolve();
+  private reconcileQueued = false;
+  private isrTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly deps: ReplicaManagerDeps) {}
+
+  start(): void {
+    const every = Math.max(50, Math.floor(this.deps.replicaLagTimeMaxMs / 4));
+    this.isrTimer = setInterval(() => this.checkIsrs(), every);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.isrTimer);
+    await this.reconciling;
+    await Promise.all([...this.fetchers.values()].map((f) => f.close()));
+    this.fetchers.clear();
+    for (const r of this.replicas.values()) r.close();
+    await Promise.all([...this.replicas.values()].map((r) => r.log.close()));
+    this.replicas.clear();
+  }
+
+  /** The metadata image changed: reconcile local replicas with it (coalesced, serialized). */
+  onImage(image: MetadataImage): void {
+    this.latest = image;
+    if (this.reconcileQueued || this.closed) return;
+    this.reconcileQueued = true;
+    this.reconciling = this.reconciling
+      .then(async () => {
+        this.reconcileQueued = false;
+        if (this.latest !== undefined && !this.closed) await this.reconcile(this.latest);
+      })
+      .catch((err: unknown) => this.deps.logger.error({ err }, 'applying metadata to replicas failed'));
+  }
+
+  /** Resolves once the replicas reflect every image handed to onImage so far. */
+  settled(): Promise<void> {
+    return this.reconciling;
+  }
+
+  replica(topicId: string, partition: number): PartitionReplica | undefined {
+    return this.replicas.get(key(topicId, partition));
+  }
+
+  /** The leader replica here, or NOT_LEADER_OR_FOLLOWER. */
+  leaderReplica(topicId: string, partition: number, leaderEpoch?: number): PartitionReplica {
+    const r = this.replicas.get(key(topicId, partition));
+    if (r === undefined) throw new RunnelError('NOT_LEADER_OR_FOLLOWER', `broker ${this.deps.brokerId} holds no replica of partition ${partition} of topic ${topicId}`);
+    r.checkLeader(leaderEpoch);
+    return r;
+  }
+
+  produce(topicId: string, partition: number, batch: Buffer, acks: Acks, timeoutMs: number): Promise<number> {
+    return this.leaderReplica(topicId, partition).produce(batch, acks, timeoutMs);
+  }
+
+  /** Consumer read on the leader: batches below the high watermark, long-polling while there are none. */
+  async consume(topicId: string, partition: number, offset: number, maxBytes: number, timeoutMs: number): Promise<{ records: Buffer; highWatermark: number }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = this.leaderReplica(topicId, partition);
+      const hw = r.log.highWatermark;
+      if (offset < r.log.logStartOffset || offset > hw) {
+        throw new RunnelError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${r.log.logStartOffset}, ${hw}] of ${r.name}`);
+      }
+      if (offset < hw) {
+        const { records } = await r.log.read(offset, maxBytes, hw);
+        if (records.length > 0) return { records, highWatermark: hw };
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return { records: Buffer.alloc(0), highWatermark: hw };
+      await r.waitForProgress(left);
+    }
+  }
+
+  offsets(topicId: string, partition: number): PartitionOffsets {
+    const r = this.leaderReplica(topicId, partition);
+    return { logStartOffset: r.log.logStartOffset, highWatermark: r.log.highWatermark, logEndOffset: r.log.logEndOffset };
+  }
+
+  /** Leader side of a follower's fetch session: every partition answered, long-polling when all are empty. */
+  async handleFetch(req: FetchRequest): Promise<FetchResponse> {
+    const deadline = Date.now() + Math.min(req.maxWaitMs, this.deps.requestTimeoutMs);
+    for (;;) {
+      const answers: FetchPartitionResponse[] = [];
+      let bytes = 0;
+      for (const p of req.partitions) {
+        try {
+          const r = this.leaderReplica(p.topicId, p.partition, p.leaderEpoch);
+          const a = await r.fetchFromFollower(req.replicaId, p.fetchOffset, p.lastFetchedEpoch, Math.max(1, req.maxBytes - bytes), Date.now());
+          bytes += a.records.length;
+          answers.push({ topicId: p.topicId, partition: p.partition, ...a });
+        } catch (err) {
+          const mapped = fromLogError(err);
+          const e = mapped instanceof RunnelError ? mapped : new RunnelError('UNKNOWN_SERVER_ERROR', String(err));
+          answers.push({ topicId: p.topicId, partition: p.partition, error: e.toWire() });
+        }
+      }
+      const left = deadline - Date.now();
+      if (bytes > 0 || left <= 0 || answers.some((a) => a.error !== undefined || a.divergingEpoch !== undefined)) return { partitions: answers };
+      // Nothing new anywhere: wait for any of these partitions to move (produce wakes us).
+      const waits = req.partitions.map((p) => this.replicas.get(key(p.topicId, p.partition))).filter((r) => r !== undefined);
+      await Promise.race(waits.map((r) => r.waitForProgress(left)));
+    }
+  }
+
+  // ---- reconciliation -----------------------------------------------------------------
+
+  private async reconcile(image: MetadataImage): Promise<void> {
+    const self = this.deps.brokerId;
+    const wanted = new Set<string>();
+    const now = Date.now();
+    for (const t of image.allTopics()) {
+      const minIsr = Number(this.deps.topicConfig(t, 'min.insync.replicas'));
+      for (const p of t.partitions) {
+        if (!p.replicas.includes(self)) continue;
+        const k = key(t.id, p.partition);
+        wanted.add(k);
+        let r = this.replicas.get(k);
+        if (r === undefined) {
+          const log = await this.deps.openLog({
+            dir: join(this.deps.dataDir, 'partitions', `${t.name}-${p.partition}-${t.id}`),
+            segmentBytes: Number(this.deps.topicConfig(t, 'segment.bytes')),
+            retentionMs: Number(this.deps.topicConfig(t, 'retention.ms')),
+            retentionBytes: Number(this.deps.topicConfig(t, 'retention.bytes')),
+            flush: this.deps.flush,
+          });
+          if (this.closed) {
+            await log.close();
+            return;
+          }
+          r = new PartitionReplica(t.id, t.name, p.partition, log, self, this.deps.logger);
+          this.replicas.set(k, r);
+        }
+        r.applyMetadata(p, minIsr, now);
+      }
+    }
+    for (const [k, r] of this.replicas) {
+      if (wanted.has(k)) continue;
+      this.replicas.delete(k);
+      r.close();
+      this.deps.logger.info({ partition: r.name }, 'replica removed: deleting its data');
+      await r.log.deleteAll();
+    }
+    this.updateFetchers();
+  }
+
+  private updateFetchers(): void {
+    const byLeader = new Map<number, PartitionReplica[]>();
+    for (const r of this.replicas.values()) {
+      if (r.role !== 'follower' || r.leaderId < 0) continue;
+      const list = byLeader.get(r.leaderId) ?? [];
+      list.push(r);
+      byLeader.set(r.leaderId, list);
+    }
+    for (const [leader, list] of byLeader) {
+      let f = this.fetchers.get(leader);
+      if (f === undefined) {
+        f = new ReplicaFetcher(
+          leader,
+          this.deps.brokerId,
+          this.deps.fetchRpc,
+          { maxWaitMs: this.deps.fetchMaxWaitMs ?? 500, maxBytes: this.deps.fetchMaxBytes ?? 8 * 1024 * 1024, requestTimeoutMs: this.deps.requestTimeoutMs },
+          this.deps.logger,
+        );
+        this.fetchers.set(leader, f);
+      }
+      f.setPartitions(list);
+      f.start();
+    }
+    for (const [leader, f] of this.fetchers) {
+      if (byLeader.has(leader)) continue;
+      this.fetchers.delete(leader);
+      void f.close();
+    }
+  }
+
+  /** Leader duty: ask the controller to drop laggards from, and re-add caught-up replicas to, each ISR. */
+  private checkIsrs(): void {
+    const now = Date.now();
+    for (const r of this.replicas.values()) {
+      const isr = r.isrChangeNeeded(now, this.deps.replicaLagTimeMaxMs);
+      if (isr === undefined) continue;
+      r.isrChangeInFlight = true;
+      this.deps.logger.info({ partition: r.name, from: r.isr, to: isr }, 'asking the controller to change the ISR');
+      this.deps
+        .alterIsr({ topicId: r.topicId, partition: r.partition, leaderId: this.deps.brokerId, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, isr })
+        .catch((err: unknown) => this.deps.logger.warn({ err, partition: r.name }, 'ISR change refused'))
+        .finally(() => {
+          r.isrChangeInFlight = false;
+        });
+    }
+  }
+}
+
+function key(topicId: string, partition: number): string {
+  return `${topicId}:${partition}`;
+}

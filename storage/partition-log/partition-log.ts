@@ -1,0 +1,405 @@
+// The log of one partition replica, in one directory (Kafka's UnifiedLog + LocalLog, shrunk):
+//
+//   00000000000000000000.log / .index   segments named by base offset, see segment.ts
+//   leader-epoch-checkpoint             epoch -> start offset, see epoch-cache.ts
+//   high-watermark                      the last checkpointed high watermark
+//
+// Mutations (appends, truncation, retention) run one at a time through a promise queue, so
+// concurrent appendAsLeader calls get contiguous offsets in call order. Reads run beside them
+// with positional reads; they only look at bytes whose append has completed (segment.size,
+// logEndOffset are published after the write), and hold a segment reference so a concurrent
+// delete closes the file only after them.
+//
+// Flush policy (`flush`):
+//   'always' fsync the segment after every append, before it resolves (and before the next
+//            append starts).
+//   'batch'  group commit (group-commit.ts): an append resolves after an fsync that started
+//            after its write; appends arriving while an fsync runs share the next one.
+//   'os'     never fsync on append; the page cache decides. A crash may lose acknowledged
+//            appends, which replication must cover. close() and flush() still fsync.
+// Rolling a segment fsyncs the old one under 'always' and 'batch'. Checkpoint files (epochs,
+// high watermark) are always written atomically and fsynced.
+
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  BATCH_HEADER_BYTES,
+  batchBaseOffset,
+  batchLastOffset,
+  batchLeaderEpoch,
+  batchTotalBytes,
+  setBaseOffset,
+  setPartitionLeaderEpoch,
+  verifyBatch,
+} from '../record-batch.ts';
+import { readCheckpoint, syncDir, writeCheckpoint } from './checkpoint-file.ts';
+import { LeaderEpochCache } from './epoch-cache.ts';
+import type { EpochEntry } from './epoch-cache.ts';
+import { GroupCommit } from './group-commit.ts';
+import { LogError } from './log-error.ts';
+import { DEFAULT_INDEX_INTERVAL_BYTES, HIGH_WATERMARK_CHECKPOINT } from './log-options.ts';
+import type { PartitionLogLogger, PartitionLogOptions, PartitionLogStats } from './log-options.ts';
+import { recoverSegments } from './recovery.ts';
+import { floorSegment, retainedFrom } from './retention.ts';
+
+export { LogError } from './log-error.ts';
+export type { LogErrorCode } from './log-error.ts';
+export { DEFAULT_INDEX_INTERVAL_BYTES, HIGH_WATERMARK_CHECKPOINT } from './log-options.ts';
+export type { FlushPolicy, PartitionLogLogger, PartitionLogOptions, PartitionLogStats } from './log-options.ts';
+import { Segment } from './segment.ts';
+import type { ReadStats } from './segment.ts';
+
+/** Index entries hold offsets relative to the segment base as uint32. */
+const MAX_RELATIVE_OFFSET = 0xffffffff;
+const silent: PartitionLogLogger = { info: () => undefined, warn: () => undefined };
+const noop = (): void => undefined;
+
+export class PartitionLog {
+  // Invariant: never empty; contiguous (each segment's nextOffset is the next one's base);
+  // replaced, never mutated, so a reader's snapshot stays consistent.
+  private segments: readonly Segment[];
+  // Invariant: logStartOffset <= hw <= logEndOffset.
+  private hw: number;
+  private tail: Promise<void> = Promise.resolve();
+  private hwTail: Promise<void> = Promise.resolve();
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  /** Set when a write failed midway: the on-disk state is unknown, so the log refuses work. */
+  private failure: unknown;
+  private fsyncs = 0;
+  private readonly readStats: ReadStats = { scannedBytes: 0 };
+  private readonly groupCommit: GroupCommit;
+  private readonly log: PartitionLogLogger;
+  private readonly indexIntervalBytes: number;
+
+  private constructor(
+    private readonly opts: PartitionLogOptions,
+    segments: Segment[],
+    private readonly epochs: LeaderEpochCache,
+    hw: number,
+  ) {
+    this.segments = segments;
+    this.hw = hw;
+    this.log = opts.logger ?? silent;
+    this.indexIntervalBytes = opts.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES;
+    this.groupCommit = new GroupCommit(() => this.syncDirty());
+  }
+
+  /**
+   * Opens (creating if needed) the log in `opts.dir`. Recovery: the active segment is scanned
+   * in full and cut at the first torn, CRC-failing or non-contiguous batch; older segments keep
+   * their index if it checks out, else are recovered the same way, and a cut in one of them
+   * drops every later segment. Then the epoch cache is truncated to the log end and the high
+   * watermark clamped into the log.
+   */
+  static async open(opts: PartitionLogOptions): Promise<PartitionLog> {
+    const interval = opts.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES;
+    if (!Number.isSafeInteger(opts.segmentBytes) || opts.segmentBytes < BATCH_HEADER_BYTES || opts.segmentBytes > 0x7fffffff) {
+      throw new RangeError(`segmentBytes must be an integer in [${BATCH_HEADER_BYTES}, 2^31-1], got ${opts.segmentBytes}`);
+    }
+    if (!Number.isSafeInteger(interval) || interval < 1) throw new RangeError(`indexIntervalBytes must be >= 1, got ${interval}`);
+    const log = opts.logger ?? silent;
+    const dir = opts.dir;
+    await mkdir(dir, { recursive: true });
+    const segments = await recoverSegments(dir, interval, log);
+    if (segments.length === 0) segments.push(await Segment.create(dir, 0, interval));
+    const logStart = (segments[0] as Segment).baseOffset;
+    const logEnd = (segments.at(-1) as Segment).nextOffset;
+    const epochs = await LeaderEpochCache.load(dir);
+    const cutEnd = epochs.truncateFromEnd(logEnd);
+    const cutStart = epochs.truncateFromStart(logStart);
+    if (cutEnd || cutStart) await epochs.checkpoint();
+    const saved = (await readCheckpoint(join(dir, HIGH_WATERMARK_CHECKPOINT), 1))?.[0]?.[0] ?? logStart;
+    const hw = Math.min(Math.max(saved, logStart), logEnd);
+    log.info({ dir, logStartOffset: logStart, logEndOffset: logEnd, highWatermark: hw, segments: segments.length }, 'opened partition log');
+    return new PartitionLog(opts, segments, epochs, hw);
+  }
+
+  get logStartOffset(): number {
+    return (this.segments[0] as Segment).baseOffset;
+  }
+
+  /** The offset the next appended record gets. */
+  get logEndOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  get highWatermark(): number {
+    return this.hw;
+  }
+
+  get sizeBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
+  get stats(): PartitionLogStats {
+    return { fsyncs: this.fsyncs, scannedBytes: this.readStats.scannedBytes, segments: this.segments.length };
+  }
+
+  /** In memory only, clamped to [logStartOffset, logEndOffset]; see checkpointHighWatermark. */
+  setHighWatermark(hw: number): void {
+    this.hw = Math.min(Math.max(hw, this.logStartOffset), this.logEndOffset);
+  }
+
+  /** Writes the current high watermark to `high-watermark` atomically. */
+  checkpointHighWatermark(): Promise<void> {
+    this.checkOpen();
+    return this.writeHighWatermark();
+  }
+
+  /**
+   * Appends one v2 batch as the leader: stamps baseOffset = logEndOffset and the leader epoch
+   * into `batch` in place (both outside the CRC), records a new epoch in the epoch cache.
+   */
+  async appendAsLeader(batch: Buffer, leaderEpoch: number): Promise<{ baseOffset: number; lastOffset: number }> {
+    if (!verifyBatch(batch, 0)) throw new LogError('CORRUPT_MESSAGE', 'appendAsLeader: the batch fails its CRC or length check');
+    if (batchTotalBytes(batch, 0) !== batch.length) throw new LogError('INVALID_RECORD', 'appendAsLeader takes exactly one batch');
+    const result = await this.enqueue(async () => {
+      const baseOffset = this.logEndOffset;
+      setBaseOffset(batch, 0, baseOffset);
+      setPartitionLeaderEpoch(batch, 0, leaderEpoch);
+      if (this.epochs.assign(leaderEpoch, baseOffset)) await this.epochs.checkpoint();
+      await this.writeBatches(batch);
+      if (this.opts.flush === 'always') await this.syncDirty();
+      return { baseOffset, lastOffset: batchLastOffset(batch, 0) };
+    });
+    if (this.opts.flush === 'batch') await this.groupCommit.sync();
+    return result;
+  }
+
+  /**
+   * Appends batches as a follower: offsets and epochs are the leader's. Every batch must pass
+   * its CRC, the batches must be contiguous and the first must start at logEndOffset.
+   */
+  async appendAsFollower(batches: Buffer): Promise<void> {
+    if (batches.length === 0) return;
+    let at = 0;
+    let expected = batchBaseOffset(batches, 0);
+    while (at < batches.length) {
+      if (!verifyBatch(batches, at)) throw new LogError('CORRUPT_MESSAGE', `appendAsFollower: the batch at byte ${at} fails its CRC or length check`);
+      if (batchBaseOffset(batches, at) !== expected) throw new LogError('CORRUPT_MESSAGE', `appendAsFollower: batch at byte ${at} does not continue offset ${expected}`);
+      expected = batchLastOffset(batches, at) + 1;
+      at += batchTotalBytes(batches, at);
+    }
+    await this.enqueue(async () => {
+      const first = batchBaseOffset(batches, 0);
+      if (first !== this.logEndOffset) throw new LogError('INVALID_BASE_OFFSET', `appendAsFollower: batches start at ${first}, log ends at ${this.logEndOffset}`);
+      let changed = false;
+      for (let b = 0; b < batches.length; b += batchTotalBytes(batches, b)) {
+        if (this.epochs.assign(batchLeaderEpoch(batches, b), batchBaseOffset(batches, b))) changed = true;
+      }
+      if (changed) await this.epochs.checkpoint();
+      await this.writeBatches(batches);
+      if (this.opts.flush === 'always') await this.syncDirty();
+    });
+    if (this.opts.flush === 'batch') await this.groupCommit.sync();
+  }
+
+  /**
+   * Whole batches from the one holding `offset`, up to `maxBytes` but at least one when any is
+   * available, none with lastOffset >= `upperBound` (HW for consumers, LEO for followers).
+   * Reads come from one segment; `nextOffset` is where the next read continues.
+   */
+  async read(offset: number, maxBytes: number, upperBound: number): Promise<{ records: Buffer; nextOffset: number }> {
+    this.checkOpen();
+    const segs = this.segments;
+    const start = (segs[0] as Segment).baseOffset;
+    const end = (segs.at(-1) as Segment).nextOffset;
+    if (offset < start || offset > end) throw new LogError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${start}, ${end}]`);
+    const limit = Math.min(upperBound, end);
+    if (offset >= limit) return { records: Buffer.alloc(0), nextOffset: offset };
+    const seg = segs[floorSegment(segs, offset)] as Segment;
+    if (seg.isClosed) throw new LogError('KAFKA_STORAGE_ERROR', `segment ${seg.baseOffset} is closed`);
+    seg.acquire();
+    try {
+      return await seg.read(offset, maxBytes, limit, this.readStats);
+    } finally {
+      seg.release();
+    }
+  }
+
+  /**
+   * Removes every record at and after `offset`, deleting later segments whole. Kafka truncates
+   * followers at batch boundaries; an offset inside a batch truncates to that batch's base
+   * offset (the whole batch goes). At or below logStartOffset the log restarts empty at
+   * `offset` (Kafka truncateFullyAndStartAt). Entries of the epoch cache starting at or after the
+   * new end are dropped and the high watermark is clamped.
+   */
+  truncateTo(offset: number): Promise<void> {
+    return this.enqueue(async () => {
+      if (offset >= this.logEndOffset) return;
+      if (offset <= this.logStartOffset) {
+        await this.restartAt(offset);
+        return;
+      }
+      const segs = this.segments;
+      const i = floorSegment(segs, offset);
+      const seg = segs[i] as Segment;
+      const doomed = segs.slice(i + 1);
+      this.segments = segs.slice(0, i + 1);
+      for (const d of doomed) await d.remove();
+      await seg.truncateTo(offset);
+      if (this.opts.flush !== 'os') await this.syncDirty();
+      const end = seg.nextOffset;
+      if (this.epochs.truncateFromEnd(end)) await this.epochs.checkpoint();
+      this.hw = Math.min(this.hw, end);
+      this.log.info({ dir: this.opts.dir, offset, logEndOffset: end, removedSegments: doomed.length }, 'truncated log');
+    });
+  }
+
+  /** Empties the log and restarts it at `offset` (a follower behind the leader's log start). */
+  truncateFullyAndStartAt(offset: number): Promise<void> {
+    return this.enqueue(() => this.restartAt(offset));
+  }
+
+  latestEpoch(): number {
+    return this.epochs.latestEpoch();
+  }
+
+  epochStartOffset(epoch: number): number | undefined {
+    return this.epochs.epochStartOffset(epoch);
+  }
+
+  epochEntries(): readonly EpochEntry[] {
+    return this.epochs.all();
+  }
+
+  /** KIP-101/279 OffsetsForLeaderEpoch; see LeaderEpochCache.endOffsetFor. */
+  endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } {
+    return this.epochs.endOffsetFor(epoch, this.logEndOffset);
+  }
+
+  /**
+   * Deletes old segments, oldest first, while each is past retentionMs (by its newest
+   * timestamp) or the log without it is still at least retentionBytes. Never the active
+   * segment, never a segment holding offsets at or above the high watermark. Returns how
+   * many segments went; logStartOffset moves to the first remaining one.
+   */
+  applyRetention(nowMs: number): Promise<number> {
+    return this.enqueue(async () => {
+      const segs = this.segments;
+      const n = retainedFrom(segs, this.hw, nowMs, this.opts);
+      if (n === 0) return 0;
+      const doomed = segs.slice(0, n);
+      this.segments = segs.slice(n);
+      for (const d of doomed) await d.remove();
+      if (this.epochs.truncateFromStart(this.logStartOffset)) await this.epochs.checkpoint();
+      this.log.info({ dir: this.opts.dir, deletedSegments: n, logStartOffset: this.logStartOffset }, 'retention deleted segments');
+      return n;
+    });
+  }
+
+  /** fsyncs every segment written since its last fsync. */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    await this.syncDirty();
+  }
+
+  /** Waits for queued appends and fsyncs, flushes, checkpoints the high watermark, closes files. */
+  close(): Promise<void> {
+    this.closing = true;
+    this.closed ??= (async () => {
+      await this.tail;
+      await this.groupCommit.idle();
+      try {
+        if (this.failure === undefined) {
+          await this.syncDirty();
+          await this.active.writeIndex(true);
+          await this.writeHighWatermark();
+        }
+      } finally {
+        for (const s of this.segments) await s.close();
+      }
+      this.log.info({ dir: this.opts.dir, logEndOffset: this.logEndOffset, highWatermark: this.hw }, 'closed partition log');
+    })();
+    return this.closed;
+  }
+
+  /** Closes the log and removes its directory. */
+  async deleteAll(): Promise<void> {
+    await this.close();
+    await rm(this.opts.dir, { recursive: true, force: true });
+  }
+
+  private get active(): Segment {
+    return this.segments.at(-1) as Segment;
+  }
+
+  private checkOpen(): void {
+    if (this.closing) throw new LogError('KAFKA_STORAGE_ERROR', `log ${this.opts.dir} is closed`);
+  }
+
+  /** Runs `fn` after every earlier mutation; a non-LogError failure fences the log. */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(new LogError('KAFKA_STORAGE_ERROR', `log ${this.opts.dir} is closed`));
+    const run = this.tail.then(async () => {
+      if (this.failure !== undefined) throw new LogError('KAFKA_STORAGE_ERROR', `log ${this.opts.dir} failed earlier: ${this.failure instanceof Error ? this.failure.message : 'unknown error'}`);
+      try {
+        return await fn();
+      } catch (err) {
+        if (!(err instanceof LogError)) {
+          this.failure = err;
+          this.log.warn({ dir: this.opts.dir, err }, 'partition log write failed; refusing further writes');
+        }
+        throw err;
+      }
+    });
+    this.tail = run.then(noop, noop);
+    return run;
+  }
+
+  /** Writes validated, offset-stamped batches, rolling segments where needed. */
+  private async writeBatches(buf: Buffer): Promise<void> {
+    let runStart = 0;
+    let at = 0;
+    while (at < buf.length) {
+      const total = batchTotalBytes(buf, at);
+      const active = this.active;
+      const pending = active.size + (at - runStart);
+      const tooBig = pending > 0 && pending + total > this.opts.segmentBytes;
+      if (tooBig || batchLastOffset(buf, at) - active.baseOffset > MAX_RELATIVE_OFFSET) {
+        if (at > runStart) await active.append(buf, runStart, at);
+        runStart = at;
+        await this.roll(batchBaseOffset(buf, at));
+      }
+      at += total;
+    }
+    if (at > runStart) await this.active.append(buf, runStart, at);
+  }
+
+  private async roll(baseOffset: number): Promise<void> {
+    const old = this.active;
+    const durable = this.opts.flush !== 'os';
+    if (durable) await this.syncDirty();
+    await old.writeIndex(durable);
+    const seg = await Segment.create(this.opts.dir, baseOffset, this.indexIntervalBytes);
+    if (durable) await syncDir(this.opts.dir);
+    this.segments = [...this.segments, seg];
+    this.log.info({ dir: this.opts.dir, baseOffset }, 'rolled segment');
+  }
+
+  private async restartAt(offset: number): Promise<void> {
+    const doomed = this.segments;
+    for (const d of doomed) await d.remove();
+    this.segments = [await Segment.create(this.opts.dir, offset, this.indexIntervalBytes)];
+    if (this.opts.flush !== 'os') await syncDir(this.opts.dir);
+    if (this.epochs.clear()) await this.epochs.checkpoint();
+    this.hw = offset;
+    this.log.info({ dir: this.opts.dir, logStartOffset: offset }, 'log restarted empty');
+  }
+
+  private async syncDirty(): Promise<void> {
+    for (const s of this.segments) {
+      if (s.dirty && (await s.sync())) this.fsyncs++;
+    }
+  }
+
+  private writeHighWatermark(): Promise<void> {
+    // Serialized so two checkpoints never race on the same temporary file.
+    const run = this.hwTail.then(() => writeCheckpoint(join(this.opts.dir, HIGH_WATERMARK_CHECKPOINT), [[this.hw]]));
+    this.hwTail = run.then(noop, noop);
+    return run;
+  }
+}
