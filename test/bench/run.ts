@@ -1,10 +1,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProcessCluster } from '../support/process-cluster.ts';
+import { dataBench, peakRssMiB } from './data-bench.ts';
+import type { DataBenchRow } from './data-bench.ts';
 
-// `npm run bench [-- --json FILE]`: measures a real 3-node cluster on this machine and prints
-// a table; results are also saved under bench-results/.
+// `npm run bench [-- --suite data,metadata] [--brokers URL,...] [--cluster-id ID] [--seconds N] [--json FILE]`
+// Starts a fresh 3-node cluster on free ports (or uses --brokers), prints a table and saves it.
 
 interface Result {
   readonly name: string;
@@ -22,70 +24,109 @@ const median = (xs: number[]): number => {
 async function rssMiB(pid: number | undefined): Promise<number> {
   if (pid === undefined) return Number.NaN;
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-  return kb / 1024;
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
 }
 
-async function metadataSuite(): Promise<Result[]> {
-  const c = await ProcessCluster.create({
-    extraYaml: 'raft: {election_timeout_ms: 1000, heartbeat_interval_ms: 100, tick_ms: 50}\nbroker: {heartbeat_interval_ms: 200, session_timeout_ms: 2000}',
-  });
+async function metadataSuite(c: ProcessCluster): Promise<Result[]> {
   const results: Result[] = [];
-  try {
-    c.startAll();
-    await c.waitHealthy();
-    await c.agreedLeader();
+  await c.agreedLeader();
+  const rss = await Promise.all(c.ids.map((id) => rssMiB(c.pid(id))));
+  results.push({ name: 'idle node RSS', value: Math.max(...rss), unit: 'MiB', detail: `per node: ${rss.map((x) => x.toFixed(1)).join(', ')}` });
 
-    // Idle RSS: after startup settles, nothing running.
-    await new Promise((r) => setTimeout(r, 3000));
-    const rss = await Promise.all(c.ids.map((id) => rssMiB(c.pid(id))));
-    results.push({ name: 'idle node RSS', value: Math.max(...rss), unit: 'MiB', detail: `per node: ${rss.map((x) => x.toFixed(1)).join(', ')}` });
-
-    // 100 topics of 3 partitions (RF 3), one after another, through a follower.
-    const leader = await c.agreedLeader();
-    const via = c.ids.find((id) => id !== leader) ?? 1;
-    const t0 = performance.now();
-    for (let i = 0; i < 100; i++) {
-      const r = await c.http(via, 'POST', c.v3('/topics'), { topic_name: `bench-${i}`, partitions_count: 3, replication_factor: 3 });
-      if (r.status !== 201) throw new Error(`create bench-${i}: ${r.status} ${JSON.stringify(r.body)}`);
-    }
-    const createMs = performance.now() - t0;
-    results.push({ name: 'create 100 topics x 3 partitions (sequential, via a follower)', value: createMs, unit: 'ms', detail: `${(createMs / 100).toFixed(1)} ms per topic` });
-
-    // Raft leader failover: SIGKILL the leader, time until both survivors name the same new one.
-    const failovers: number[] = [];
-    for (let round = 0; round < 5; round++) {
-      const old = await c.agreedLeader();
-      const rest = c.ids.filter((id) => id !== old);
-      const start = performance.now();
-      await c.kill(old);
-      await c.agreedLeader(rest, 30_000, 5);
-      failovers.push(performance.now() - start);
-      c.start(old);
-      await c.waitHealthy();
-    }
-    results.push({
-      name: 'SIGKILL raft leader -> new leader agreed (median of 5)',
-      value: median(failovers),
-      unit: 'ms',
-      detail: `runs: ${failovers.map((x) => x.toFixed(0)).join(', ')}; election timeout 1000 ms`,
-    });
-  } finally {
-    await c.destroy();
+  const leader = await c.agreedLeader();
+  const via = c.ids.find((id) => id !== leader) ?? 1;
+  const t0 = performance.now();
+  for (let i = 0; i < 100; i++) {
+    const r = await c.http(via, 'POST', c.v3('/topics'), { topic_name: `meta-${i}`, partitions_count: 3, replication_factor: 3 });
+    if (r.status !== 201) throw new Error(`create meta-${i}: ${r.status} ${JSON.stringify(r.body)}`);
   }
+  const createMs = performance.now() - t0;
+  results.push({ name: 'create 100 topics x 3 partitions (sequential, via a follower)', value: createMs, unit: 'ms', detail: `${(createMs / 100).toFixed(1)} ms per topic` });
+
+  const failovers: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const old = await c.agreedLeader();
+    const rest = c.ids.filter((id) => id !== old);
+    const start = performance.now();
+    await c.kill(old);
+    await c.agreedLeader(rest, 30_000, 5);
+    failovers.push(performance.now() - start);
+    c.start(old);
+    await c.waitHealthy();
+  }
+  results.push({
+    name: 'SIGKILL raft leader -> new leader agreed (median of 5)',
+    value: median(failovers),
+    unit: 'ms',
+    detail: `runs: ${failovers.map((x) => x.toFixed(0)).join(', ')}; election timeout 1000 ms`,
+  });
   return results;
 }
 
+function dataTable(rows: readonly DataBenchRow[]): string[] {
+  const head = '| record | produce rec/s | produce MB/s | p50 ms | p99 ms | errors | consume rec/s | consume MB/s |';
+  return [
+    head,
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.recordBytes} B | ${r.produceRecordsPerSec.toFixed(0)} | ${r.produceMBPerSec.toFixed(2)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.errors} | ${r.consumeRecordsPerSec.toFixed(0)} | ${r.consumeMBPerSec.toFixed(2)} |`,
+    ),
+  ];
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { json: { type: 'string' } }, strict: true });
-  const results = await metadataSuite();
-  const width = Math.max(...results.map((r) => r.name.length));
-  console.log(`runnel bench (${new Date().toISOString()}, node ${process.version})`);
-  for (const r of results) console.log(`${r.name.padEnd(width)}  ${r.value.toFixed(1).padStart(9)} ${r.unit}${r.detail ? `  (${r.detail})` : ''}`);
-  const out = values.json ?? join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await mkdir(join(out, '..'), { recursive: true });
-  await writeFile(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2) + '\n');
-  console.log(`saved ${out}`);
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'string' },
+      suite: { type: 'string', default: 'data,metadata' },
+      brokers: { type: 'string' },
+      'cluster-id': { type: 'string', default: 'runnel-local' },
+      seconds: { type: 'string', default: '10' },
+      concurrency: { type: 'string', default: '8' },
+    },
+    strict: true,
+  });
+  const suites = new Set(values.suite.split(','));
+  const external = values.brokers?.split(',').map((u) => u.replace(/\/$/, ''));
+  const cluster = external === undefined ? await ProcessCluster.started() : undefined;
+  const out: Record<string, unknown> = { at: new Date().toISOString(), node: process.version, cores: (await readFile('/proc/cpuinfo', 'utf8')).split('\nprocessor').length };
+  console.log(`runnel bench (${String(out['at'])}, node ${process.version}${external ? `, brokers ${external.join(',')}` : ', fresh 3-node cluster'})`);
+  try {
+    if (suites.has('data')) {
+      const brokers = external ?? (cluster?.ids.map((id) => cluster.url(id, '')) ?? []);
+      const rows = await dataBench({
+        brokers,
+        clusterId: cluster?.clusterId ?? values['cluster-id'],
+        recordBytes: [100, 1024],
+        seconds: Number(values.seconds),
+        concurrency: Number(values.concurrency),
+        recordsPerRequest: 100,
+        partitions: 6,
+      });
+      out['data'] = rows;
+      console.log(`\nproduce acks=all (RF 3, min.insync 2, 6 partitions, ${values.concurrency} clients x requests of 100 records, ${values.seconds} s each), then consume all back:\n`);
+      for (const line of dataTable(rows)) console.log(line);
+      if (cluster !== undefined) {
+        const peaks = await Promise.all(cluster.ids.map((id) => peakRssMiB(cluster.pid(id))));
+        out['peakRssMiB'] = peaks;
+        console.log(`\npeak RSS per node during the data runs: ${peaks.map((x) => `${x.toFixed(0)} MiB`).join(', ')}`);
+      }
+    }
+    if (suites.has('metadata') && cluster !== undefined) {
+      const results = await metadataSuite(cluster);
+      out['metadata'] = results;
+      console.log('');
+      const width = Math.max(...results.map((r) => r.name.length));
+      for (const r of results) console.log(`${r.name.padEnd(width)}  ${r.value.toFixed(1).padStart(9)} ${r.unit}${r.detail ? `  (${r.detail})` : ''}`);
+    }
+  } finally {
+    await cluster?.destroy();
+  }
+  const file = values.json ?? join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify(out, null, 2) + '\n');
+  console.log(`\nsaved ${file}`);
 }
 
 await main();
