@@ -25,6 +25,8 @@ export interface FetchAnswer {
   readonly logStartOffset: number;
   /** KIP-595: the follower's log diverged; truncate to this epoch's end offset first. */
   readonly divergingEpoch?: { readonly epoch: number; readonly endOffset: number };
+  /** The fetch offset is below the leader's log start: the follower restarts its log there. */
+  readonly behindLogStart?: boolean;
 }
 
 /**
@@ -135,7 +137,11 @@ export class PartitionReplica {
         return { records: Buffer.alloc(0), highWatermark: hw, logStartOffset: this.log.logStartOffset, divergingEpoch: mine };
       }
     }
-    if (fetchOffset < this.log.logStartOffset || fetchOffset > this.log.logEndOffset) {
+    if (fetchOffset < this.log.logStartOffset) {
+      // Retention deleted what the follower needs next: it must restart at our log start.
+      return { records: Buffer.alloc(0), highWatermark: hw, logStartOffset: this.log.logStartOffset, behindLogStart: true };
+    }
+    if (fetchOffset > this.log.logEndOffset) {
       throw new RunnelError('OFFSET_OUT_OF_RANGE', `${this.name}: fetch offset ${fetchOffset} outside [${this.log.logStartOffset}, ${this.log.logEndOffset}]`);
     }
     const f = this.followers.get(replicaId);

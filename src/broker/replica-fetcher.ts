@@ -29,6 +29,7 @@ export interface FetchPartitionResponse {
   readonly highWatermark?: number;
   readonly logStartOffset?: number;
   readonly divergingEpoch?: { readonly epoch: number; readonly endOffset: number };
+  readonly behindLogStart?: boolean;
 }
 
 export interface FetchResponse {
@@ -132,6 +133,11 @@ export class ReplicaFetcher {
       const to = Math.min(mine.endOffset < 0 ? p.divergingEpoch.endOffset : mine.endOffset, p.divergingEpoch.endOffset, r.log.logEndOffset);
       this.logger.info({ partition: r.name, divergingEpoch: p.divergingEpoch, from: r.log.logEndOffset, to }, 'log diverged from the leader: truncating');
       await r.log.truncateTo(Math.max(0, to));
+      return true;
+    }
+    if (p.behindLogStart === true && p.logStartOffset !== undefined) {
+      this.logger.info({ partition: r.name, from: r.log.logEndOffset, to: p.logStartOffset }, 'behind the leader\'s log start: restarting the log there');
+      await r.log.truncateFullyAndStartAt(p.logStartOffset);
       return true;
     }
     const records = p.records;

@@ -15,6 +15,11 @@ export interface ReplicaLog {
   /** Whole batches from the one holding `offset`, none reaching `upperBound`. */
   read(offset: number, maxBytes: number, upperBound: number): Promise<{ records: Buffer; nextOffset: number }>;
   truncateTo(offset: number): Promise<void>;
+  /** Empties the log and restarts it at `offset` (a follower behind the leader's log start). */
+  truncateFullyAndStartAt(offset: number): Promise<void>;
+  /** Deletes whole old segments past retention.ms / retention.bytes, never at or above the HW. */
+  applyRetention(nowMs: number): Promise<number>;
+  updateLimits(limits: { segmentBytes: number; retentionMs: number; retentionBytes: number }): void;
   latestEpoch(): number;
   /** KIP-101 OffsetsForLeaderEpoch: the largest epoch <= `epoch` held, and where it ends. */
   endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number };

@@ -19,6 +19,8 @@ export interface ReplicaManagerDeps {
   /** Topic config value, else the cluster.yaml default. */
   readonly topicConfig: (topic: TopicState, name: string) => string;
   readonly replicaLagTimeMaxMs: number;
+  /** How often retention runs over every local replica (cluster.yaml log.retention_check_interval_ms). */
+  readonly retentionCheckIntervalMs: number;
   readonly requestTimeoutMs: number;
   readonly fetchMaxWaitMs?: number;
   readonly fetchMaxBytes?: number;
@@ -46,6 +48,9 @@ export class ReplicaManager {
   private reconciling: Promise<void> = Promise.resolve();
   private reconcileQueued = false;
   private isrTimer: NodeJS.Timeout | undefined;
+  private maintenanceTimer: NodeJS.Timeout | undefined;
+  private maintaining = false;
+  private lastRetentionMs = Date.now();
   private closed = false;
 
   constructor(private readonly deps: ReplicaManagerDeps) {}
@@ -53,11 +58,39 @@ export class ReplicaManager {
   start(): void {
     const every = Math.max(50, Math.floor(this.deps.replicaLagTimeMaxMs / 4));
     this.isrTimer = setInterval(() => this.checkIsrs(), every);
+    this.maintenanceTimer = setInterval(() => void this.maintain(), HW_CHECKPOINT_INTERVAL_MS);
+  }
+
+  /**
+   * Every HW_CHECKPOINT_INTERVAL_MS: checkpoint each replica's high watermark (Kafka's
+   * replica.high.watermark.checkpoint.interval.ms); every retentionCheckIntervalMs: apply
+   * retention to every local replica.
+   */
+  private async maintain(): Promise<void> {
+    if (this.maintaining || this.closed) return;
+    this.maintaining = true;
+    try {
+      const now = Date.now();
+      const retention = now - this.lastRetentionMs >= this.deps.retentionCheckIntervalMs;
+      if (retention) this.lastRetentionMs = now;
+      for (const r of [...this.replicas.values()]) {
+        if (r.closed) continue;
+        try {
+          await r.log.checkpointHighWatermark();
+          if (retention) await r.log.applyRetention(now);
+        } catch (err) {
+          this.deps.logger.warn({ err, partition: r.name }, 'log maintenance failed');
+        }
+      }
+    } finally {
+      this.maintaining = false;
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.isrTimer);
+    clearInterval(this.maintenanceTimer);
     await this.reconciling;
     await Promise.all([...this.fetchers.values()].map((f) => f.close()));
     this.fetchers.clear();
@@ -143,7 +176,9 @@ export class ReplicaManager {
         }
       }
       const left = deadline - Date.now();
-      if (bytes > 0 || left <= 0 || answers.some((a) => a.error !== undefined || a.divergingEpoch !== undefined)) return { partitions: answers };
+      if (bytes > 0 || left <= 0 || answers.some((a) => a.error !== undefined || a.divergingEpoch !== undefined || a.behindLogStart === true)) {
+        return { partitions: answers };
+      }
       // Nothing new anywhere: wait for any of these partitions to move (produce wakes us).
       const waits = req.partitions.map((p) => this.replicas.get(key(p.topicId, p.partition))).filter((r) => r !== undefined);
       await Promise.race(waits.map((r) => r.waitForProgress(left)));
@@ -178,6 +213,11 @@ export class ReplicaManager {
           r = new PartitionReplica(t.id, t.name, p.partition, log, self, this.deps.logger);
           this.replicas.set(k, r);
         }
+        r.log.updateLimits({
+          segmentBytes: Number(this.deps.topicConfig(t, 'segment.bytes')),
+          retentionMs: Number(this.deps.topicConfig(t, 'retention.ms')),
+          retentionBytes: Number(this.deps.topicConfig(t, 'retention.bytes')),
+        });
         r.applyMetadata(p, minIsr, now);
       }
     }
@@ -238,6 +278,9 @@ export class ReplicaManager {
     }
   }
 }
+
+/** Kafka's replica.high.watermark.checkpoint.interval.ms default. */
+const HW_CHECKPOINT_INTERVAL_MS = 5000;
 
 function key(topicId: string, partition: number): string {
   return `${topicId}:${partition}`;

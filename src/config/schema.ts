@@ -156,6 +156,7 @@ export const CONFIG_SCHEMA = {
         'them (acked records survive a power loss of every replica; the fsync is shared under load); ' +
         "always fsyncs each append alone; os never fsyncs and relies on replication (Kafka's default).",
     ),
+    retention_check_interval_ms: ms(300_000, "How often each broker applies retention.ms / retention.bytes to its replicas (5 minutes, Kafka's default)."),
     max_message_bytes: int({
       min: 1,
       max: MAX_INT32,

@@ -77,8 +77,8 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
       throw new RunnelError('CLUSTER_NOT_FOUND', `cluster "${p['cid']}" not found; this is cluster "${node.config.clusterId}"`);
     }
   };
-  const topicOr404 = (name: string): TopicState => {
-    const t = node.image().topic(name);
+  const topicOr404 = async (name: string): Promise<TopicState> => {
+    const t = await node.findTopic(name);
     if (t === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" not found`);
     return t;
   };
@@ -132,9 +132,9 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
     return { data: topics.map((t) => topicBody(node, t)) };
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t', (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t', async (req) => {
     checkCluster(req.params);
-    return topicBody(node, topicOr404(req.params['t'] ?? ''));
+    return topicBody(node, await topicOr404(req.params['t'] ?? ''));
   });
 
   app.delete<{ Params: Params }>('/v3/clusters/:cid/topics/:t', async (req, reply) => {
@@ -156,13 +156,13 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
 
   app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions', async (req) => {
     checkCluster(req.params);
-    const t = topicOr404(req.params['t'] ?? '');
+    const t = await topicOr404(req.params['t'] ?? '');
     return { data: await Promise.all(t.partitions.map((p) => partitionWithOffsets(t, p))) };
   });
 
   app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions/:p', async (req) => {
     checkCluster(req.params);
-    const t = topicOr404(req.params['t'] ?? '');
+    const t = await topicOr404(req.params['t'] ?? '');
     const p = t.partitions[Number(req.params['p'])];
     if (p === undefined || !/^\d+$/.test(req.params['p'] ?? '')) {
       throw new RunnelError('UNKNOWN_PARTITION', `topic "${t.name}" has no partition ${req.params['p']}`);
@@ -170,14 +170,14 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
     return partitionWithOffsets(t, p);
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs', (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs', async (req) => {
     checkCluster(req.params);
-    return { data: topicConfigs(node, topicOr404(req.params['t'] ?? '')) };
+    return { data: topicConfigs(node, await topicOr404(req.params['t'] ?? '')) };
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs/:name', (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs/:name', async (req) => {
     checkCluster(req.params);
-    const c = topicConfigs(node, topicOr404(req.params['t'] ?? '')).find((x) => x.name === req.params['name']);
+    const c = topicConfigs(node, await topicOr404(req.params['t'] ?? '')).find((x) => x.name === req.params['name']);
     if (c === undefined) throw new RunnelError('NOT_FOUND', `config "${req.params['name']}" is not a topic config runnel knows`);
     return c;
   });

@@ -29,6 +29,8 @@ import { parseControllerCall, runControllerCall } from './controller-calls.ts';
 /** Errors worth retrying against the controller: it moved, or is being elected. */
 const RETRIABLE = new Set(['NOT_CONTROLLER', 'NETWORK_EXCEPTION', 'BROKER_NOT_AVAILABLE', 'REQUEST_TIMED_OUT', 'LEADER_NOT_AVAILABLE']);
 const CONTROLLER_RETRY_MS = 50;
+/** Bound on the read barrier of findTopic. */
+const METADATA_BARRIER_TIMEOUT_MS = 2000;
 
 export interface VoterStatus {
   readonly nodeId: number;
@@ -138,6 +140,7 @@ export class RunnelNode {
       alterIsr: (req) => this.callController({ method: 'alterPartition', ...req }),
       topicConfig: (t, name) => this.topicConfig(t, name),
       replicaLagTimeMaxMs: this.config.broker.replicaLagTimeMaxMs,
+      retentionCheckIntervalMs: this.config.log.retentionCheckIntervalMs,
       requestTimeoutMs: this.config.rpc.requestTimeoutMs,
       flush: this.config.log.flush,
       logger: replicaLog,
@@ -216,6 +219,31 @@ export class RunnelNode {
     if (st === undefined || st.leaderId === NONE) return false;
     const b = this.machine?.image().broker(this.nodeId);
     return b?.incarnationId === this.incarnationId && !b.fenced;
+  }
+
+  /**
+   * The topic, looked up again after catching up with the raft leader's commit index when it
+   * is not in this node's image: a topic just created through another node is found here too
+   * (a read barrier, paid only on a miss).
+   */
+  async findTopic(name: string): Promise<TopicState | undefined> {
+    const t = this.image().topic(name);
+    if (t !== undefined) return t;
+    await this.catchUpWithLeader(METADATA_BARRIER_TIMEOUT_MS);
+    return this.image().topic(name);
+  }
+
+  /** Waits (bounded) until this node has applied everything the raft leader has committed. */
+  private async catchUpWithLeader(timeoutMs: number): Promise<void> {
+    const raft = this.requireRaft();
+    const leader = raft.status().leaderId;
+    if (leader === NONE || leader === this.nodeId) return;
+    try {
+      const q = (await this.rpc.request(leader, 'quorum-status', null, { timeoutMs })) as QuorumStatus;
+      await this.whenAppliedWithin(q.commitIndex, timeoutMs);
+    } catch (err) {
+      this.log.debug({ err, leader }, 'metadata barrier failed; answering from the local image');
+    }
   }
 
   /** The quorum as the leader sees it (with per-voter progress), else as this node does. */

@@ -73,7 +73,7 @@ export class PartitionLog {
   private readonly indexIntervalBytes: number;
 
   private constructor(
-    private readonly opts: PartitionLogOptions,
+    private opts: PartitionLogOptions,
     segments: Segment[],
     private readonly epochs: LeaderEpochCache,
     hw: number,
@@ -269,6 +269,11 @@ export class PartitionLog {
   /** KIP-101/279 OffsetsForLeaderEpoch; see LeaderEpochCache.endOffsetFor. */
   endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } {
     return this.epochs.endOffsetFor(epoch, this.logEndOffset);
+  }
+
+  /** Topic configs changed: later rolls and retention runs use the new limits. */
+  updateLimits(limits: { segmentBytes: number; retentionMs: number; retentionBytes: number }): void {
+    this.opts = { ...this.opts, ...limits };
   }
 
   /**

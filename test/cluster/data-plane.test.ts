@@ -166,6 +166,24 @@ describe('the data plane on three real processes', () => {
     expect(again.status, JSON.stringify(again.body)).toBe(200);
   }, 90_000);
 
+  it('deletes whole old segments past retention.bytes and advances the log start offset', async () => {
+    await createTopic('short', 1, { 'segment.bytes': '4096', 'retention.bytes': '8192' });
+    const value = 'y'.repeat(400);
+    for (let i = 0; i < 20; i++) {
+      const r = await post(2, '/topics/short?acks=all', { records: Array.from({ length: 5 }, () => ({ value })) });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    }
+    const start = await pollUntil('retention to advance the log start', async () => {
+      const o = (await c.get(1, '/topics/short/partitions/0/offsets')) as { beginning_offset: number; end_offset: number };
+      return o.beginning_offset > 0 ? o : undefined;
+    }, 15_000, 100);
+    expect(start.end_offset).toBe(100);
+    const first = await read(3, 'short', 0, start.beginning_offset);
+    expect(first[0]?.offset).toBe(start.beginning_offset);
+    const below = await fetch(c.url(3, '/topics/short/partitions/0/records?offset=0'));
+    expect(below.status).toBe(416);
+  });
+
   it('fills the partition listing with high watermark and log start offset', async () => {
     const ps = await partitions(2, 'ordered');
     expect(ps[0]).toMatchObject({ high_watermark: 200, log_start_offset: 0 });

@@ -57,6 +57,7 @@ describe('cluster.yaml', () => {
       retentionMs: 604_800_000,
       retentionBytes: -1,
       flush: 'batch',
+      retentionCheckIntervalMs: 300_000,
       maxMessageBytes: 1_048_588,
     });
     expect(cfg.rpc).toEqual({ requestTimeoutMs: 5000, connectBackoffMaxMs: 2000, maxFrameBytes: 67_108_864 });

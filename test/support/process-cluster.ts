@@ -33,6 +33,7 @@ export async function freePorts(count: number): Promise<number[]> {
 export const FAST_TIMINGS = [
   'raft: {election_timeout_ms: 1000, heartbeat_interval_ms: 100, tick_ms: 50}',
   'broker: {heartbeat_interval_ms: 200, session_timeout_ms: 2000, replica_lag_time_max_ms: 2000}',
+  'log: {retention_check_interval_ms: 500}',
 ].join('\n');
 
 export interface HttpResult {
