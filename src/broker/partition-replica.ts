@@ -105,6 +105,11 @@ export class PartitionReplica {
     this.wakeProgress();
     this.maybeAdvanceHighWatermark();
     if (acks !== -1 || this.log.highWatermark > lastOffset) return baseOffset;
+    // The metadata may have moved while the append was in flight.
+    if (this.role !== 'leader') throw new RunnelError('NOT_LEADER_OR_FOLLOWER', `${this.name}: leadership moved while appending`);
+    if (this.isr.length < this.minInsyncReplicas) {
+      throw new RunnelError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `${this.name}: the ISR shrank to ${this.isr.length}, below min.insync.replicas=${this.minInsyncReplicas}`);
+    }
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.ackWaiters = this.ackWaiters.filter((w) => w !== waiter);

@@ -1,0 +1,116 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildBatch } from '../../storage/record-batch.ts';
+import { PartitionLog } from '../../storage/partition-log/partition-log.ts';
+import { PartitionReplica } from '../../src/broker/partition-replica.ts';
+import { RunnelError } from '../../src/errors.ts';
+import type { PartitionState } from '../../src/metadata/image.ts';
+
+const logger = pino({ level: 'silent' });
+const dirs: string[] = [];
+const logs: PartitionLog[] = [];
+
+afterEach(async () => {
+  await Promise.all(logs.splice(0).map((l) => l.close()));
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function leaderReplica(isr = [1, 2, 3], minIsr = 2): Promise<PartitionReplica> {
+  const dir = await mkdtemp(join(tmpdir(), 'runnel-replica-'));
+  dirs.push(dir);
+  const log = await PartitionLog.open({ dir, segmentBytes: 1 << 20, flush: 'os', retentionMs: -1, retentionBytes: -1 });
+  logs.push(log);
+  const r = new PartitionReplica('tid', 'orders', 0, log, 1, logger);
+  r.applyMetadata(state({ isr }), minIsr, Date.now());
+  return r;
+}
+
+function state(o: Partial<PartitionState>): PartitionState {
+  return { partition: 0, replicas: [1, 2, 3], isr: [1, 2, 3], leader: 1, leaderEpoch: 3, partitionEpoch: 7, ...o };
+}
+
+const batch = (n: number): Buffer => buildBatch(Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`v${i}`), headers: [], timestamp: 1 })));
+
+import { pollUntil } from '../support/poll.ts';
+
+/** Waits until the leader's log holds `n` records (its appends run asynchronously). */
+const appended = (r: PartitionReplica, n: number): Promise<boolean> => pollUntil(`${n} records appended`, () => r.log.logEndOffset >= n, 5000, 1);
+
+const rejection = async (p: Promise<unknown>): Promise<string> => {
+  const e = await p.then(() => undefined, (err: unknown) => err);
+  return e instanceof RunnelError ? e.errorName : `resolved or untyped: ${String(e)}`;
+};
+
+describe('partition replica (leader side)', () => {
+  it('completes acks=all only once every ISR follower has fetched past the batch', async () => {
+    const r = await leaderReplica();
+    let done = false;
+    const acked = r.produce(batch(3), -1, 10_000).then((base) => {
+      done = true;
+      return base;
+    });
+    await appended(r, 3);
+    await r.fetchFromFollower(2, 3, -1, 1 << 20, Date.now());
+    await Promise.resolve();
+    expect(done).toBe(false);
+    expect(r.log.highWatermark).toBe(0);
+    await r.fetchFromFollower(3, 3, -1, 1 << 20, Date.now());
+    expect(await acked).toBe(0);
+    expect(r.log.highWatermark).toBe(3);
+  });
+
+  it('refuses acks=all before appending when the ISR is below min.insync.replicas, but takes acks=1', async () => {
+    const r = await leaderReplica([1], 2);
+    expect(await rejection(r.produce(batch(1), -1, 1000))).toBe('NOT_ENOUGH_REPLICAS');
+    expect(r.log.logEndOffset).toBe(0);
+    expect(await r.produce(batch(1), 1, 1000)).toBe(0);
+    // KAFKA-15583: with the ISR below the minimum the high watermark does not move.
+    expect(r.log.highWatermark).toBe(0);
+  });
+
+  it('fails a waiting acks=all with NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrinks below the minimum', async () => {
+    const r = await leaderReplica([1, 2], 2);
+    const waiting = rejection(r.produce(batch(2), -1, 10_000));
+    await appended(r, 2);
+    r.applyMetadata(state({ isr: [1], partitionEpoch: 8 }), 2, Date.now());
+    expect(await waiting).toBe('NOT_ENOUGH_REPLICAS_AFTER_APPEND');
+  });
+
+  it('fails waiting produces with NOT_LEADER_OR_FOLLOWER when leadership moves, and refuses a stale epoch', async () => {
+    const r = await leaderReplica();
+    const waiting = rejection(r.produce(batch(1), -1, 10_000));
+    await appended(r, 1);
+    r.applyMetadata(state({ leader: 2, leaderEpoch: 4, partitionEpoch: 8 }), 2, Date.now());
+    expect(await waiting).toBe('NOT_LEADER_OR_FOLLOWER');
+    const again = await leaderReplica();
+    expect(() => again.checkLeader(2)).toThrow(/leader epoch 2/);
+  });
+
+  it('tells a follower whose last epoch ends elsewhere where to truncate (diverging epoch)', async () => {
+    const r = await leaderReplica();
+    await r.produce(batch(5), 1, 1000); // offsets 0-4 in epoch 3
+    // A follower that claims epoch 2 up to offset 4: our epoch 2 is empty, it ends where 3 starts.
+    const a = await r.fetchFromFollower(2, 4, 2, 1 << 20, Date.now());
+    expect(a.divergingEpoch).toEqual({ epoch: 2, endOffset: 0 });
+    const ok = await r.fetchFromFollower(2, 2, 3, 1 << 20, Date.now());
+    expect(ok.divergingEpoch).toBeUndefined();
+    expect(ok.records.length).toBeGreaterThan(0);
+  });
+
+  it('proposes dropping a follower that lags past the limit and re-adding it once caught up', async () => {
+    const r = await leaderReplica();
+    const t0 = Date.now();
+    await r.produce(batch(2), 1, 1000);
+    await r.fetchFromFollower(2, 2, 3, 1 << 20, t0);
+    // Follower 3 never fetches: after the lag limit it leaves the ISR.
+    expect(r.isrChangeNeeded(t0 + 100, 1000)).toBeUndefined();
+    await r.fetchFromFollower(2, 2, 3, 1 << 20, t0 + 4900);
+    expect(r.isrChangeNeeded(t0 + 5000, 1000)).toEqual([1, 2]);
+    r.applyMetadata(state({ isr: [1, 2], partitionEpoch: 8 }), 2, t0);
+    await r.fetchFromFollower(3, 2, 3, 1 << 20, t0 + 5000);
+    expect(r.isrChangeNeeded(t0 + 5000, 1000)).toEqual([1, 2, 3]);
+  });
+});
