@@ -21,6 +21,7 @@ import { RpcNode, rpcNodeOptions } from '../rpc/rpc-node.ts';
 import { PartitionClient } from '../broker/partition-client.ts';
 import type { FetchRequest, FetchResponse } from '../broker/replica-fetcher.ts';
 import { ReplicaManager } from '../broker/replica-manager.ts';
+import type { PartitionReplica } from '../broker/partition-replica.ts';
 import type { TopicState } from '../metadata/image.ts';
 import { PartitionLog } from '../../storage/partition-log/partition-log.ts';
 import type { ControllerCall } from './controller-calls.ts';
@@ -194,6 +195,18 @@ export class RunnelNode {
   get partitions(): PartitionClient {
     if (this.partitionClient === undefined) throw new RunnelError('BROKER_NOT_AVAILABLE', 'node is starting');
     return this.partitionClient;
+  }
+
+  /** FOR FAULT TESTS ONLY: drop all rpc traffic with these peers (empty list heals). */
+  cutLinks(peers: readonly number[]): void {
+    const cut = new Set(peers);
+    this.rpc.setLinkFilter(cut.size === 0 ? undefined : (from, to) => !cut.has(from) && !cut.has(to));
+    this.log.warn({ cut: [...cut] }, 'test hook: rpc links cut');
+  }
+
+  /** This node's own replica of a partition, if it holds one. */
+  localReplica(topicId: string, partition: number): PartitionReplica | undefined {
+    return this.replicaManager?.replica(topicId, partition);
   }
 
   /** A topic config: set on the topic, else cluster.yaml's default (API.md). */

@@ -45,6 +45,8 @@ export interface ProcessClusterOptions {
   readonly size?: number;
   /** Extra cluster.yaml sections (YAML text), e.g. fast broker session timeouts. */
   readonly extraYaml?: string;
+  /** Extra environment of every node, e.g. { RUNNEL_TEST_HOOKS: '1' } for fault tests. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -58,6 +60,8 @@ export class ProcessCluster {
   readonly clusterId = 'runnel-test';
   private readonly children = new Map<number, ChildProcess>();
   readonly ids: number[];
+
+  private env: Readonly<Record<string, string>> = {};
 
   private constructor(dir: string, readonly httpPorts: Map<number, number>, ids: number[]) {
     this.dir = dir;
@@ -80,6 +84,7 @@ export class ProcessCluster {
       opts.extraYaml ?? '',
     ].join('\n');
     const c = new ProcessCluster(dir, http, ids);
+    c.env = opts.env ?? {};
     await writeFile(c.configPath, yaml + '\n');
     return c;
   }
@@ -90,7 +95,7 @@ export class ProcessCluster {
     const child = spawn(process.execPath, ['--import', TSX, MAIN, 'node', '--config', this.configPath, '--id', String(id)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
-      env: { ...process.env, RUNNEL_LOG_LEVEL: process.env.RUNNEL_LOG_LEVEL ?? 'info' },
+      env: { ...process.env, RUNNEL_LOG_LEVEL: process.env.RUNNEL_LOG_LEVEL ?? 'info', ...this.env },
     });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
@@ -137,8 +142,29 @@ export class ProcessCluster {
     this.children.delete(id);
   }
 
+  /** SIGSTOP / SIGCONT the node's process group: it freezes (sockets stay open) and resumes. */
+  pause(id: number): void {
+    this.signal(id, 'SIGSTOP');
+  }
+
+  resume(id: number): void {
+    this.signal(id, 'SIGCONT');
+  }
+
+  private signal(id: number, signal: NodeJS.Signals): void {
+    const pid = this.children.get(id)?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+
   /** Stops every node (SIGTERM, then SIGKILL after a grace) and removes the data. */
   async destroy(): Promise<void> {
+    // A paused node cannot handle SIGTERM: resume everything first.
+    for (const id of this.children.keys()) this.resume(id);
     await Promise.all([...this.children.keys()].map(async (id) => {
       const stop = this.kill(id, 'SIGTERM');
       const timer = setTimeout(() => void this.kill(id, 'SIGKILL'), 5000);
