@@ -62,10 +62,13 @@ export class ProposalDroppedError extends Error {
   }
 }
 
-/** The proposal's index was covered by a snapshot installed from the leader before it applied. */
+/**
+ * Whether the proposal commits cannot be told here: its index was covered by a snapshot
+ * installed from the leader before it applied, or this node stopped leading first.
+ */
 export class ProposalOutcomeUnknownError extends Error {
-  constructor(index: number) {
-    super(`proposal at index ${index} was covered by a snapshot from the leader; its outcome is unknown`);
+  constructor(index: number, why = 'was covered by a snapshot from the leader') {
+    super(`proposal at index ${index} ${why}; its outcome is unknown`);
     this.name = 'ProposalOutcomeUnknownError';
   }
 }
@@ -214,7 +217,15 @@ export class RaftNode {
     }
     // 2. Send.
     for (const m of rd.messages) transport.send(m);
-    if (rd.softState !== undefined) this.opts.onSoftState?.(rd.softState);
+    if (rd.softState !== undefined) {
+      // A proposal still pending when this node stops leading may commit under the next leader
+      // or vanish; its proposer must not wait forever for an answer this node cannot give.
+      if (rd.softState.role !== 'leader') {
+        for (const [i, p] of this.pending) p.reject(new ProposalOutcomeUnknownError(i, 'this node stopped leading before it committed'));
+        this.pending.clear();
+      }
+      this.opts.onSoftState?.(rd.softState);
+    }
     // 3. Apply.
     if (rd.snapshot !== undefined) {
       await stateMachine.restore(rd.snapshot);

@@ -104,11 +104,15 @@ export class ReplicaFetcher {
             lastFetchedEpoch: r.log.latestEpoch(),
           })),
         };
+        const sentEpochs = new Map(req.partitions.map((p) => [`${p.topicId}:${p.partition}`, p.leaderEpoch]));
         const res = await this.fetch(this.leaderId, req, this.opts.maxWaitMs + this.opts.requestTimeoutMs);
         let backoff = false;
         for (const p of res.partitions) {
-          const r = this.partitions.get(`${p.topicId}:${p.partition}`);
+          const k = `${p.topicId}:${p.partition}`;
+          const r = this.partitions.get(k);
           if (r === undefined || r.closed || r.role !== 'follower') continue;
+          // An answer from a leader epoch that ended while the fetch was in flight is stale: drop it.
+          if (r.leaderId !== this.leaderId || r.leaderEpoch !== sentEpochs.get(k)) continue;
           if (!(await this.handle(r, p))) backoff = true;
         }
         if (backoff) await this.pause(RETRY_BACKOFF_MS);

@@ -33,7 +33,9 @@ async function runNode(args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
-    node.close().then(
+    // SIGTERM (rolling restarts, orchestrators): controlled shutdown first. Ctrl-C on `runnel
+    // start` sends SIGTERM too; a second signal is ignored while stopping.
+    node.shutdown().then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'close failed');

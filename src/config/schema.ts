@@ -128,6 +128,12 @@ export const CONFIG_SCHEMA = {
     heartbeat_interval_ms: ms(500, 'How often a broker heartbeats to the controller; below session_timeout_ms.'),
     session_timeout_ms: ms(6000, 'The controller fences a broker that has not heartbeated for this long.'),
     replica_lag_time_max_ms: ms(10_000, 'A partition leader removes from the ISR a follower not caught up for this long.'),
+    leader_rebalance_interval_ms: int({
+      min: 0,
+      max: MAX_TIMER_MS,
+      default: 30_000,
+      doc: "Auto leader rebalance (Kafka's auto.leader.rebalance.enable): this often the controller gives each partition back to its preferred replica when that one is in sync; 0 turns it off.",
+    }),
   }),
   groups: section({
     session_timeout_ms: ms(10_000, 'A consumer instance that has not polled for this long leaves its group.'),

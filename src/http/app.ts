@@ -25,7 +25,10 @@ export interface ErrorBody {
  */
 export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   const logger: FastifyBaseLogger = deps.logger;
-  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true, bodyLimit: 16 * 1024 * 1024 });
+  // While closing, keep serving requests on open connections (they are forwarded to the new
+  // leaders after a controlled shutdown) rather than answering 503; RunnelNode.close() cuts
+  // the connections that are still open after a short grace.
+  const app = Fastify({ loggerInstance: logger, return503OnClosing: false, disableRequestLogging: true, bodyLimit: 16 * 1024 * 1024 });
   // REST Proxy clients send application/vnd.kafka.*+json: parse those as JSON too.
   app.addContentTypeParser(/^application\/vnd\.kafka\.[a-z0-9.]+\+json/, { parseAs: 'string' }, (req, body, done) => {
     void app.getDefaultJsonParser('error', 'error')(req, body as string, done);

@@ -21,6 +21,15 @@ export interface ControllerDeps {
   readonly now: () => number;
   readonly newTopicId: () => string;
   readonly sessionTimeoutMs: number;
+  /** Brokers heartbeat this often; one silent for twice as long and unreachable is fenced early. */
+  readonly heartbeatIntervalMs?: number;
+  /**
+   * Whether this node holds an open connection to the broker. A broker whose process died is
+   * refused at once by its host, so it need not wait out the whole session timeout.
+   */
+  readonly peerReachable?: (brokerId: number) => boolean;
+  /** A topic config value (topic setting, else cluster default). */
+  readonly topicConfig?: (t: TopicState, name: string) => string;
   readonly topicDefaults: TopicDefaults;
   readonly logger: Logger;
 }
@@ -72,6 +81,8 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 export class Controller {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly lastHeartbeatMs = new Map<number, number>();
+  /** Brokers (by incarnation) in controlled shutdown: their heartbeats must not unfence them. */
+  private readonly shuttingDown = new Map<number, string>();
   private activeSinceMs = 0;
   private active = false;
 
@@ -135,6 +146,7 @@ export class Controller {
     const b = this.deps.image().broker(brokerId);
     if (b === undefined || b.incarnationId !== incarnationId) return Promise.resolve({ registered: false, fenced: true });
     if (!b.fenced) return Promise.resolve({ registered: true, fenced: false });
+    if (this.shuttingDown.get(brokerId) === incarnationId) return Promise.resolve({ registered: true, fenced: true });
     return this.run(() => {
       const img = this.deps.image();
       const cur = img.broker(brokerId);
@@ -154,24 +166,101 @@ export class Controller {
     });
   }
 
-  /** Fence every unfenced broker silent for longer than the session timeout. */
+  /**
+   * Fence every unfenced broker silent for longer than the session timeout, or silent for two
+   * heartbeat intervals while its connection is down (a dead process, not a slow one); then
+   * run unclean elections where topics allow them.
+   */
   checkSessions(): Promise<void> {
     if (!this.active) return Promise.resolve();
     return this.run(() => {
       const now = this.deps.now();
       const img = this.deps.image();
-      const expired = img
-        .allBrokers()
-        .filter((b) => !b.fenced && now - (this.lastHeartbeatMs.get(b.id) ?? this.activeSinceMs) > this.deps.sessionTimeoutMs)
-        .map((b) => b.id);
       const records: MetadataRecord[] = [];
-      for (const id of expired) {
-        this.deps.logger.warn({ brokerId: id, sessionTimeoutMs: this.deps.sessionTimeoutMs }, 'fencing broker: session expired');
-        records.push({ type: RecordType.FenceBroker, v: 1, brokerId: id });
+      const expired: number[] = [];
+      const fastAfterMs = 2 * (this.deps.heartbeatIntervalMs ?? this.deps.sessionTimeoutMs);
+      for (const b of img.allBrokers()) {
+        if (b.fenced) continue;
+        const silentMs = now - Math.max(this.lastHeartbeatMs.get(b.id) ?? 0, this.activeSinceMs);
+        const unreachable = this.deps.peerReachable?.(b.id) === false;
+        if (silentMs <= this.deps.sessionTimeoutMs && !(unreachable && silentMs > fastAfterMs)) continue;
+        this.deps.logger.warn({ brokerId: b.id, silentMs, unreachable }, unreachable ? 'fencing broker: unreachable and silent' : 'fencing broker: session expired');
+        records.push({ type: RecordType.FenceBroker, v: 1, brokerId: b.id });
+        expired.push(b.id);
       }
       if (expired.length > 0) records.push(...this.moveAwayFrom(img, new Set(expired)));
+      records.push(...this.uncleanElections(img, new Set(expired)));
       return { records, response: () => undefined };
     });
+  }
+
+  /**
+   * Kafka's controlled shutdown: a broker about to stop asks to be fenced now, so that every
+   * partition it leads moves to another in-sync replica before it goes, and no acks=all
+   * request waits on a leader that is leaving. Its heartbeats no longer unfence this
+   * incarnation; a restart registers a new one.
+   */
+  controlledShutdown(brokerId: number, incarnationId: string): Promise<{ leaderships: number }> {
+    this.shuttingDown.set(brokerId, incarnationId);
+    return this.run(() => {
+      const img = this.deps.image();
+      const b = img.broker(brokerId);
+      const records: MetadataRecord[] = [];
+      if (b !== undefined && b.incarnationId === incarnationId && !b.fenced) {
+        this.deps.logger.info({ brokerId }, 'controlled shutdown: fencing broker and moving its leaderships');
+        records.push({ type: RecordType.FenceBroker, v: 1, brokerId }, ...this.moveAwayFrom(img, new Set([brokerId])));
+      }
+      return {
+        records,
+        response: () => ({
+          leaderships: this.deps
+            .image()
+            .allTopics()
+            .reduce((n, t) => n + t.partitions.filter((p) => p.leader === brokerId).length, 0),
+        }),
+      };
+    });
+  }
+
+  /**
+   * Kafka's auto leader rebalance: give each partition back to its preferred replica (the
+   * first in its replica list) when that replica is in the ISR and live, so leadership ends
+   * balanced again after restarts.
+   */
+  rebalanceLeaders(): Promise<number> {
+    if (!this.active) return Promise.resolve(0);
+    return this.run(() => {
+      const img = this.deps.image();
+      const records: MetadataRecord[] = [];
+      for (const t of img.allTopics()) {
+        for (const p of t.partitions) {
+          const preferred = p.replicas[0];
+          if (preferred === undefined || preferred === p.leader || !p.isr.includes(preferred) || img.broker(preferred)?.fenced !== false) continue;
+          records.push({ type: RecordType.PartitionChange, v: 1, topicId: t.id, partition: p.partition, leader: preferred });
+        }
+      }
+      if (records.length > 0) this.deps.logger.info({ partitions: records.length }, 'moving leadership back to preferred replicas');
+      return { records, response: () => records.length };
+    });
+  }
+
+  /** Offline partitions of topics with unclean.leader.election.enable=true get any live replica as leader. */
+  private uncleanElections(img: MetadataImage, gone: ReadonlySet<number>): PartitionChangeRecord[] {
+    const topicConfig = this.deps.topicConfig;
+    if (topicConfig === undefined) return [];
+    const out: PartitionChangeRecord[] = [];
+    for (const t of img.allTopics()) {
+      if (topicConfig(t, 'unclean.leader.election.enable') !== 'true') continue;
+      for (const p of t.partitions) {
+        const lastIsrGone = p.isr.every((b) => gone.has(b) || img.broker(b)?.fenced !== false);
+        if (!lastIsrGone || (p.leader !== NO_LEADER && !gone.has(p.leader))) continue;
+        const live = p.replicas.find((b) => !gone.has(b) && img.broker(b)?.fenced === false);
+        if (live === undefined) continue;
+        this.deps.logger.warn({ topic: t.name, partition: p.partition, leader: live }, 'unclean leader election: records not on this replica may be lost');
+        out.push({ type: RecordType.PartitionChange, v: 1, topicId: t.id, partition: p.partition, leader: live, isr: [live] });
+      }
+    }
+    return out;
   }
 
   /**

@@ -8,7 +8,8 @@ export type ControllerCall =
   | { readonly method: 'createTopic'; readonly name: string; readonly partitions?: number; readonly replicationFactor?: number; readonly configs: Readonly<Record<string, string>> }
   | { readonly method: 'deleteTopic'; readonly name: string }
   | { readonly method: 'alterTopicConfigs'; readonly name: string; readonly changes: Readonly<Record<string, string | null>> }
-  | ({ readonly method: 'alterPartition' } & AlterPartitionRequest);
+  | ({ readonly method: 'alterPartition' } & AlterPartitionRequest)
+  | { readonly method: 'controlledShutdown'; readonly brokerId: number; readonly incarnationId: string };
 
 /** Runs one call on this node's controller (which refuses with NOT_CONTROLLER unless active). */
 export function runControllerCall(controller: Controller, call: ControllerCall): Promise<unknown> {
@@ -36,10 +37,12 @@ export function runControllerCall(controller: Controller, call: ControllerCall):
       return controller.alterTopicConfigs(call.name, call.changes);
     case 'alterPartition':
       return controller.alterPartition(call);
+    case 'controlledShutdown':
+      return controller.controlledShutdown(call.brokerId, call.incarnationId);
   }
 }
 
-const METHODS = new Set(['register', 'heartbeat', 'createTopic', 'deleteTopic', 'alterTopicConfigs', 'alterPartition']);
+const METHODS = new Set(['register', 'heartbeat', 'createTopic', 'deleteTopic', 'alterTopicConfigs', 'alterPartition', 'controlledShutdown']);
 
 /** A call that arrived over rpc: check its shape before it reaches the controller. */
 export function parseControllerCall(payload: unknown): ControllerCall {
@@ -49,7 +52,7 @@ export function parseControllerCall(payload: unknown): ControllerCall {
   const needString = (k: string): void => {
     if (typeof p[k] !== 'string') throw invalid(k, 'must be a string');
   };
-  if (p['method'] === 'register' || p['method'] === 'heartbeat') {
+  if (p['method'] === 'register' || p['method'] === 'heartbeat' || p['method'] === 'controlledShutdown') {
     if (!Number.isInteger(p['brokerId'])) throw invalid('brokerId', 'must be an integer');
     needString('incarnationId');
   } else if (p['method'] === 'alterPartition') {

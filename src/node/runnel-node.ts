@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { RaftNode } from '../../raft/node.ts';
+import { NotLeaderError, ProposalDroppedError, ProposalOutcomeUnknownError, RaftNode } from '../../raft/node.ts';
 import type { Message, RaftStatus } from '../../raft/types.ts';
 import { NONE } from '../../raft/types.ts';
 import { MetadataStore } from '../../storage/metadata-store.ts';
@@ -30,6 +30,10 @@ import { parseControllerCall, runControllerCall } from './controller-calls.ts';
 /** Errors worth retrying against the controller: it moved, or is being elected. */
 const RETRIABLE = new Set(['NOT_CONTROLLER', 'NETWORK_EXCEPTION', 'BROKER_NOT_AVAILABLE', 'REQUEST_TIMED_OUT', 'LEADER_NOT_AVAILABLE']);
 const CONTROLLER_RETRY_MS = 50;
+/** Bound on waiting for the controller to move this broker's leaderships away on SIGTERM. */
+const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 5_000;
+/** In-flight HTTP requests get this long to finish when the node stops. */
+const HTTP_DRAIN_GRACE_MS = 1000;
 /** Bound on the read barrier of findTopic. */
 const METADATA_BARRIER_TIMEOUT_MS = 2000;
 
@@ -68,6 +72,7 @@ export class RunnelNode {
   private readonly topicDefaults: Readonly<Record<string, string>>;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private sessionTimer: NodeJS.Timeout | undefined;
+  private rebalanceTimer: NodeJS.Timeout | undefined;
   private heartbeating = false;
   private closed = false;
 
@@ -92,12 +97,23 @@ export class RunnelNode {
       image: () => this.image(),
       propose: async (records) => {
         const raft = this.requireRaft();
-        const { index } = await raft.propose(encodeRecords(records));
-        await raft.whenApplied(index);
+        try {
+          const { index } = await raft.propose(encodeRecords(records));
+          await raft.whenApplied(index);
+        } catch (err) {
+          // Leadership moved under the command: the caller retries on the new controller.
+          if (err instanceof NotLeaderError || err instanceof ProposalDroppedError || err instanceof ProposalOutcomeUnknownError) {
+            throw new RunnelError('NOT_CONTROLLER', err.message);
+          }
+          throw err;
+        }
       },
       now: () => Date.now(),
       newTopicId: () => randomUUID(),
       sessionTimeoutMs: config.broker.sessionTimeoutMs,
+      heartbeatIntervalMs: config.broker.heartbeatIntervalMs,
+      peerReachable: (brokerId) => brokerId === nodeId || this.rpc.isConnected(brokerId),
+      topicConfig: (t, name) => this.topicConfig(t, name),
       topicDefaults: {
         partitions: config.topicDefaults.partitions,
         replicationFactor: config.topicDefaults.replicationFactor,
@@ -168,13 +184,53 @@ export class RunnelNode {
     this.log.info({ httpPort: this.self.httpPort, rpcPort: this.self.rpcPort, incarnationId: this.incarnationId }, 'node started');
   }
 
+  /**
+   * Kafka's controlled shutdown, for SIGTERM: stop heartbeating, have the controller fence
+   * this broker and move its leaderships to other in-sync replicas, and wait (bounded) until
+   * this node's image shows it leads nothing. Requests already in flight are retried by
+   * their nodes on the new leaders; then close() drains HTTP and stops everything.
+   */
+  async shutdown(): Promise<void> {
+    clearInterval(this.heartbeatTimer);
+    const deadline = Date.now() + CONTROLLED_SHUTDOWN_TIMEOUT_MS;
+    const others = this.image().allBrokers().filter((b) => b.id !== this.nodeId && !b.fenced);
+    if (others.length === 0) {
+      // The last broker standing: there is nowhere to move leadership to (and maybe no quorum).
+      this.log.info('controlled shutdown skipped: no other live broker');
+      await this.close();
+      return;
+    }
+    try {
+      await this.callController({ method: 'controlledShutdown', brokerId: this.nodeId, incarnationId: this.incarnationId }, CONTROLLED_SHUTDOWN_TIMEOUT_MS);
+      while (Date.now() < deadline && this.leaderships() > 0) await new Promise((r) => setTimeout(r, 20));
+      this.log.info({ leaderships: this.leaderships() }, 'controlled shutdown: leaderships moved');
+    } catch (err) {
+      this.log.warn({ err }, 'controlled shutdown failed; stopping anyway');
+    }
+    await this.close();
+  }
+
+  private leaderships(): number {
+    return this.image()
+      .allTopics()
+      .reduce((n, t) => n + t.partitions.filter((p) => p.leader === this.nodeId).length, 0);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeatTimer);
     clearInterval(this.sessionTimer);
+    clearInterval(this.rebalanceTimer);
     this.controller.deactivate();
-    await this.http?.close();
+    if (this.http !== undefined) {
+      const server = this.http.server;
+      // Keep-alive clients that keep sending would hold close() open forever: after a grace
+      // for in-flight requests, cut them (they reconnect to another node).
+      const cut = setTimeout(() => server.closeAllConnections(), HTTP_DRAIN_GRACE_MS);
+      await this.http.close();
+      clearTimeout(cut);
+    }
     await this.replicaManager?.close();
     await this.raft?.close();
     await this.rpc.close();
@@ -283,7 +339,7 @@ export class RunnelNode {
       let lastErr: unknown = new RunnelError('NOT_CONTROLLER', 'no controller is elected yet');
       if (leader !== NONE) {
         try {
-          if (leader === this.nodeId) return await runControllerCall(this.controller, call);
+          if (leader === this.nodeId) return await withDeadline(runControllerCall(this.controller, call), deadline);
           const r = (await this.rpc.request(leader, 'controller', call, { timeoutMs: Math.max(1, deadline - Date.now()) })) as {
             result: unknown;
             appliedIndex: number;
@@ -357,9 +413,18 @@ export class RunnelNode {
       this.sessionTimer = setInterval(() => {
         this.controller.checkSessions().catch((err: unknown) => this.log.warn({ err }, 'session check failed'));
       }, this.config.broker.heartbeatIntervalMs);
+      clearInterval(this.rebalanceTimer);
+      const every = this.config.broker.leaderRebalanceIntervalMs;
+      if (every > 0) {
+        this.rebalanceTimer = setInterval(() => {
+          this.controller.rebalanceLeaders().catch((err: unknown) => this.log.warn({ err }, 'leader rebalance failed'));
+        }, every);
+      }
     } else {
       clearInterval(this.sessionTimer);
+      clearInterval(this.rebalanceTimer);
       this.sessionTimer = undefined;
+      this.rebalanceTimer = undefined;
       this.controller.deactivate();
     }
   }
@@ -387,5 +452,18 @@ export class RunnelNode {
     } finally {
       this.heartbeating = false;
     }
+  }
+}
+
+/** `p`, or REQUEST_TIMED_OUT once `deadline` (epoch ms) passes. */
+async function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RunnelError('REQUEST_TIMED_OUT', 'the controller did not answer in time')), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([p, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -8,6 +8,7 @@ import type { MetadataRecord } from '../../src/metadata/records.ts';
 /** A controller whose "raft" applies each batch to one image at once, with a hand-driven clock. */
 function setup(brokers = [1, 2, 3]) {
   const image = new MetadataImage();
+  const unreachable = new Set<number>();
   const committed: MetadataRecord[][] = [];
   let now = 1_000;
   let ids = 0;
@@ -21,6 +22,9 @@ function setup(brokers = [1, 2, 3]) {
     now: () => now,
     newTopicId: () => `topic-${++ids}`,
     sessionTimeoutMs: 6_000,
+    heartbeatIntervalMs: 500,
+    peerReachable: (id) => !unreachable.has(id),
+    topicConfig: (t, name) => t.configs[name] ?? (name === 'unclean.leader.election.enable' ? 'false' : ''),
     topicDefaults: { partitions: 3, replicationFactor: 3, minInsyncReplicas: 2 },
     logger: pino({ level: 'silent' }),
   });
@@ -34,7 +38,7 @@ function setup(brokers = [1, 2, 3]) {
       await controller.heartbeat(id, `i${id}`);
     }
   };
-  return { image, controller, committed, advance, start };
+  return { image, controller, committed, advance, start, unreachable };
 }
 
 const errorName = async (p: Promise<unknown>): Promise<string> => {
@@ -174,5 +178,71 @@ describe('controller', () => {
     const expanded = await controller.alterPartition({ ...base, partitionEpoch: shrunk.partitionEpoch, isr: p0.isr });
     expect([...expanded.isr].sort()).toEqual([...p0.isr].sort());
     expect(image.topic('isr')?.partitions[0]?.partitionEpoch).toBe(p0.partitionEpoch + 2);
+  });
+
+  it('fences a broker early when it is silent for two heartbeats and its connection is down', async () => {
+    const { image, controller, advance, start, unreachable } = setup();
+    await start();
+    advance(1200);
+    for (const id of [1, 2]) await controller.heartbeat(id, `i${id}`);
+    await controller.checkSessions();
+    expect(image.broker(3)?.fenced).toBe(false); // silent but reachable: wait for the session timeout
+    unreachable.add(3);
+    await controller.checkSessions();
+    expect(image.broker(3)?.fenced).toBe(true);
+  });
+
+  it('moves leaderships away from a broker in controlled shutdown, and its heartbeats do not unfence it', async () => {
+    const { image, controller, start } = setup();
+    await start();
+    await controller.createTopic({ name: 'cs', partitions: 6, replicationFactor: 3, configs: {} });
+    const r = await controller.controlledShutdown(2, 'i2');
+    expect(r.leaderships).toBe(0);
+    const parts = image.topic('cs')?.partitions ?? [];
+    expect(parts.filter((p) => p.leader === 2)).toHaveLength(0);
+    for (const p of parts) expect(p.isr).not.toContain(2);
+    expect(await controller.heartbeat(2, 'i2')).toEqual({ registered: true, fenced: true });
+    expect(image.broker(2)?.fenced).toBe(true);
+    // The restarted broker (a new incarnation) registers and is unfenced as usual.
+    await controller.registerBroker({ brokerId: 2, incarnationId: 'i2b', host: '127.0.0.1', httpPort: 8082, rpcPort: 19092 });
+    expect(await controller.heartbeat(2, 'i2b')).toEqual({ registered: true, fenced: false });
+  });
+
+  it('gives leadership back to the preferred replica once it is in sync again', async () => {
+    const { image, controller, start } = setup();
+    await start();
+    const t = await controller.createTopic({ name: 'pref', partitions: 6, replicationFactor: 3, configs: {} });
+    await controller.controlledShutdown(1, 'i1');
+    await controller.registerBroker({ brokerId: 1, incarnationId: 'i1b', host: '127.0.0.1', httpPort: 8081, rpcPort: 19091 });
+    await controller.heartbeat(1, 'i1b');
+    // Broker 1 is back but not in any ISR yet: nothing to move.
+    expect(await controller.rebalanceLeaders()).toBe(0);
+    for (const p of image.topic('pref')?.partitions ?? []) {
+      await controller.alterPartition({ topicId: t.id, partition: p.partition, leaderId: p.leader, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, isr: [...p.isr, 1] });
+    }
+    expect(await controller.rebalanceLeaders()).toBe(2);
+    for (const b of [1, 2, 3]) expect(image.topic('pref')?.partitions.filter((p) => p.leader === b)).toHaveLength(2);
+  });
+
+  it.each([
+    [{}, false],
+    [{ 'unclean.leader.election.enable': 'true' }, true],
+  ])('with configs %j elects an out-of-sync replica when the last in-sync one dies: %s', async (configs, unclean) => {
+    const { image, controller, advance, start } = setup();
+    await start();
+    const t = await controller.createTopic({ name: 't', partitions: 1, replicationFactor: 2, configs });
+    const p = t.partitions[0];
+    if (p === undefined) throw new Error('no partition');
+    await controller.alterPartition({ topicId: t.id, partition: 0, leaderId: p.leader, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, isr: [p.leader] });
+    const other = p.replicas.find((b) => b !== p.leader) ?? 0;
+    advance(7000);
+    for (const id of [1, 2, 3].filter((b) => b !== p.leader)) await controller.heartbeat(id, `i${id}`);
+    await controller.checkSessions();
+    const after = image.topic('t')?.partitions[0];
+    if (unclean) {
+      expect(after).toMatchObject({ leader: other, isr: [other] });
+    } else {
+      expect(after).toMatchObject({ leader: NO_LEADER, isr: [p.leader] });
+    }
   });
 });

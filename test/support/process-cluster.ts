@@ -32,7 +32,7 @@ export async function freePorts(count: number): Promise<number[]> {
 /** Timings for tests: quick elections, fencing and ISR shrinking (cluster.yaml sections). */
 export const FAST_TIMINGS = [
   'raft: {election_timeout_ms: 1000, heartbeat_interval_ms: 100, tick_ms: 50}',
-  'broker: {heartbeat_interval_ms: 200, session_timeout_ms: 2000, replica_lag_time_max_ms: 2000}',
+  'broker: {heartbeat_interval_ms: 200, session_timeout_ms: 2000, replica_lag_time_max_ms: 2000, leader_rebalance_interval_ms: 1000}',
   'log: {retention_check_interval_ms: 500}',
 ].join('\n');
 
@@ -62,6 +62,8 @@ export class ProcessCluster {
   readonly ids: number[];
 
   private env: Readonly<Record<string, string>> = {};
+  /** Set by destroy(): a test body still running after a timeout cannot start nodes again. */
+  private destroyed = false;
 
   private constructor(dir: string, readonly httpPorts: Map<number, number>, ids: number[]) {
     this.dir = dir;
@@ -90,6 +92,7 @@ export class ProcessCluster {
   }
 
   start(id: number): void {
+    if (this.destroyed) throw new Error('cluster destroyed: not starting node ' + String(id));
     if (this.children.has(id)) throw new Error(`node ${id} is already running`);
     const log = createWriteStream(join(this.dir, `node-${id}.log`), { flags: 'a' });
     const child = spawn(process.execPath, ['--import', TSX, MAIN, 'node', '--config', this.configPath, '--id', String(id)], {
@@ -163,6 +166,7 @@ export class ProcessCluster {
 
   /** Stops every node (SIGTERM, then SIGKILL after a grace) and removes the data. */
   async destroy(): Promise<void> {
+    this.destroyed = true;
     // A paused node cannot handle SIGTERM: resume everything first.
     for (const id of this.children.keys()) this.resume(id);
     await Promise.all([...this.children.keys()].map(async (id) => {
@@ -171,7 +175,9 @@ export class ProcessCluster {
       await stop;
       clearTimeout(timer);
     }));
-    await rm(this.dir, { recursive: true, force: true });
+    // KEEP_CLUSTER_DIR=1 keeps data and node logs for a post-mortem.
+    if (process.env.KEEP_CLUSTER_DIR === '1') console.log(`cluster data and logs kept in ${this.dir}`);
+    else await rm(this.dir, { recursive: true, force: true });
   }
 
   async logOf(id: number): Promise<string> {
