@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { RunnelError } from '../errors.ts';
 import type { MetadataImage, TopicState } from '../metadata/image.ts';
 import { mappingLogErrors } from './log-errors.ts';
@@ -35,6 +36,23 @@ const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, 
  * caller's deadline, so a plain HTTP client sees success a little later, not an error.
  */
 export class PartitionClient {
+  /**
+   * This process's producer id, stamped into every batch it builds, with a sequence per
+   * partition, so a batch resent after a leader change is recognised (ProducerState).
+   * Random per process: a restart is a new producer.
+   */
+  readonly producerId = BigInt(randomInt(1, 2 ** 47)) * 65536n + BigInt(randomInt(0, 65536));
+  private readonly sequences = new Map<string, number>();
+
+  /** The base sequence for the next `count` records to a partition. */
+  nextSequence(topicId: string, partition: number, count: number): number {
+    const k = `${topicId}:${partition}`;
+    const seq = this.sequences.get(k) ?? 0;
+    // Kafka sequences are int32 and wrap to 0.
+    this.sequences.set(k, (seq + count) % 2 ** 31);
+    return seq;
+  }
+
   constructor(
     private readonly selfId: number,
     private readonly image: () => MetadataImage,

@@ -1,6 +1,8 @@
 import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { PartitionState } from '../metadata/image.ts';
+import { readBatchHeader } from '../../storage/record-batch.ts';
+import { ProducerState } from './producer-state.ts';
 import type { ReplicaLog } from './replica-log.ts';
 
 export type Acks = 0 | 1 | -1;
@@ -48,6 +50,8 @@ export class PartitionReplica {
   private ackWaiters: AckWaiter[] = [];
   /** Woken when the log end offset or the high watermark moves (long polls). */
   private readonly progressWaiters = new Set<() => void>();
+  /** Producer batches in the log, to answer a resent batch with its first offsets. */
+  readonly producers = new ProducerState();
   /** An AlterPartition request is in flight (one at a time, as in Kafka). */
   isrChangeInFlight = false;
   closed = false;
@@ -101,9 +105,20 @@ export class PartitionReplica {
     if (acks === -1 && this.isr.length < this.minInsyncReplicas) {
       throw new RunnelError('NOT_ENOUGH_REPLICAS', `${this.name}: ${this.isr.length} in-sync replicas (${this.isr.join(',')}), min.insync.replicas is ${this.minInsyncReplicas}`);
     }
-    const { baseOffset, lastOffset } = await this.log.appendAsLeader(batch, this.leaderEpoch);
-    this.wakeProgress();
-    this.maybeAdvanceHighWatermark();
+    const header = readBatchHeader(batch, 0);
+    const known = header.producerId >= 0n ? this.producers.lookup(header.producerId, header.baseSequence) : undefined;
+    let baseOffset: number;
+    let lastOffset: number;
+    if (known !== undefined) {
+      // A resend of a batch already in the log (its first leader moved before answering).
+      ({ baseOffset, lastOffset } = known);
+      this.logger.info({ partition: this.name, producerId: String(header.producerId), baseSequence: header.baseSequence, baseOffset }, 'duplicate batch: answering with its first offsets');
+    } else {
+      ({ baseOffset, lastOffset } = await this.log.appendAsLeader(batch, this.leaderEpoch));
+      this.producers.record(header.producerId, header.baseSequence, { baseOffset, lastOffset });
+      this.wakeProgress();
+      this.maybeAdvanceHighWatermark();
+    }
     if (acks !== -1 || this.log.highWatermark > lastOffset) return baseOffset;
     // The metadata may have moved while the append was in flight.
     if (this.role !== 'leader') throw new RunnelError('NOT_LEADER_OR_FOLLOWER', `${this.name}: leadership moved while appending`);

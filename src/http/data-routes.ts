@@ -73,7 +73,11 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
     // Build and size-check every batch before anything is appended: a refused request leaves every log untouched.
     const maxBytes = Number(node.topicConfig(t, 'max.message.bytes'));
     const built = [...groups].map(([partition, g]) => {
-      const batch = buildBatch(g.records);
+      const batch = buildBatch(g.records, {
+        producerId: node.partitions.producerId,
+        producerEpoch: 0,
+        baseSequence: node.partitions.nextSequence(t.id, partition, g.records.length),
+      });
       if (batch.length > maxBytes) {
         throw new RunnelError('MESSAGE_TOO_LARGE', `records: the ${g.records.length} record(s) for partition ${partition} make a ${batch.length}-byte batch; max.message.bytes is ${maxBytes}`);
       }

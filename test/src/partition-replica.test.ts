@@ -113,4 +113,25 @@ describe('partition replica (leader side)', () => {
     await r.fetchFromFollower(3, 2, 3, 1 << 20, t0 + 5000);
     expect(r.isrChangeNeeded(t0 + 5000, 1000)).toEqual([1, 2, 3]);
   });
+
+  it('answers a resent batch (same producer id and sequence) with its first offsets instead of appending it again', async () => {
+    const r = await leaderReplica();
+    const stamped = (seq: number): Buffer =>
+      buildBatch([{ key: null, value: Buffer.from(`s${seq}`), headers: [], timestamp: 1 }, { key: null, value: Buffer.from('x'), headers: [], timestamp: 1 }], {
+        producerId: 42n,
+        producerEpoch: 0,
+        baseSequence: seq,
+      });
+    expect(await r.produce(stamped(0), 1, 1000)).toBe(0);
+    expect(await r.produce(stamped(2), 1, 1000)).toBe(2);
+    expect(await r.produce(stamped(0), 1, 1000)).toBe(0);
+    expect(r.log.logEndOffset).toBe(4);
+    // A follower that replicated the batches knows them too: as the next leader it deduplicates.
+    const copy = await r.log.read(0, 1 << 20, r.log.logEndOffset);
+    const next = await leaderReplica();
+    await next.log.appendAsFollower(Buffer.from(copy.records));
+    next.producers.recordBatches(copy.records);
+    expect(await next.produce(stamped(2), 1, 1000)).toBe(2);
+    expect(next.log.logEndOffset).toBe(4);
+  });
 });

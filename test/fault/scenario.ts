@@ -1,0 +1,149 @@
+import { cp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Prng } from '../sim/prng.ts';
+import { pollUntil } from '../support/poll.ts';
+import { FAST_TIMINGS, ProcessCluster } from '../support/process-cluster.ts';
+import { checkHistory, readAllReplicas, totalViolations, waitConverged } from './checker.ts';
+import type { CheckReport, Violation, ViolationKind } from './checker.ts';
+import { FAULT_KINDS, formatFaultLog, healAll, runNemesis } from './nemesis.ts';
+import type { NemesisResult } from './nemesis.ts';
+import { produceOnce, startWorkload } from './workload.ts';
+import type { Attempt } from './workload.ts';
+
+export interface ScenarioOptions {
+  readonly seed: number;
+  /** How long the workload and the nemesis run together. */
+  readonly seconds: number;
+  readonly partitions: number;
+  readonly producers: number;
+  readonly recordsPerRequest?: number;
+}
+
+export interface ScenarioResult {
+  readonly seed: number;
+  readonly report: CheckReport;
+  readonly faults: NemesisResult;
+  readonly faultCount: number;
+  readonly durationMs: number;
+  /** The one-line summary, as printed. */
+  readonly summary: string;
+  readonly faultLog: string;
+  /** Where the cluster's logs and data were copied when a violation was found. */
+  readonly keptDir?: string;
+}
+
+const PRODUCE_TIMEOUT_MS = 3000;
+const HTTP_TIMEOUT_MS = 5000;
+const CONVERGE_TIMEOUT_MS = 60_000;
+const FINAL_WRITE_TIMEOUT_MS = 30_000;
+
+function withViolations(r: CheckReport, extra: readonly Violation[]): CheckReport {
+  if (extra.length === 0) return r;
+  const counts: Partial<Record<ViolationKind, number>> = { ...r.violationCounts };
+  for (const v of extra) counts[v.kind] = (counts[v.kind] ?? 0) + 1;
+  return { ...r, violations: [...extra, ...r.violations], violationCounts: counts };
+}
+
+export function summaryLine(seed: number, faults: NemesisResult, r: CheckReport, durationMs: number): string {
+  const kinds = FAULT_KINDS.map((k) => `${k}=${faults.counts[k]}`).join(' ');
+  const hws = r.partitions.map((p) => `p${p.partition}=${p.highWatermark}`).join(' ');
+  const bad = totalViolations(r);
+  const byKind = Object.entries(r.violationCounts).map(([k, n]) => `${k}=${n}`).join(' ');
+  return `[fault] seed=${seed} faults{${kinds}} requests{ok=${r.requests.ok} failed=${r.requests.failed} unknown=${r.requests.unknown}} ` +
+    `records{acked=${r.ackedRecords} checked=${r.checkedRecords} unacked-in-log=${r.unackedInLog} duplicates=${r.duplicates}} hw{${hws}} ` +
+    `violations=${bad}${bad > 0 ? `{${byKind}}` : ''} ${(durationMs / 1000).toFixed(1)}s`;
+}
+
+/**
+ * One Jepsen-style run on a fresh real 3-node cluster: acks=all producers and a seeded nemesis
+ * together for `seconds`, then heal, one acknowledged write per partition (the cluster must
+ * be available again), wait for every replica to converge, read every replica of every
+ * partition and check the history against them. The cluster is destroyed whatever happens;
+ * on a violation its logs and data are kept under the OS temp dir first.
+ */
+export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult> {
+  const started = performance.now();
+  const rng = new Prng(opts.seed);
+  const topic = `fault-${opts.seed}`;
+  const c = await ProcessCluster.create({ extraYaml: FAST_TIMINGS, env: { RUNNEL_TEST_HOOKS: '1' } });
+  try {
+    c.startAll();
+    await c.waitHealthy(c.ids, 30_000);
+    const created = await c.http(c.ids[0] ?? 1, 'POST', c.v3('/topics'), {
+      topic_name: topic,
+      partitions_count: opts.partitions,
+      replication_factor: 3,
+      configs: [{ name: 'min.insync.replicas', value: '2' }],
+    });
+    if (created.status !== 201) throw new Error(`create topic ${topic}: ${created.status} ${JSON.stringify(created.body)}`);
+    await pollUntil('every node to see every partition led with a full ISR', async () => {
+      const all = await Promise.all(c.ids.map(async (id) => ((await c.get(id, c.v3(`/topics/${topic}/partitions`))) as { data: { leader_id: number | null; isr: number[] }[] }).data));
+      return all.every((ps) => ps.length === opts.partitions && ps.every((p) => p.leader_id !== null && p.isr.length === c.ids.length));
+    }, 20_000, 50);
+
+    const urls = new Map(c.ids.map((id) => [id, c.url(id, '')]));
+    const t0 = performance.now();
+    const workload = startWorkload({
+      urls,
+      topic,
+      partitions: opts.partitions,
+      producers: opts.producers,
+      recordsPerRequest: opts.recordsPerRequest ?? 3,
+      produceTimeoutMs: PRODUCE_TIMEOUT_MS,
+      httpTimeoutMs: HTTP_TIMEOUT_MS,
+      maxRetries: 2,
+      rng: rng.fork(),
+      t0,
+    });
+    // Stop the producers even when the nemesis failed: their attempts are the history.
+    const outcome = await runNemesis({ cluster: c, topic, rng: rng.fork(), t0, durationMs: opts.seconds * 1000 }).then(
+      (faults) => ({ faults }),
+      (err: unknown) => ({ err }),
+    );
+    const attempts: Attempt[] = await workload.stop();
+    if ('err' in outcome) throw outcome.err;
+    const { faults } = outcome;
+    const extra: Violation[] = [];
+    if (faults.stuck !== undefined) extra.push({ kind: 'liveness', message: `after a fault: ${faults.stuck}` });
+
+    await healAll(c);
+    // After healing, the cluster must take an acknowledged write on every partition again.
+    let seq = 0;
+    const deadline = performance.now() + FINAL_WRITE_TIMEOUT_MS;
+    for (let p = 0; p < opts.partitions; p++) {
+      const values = [`final-p${p}`];
+      for (;;) {
+        const node = c.ids[seq % c.ids.length] ?? 1;
+        const startMs = performance.now() - t0;
+        const r = await produceOnce(urls.get(node) ?? '', topic, p, values, PRODUCE_TIMEOUT_MS, HTTP_TIMEOUT_MS);
+        attempts.push({ producer: opts.producers, seq: seq++, node, partition: p, values, startMs, endMs: performance.now() - t0, ...r });
+        if (r.outcome === 'ok') break;
+        if (performance.now() > deadline) {
+          extra.push({ kind: 'liveness', message: `partition ${p}: no acks=all write acknowledged within ${FINAL_WRITE_TIMEOUT_MS} ms of healing (last: ${r.detail})` });
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    const stuck = await waitConverged(c, topic, opts.partitions, CONVERGE_TIMEOUT_MS);
+    if (stuck !== undefined) extra.push({ kind: 'liveness', message: `replicas did not converge after healing: ${stuck}` });
+    const replicas = await readAllReplicas(c, topic, opts.partitions);
+    const report = withViolations(checkHistory(attempts, replicas, opts.partitions), extra);
+
+    const durationMs = performance.now() - started;
+    const summary = summaryLine(opts.seed, faults, report, durationMs);
+    const faultLog = formatFaultLog(faults.events);
+    console.log(`${summary}\n${faultLog}`);
+    let keptDir: string | undefined;
+    if (totalViolations(report) > 0) {
+      keptDir = join(tmpdir(), `runnel-fault-seed-${opts.seed}-${Date.now()}`);
+      await cp(c.dir, keptDir, { recursive: true }).catch(() => undefined);
+      console.log(`[fault] seed=${opts.seed} VIOLATIONS (cluster logs and data kept in ${keptDir}):\n${report.violations.map((v) => `  ${v.kind}: ${v.message}`).join('\n')}`);
+    }
+    const faultCount = Object.values(faults.counts).reduce((a, b) => a + b, 0);
+    return { seed: opts.seed, report, faults, faultCount, durationMs, summary, faultLog, ...(keptDir === undefined ? {} : { keptDir }) };
+  } finally {
+    await c.destroy();
+  }
+}
