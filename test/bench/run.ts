@@ -3,9 +3,10 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProcessCluster } from '../support/process-cluster.ts';
 import { dataBench, peakRssMiB } from './data-bench.ts';
+import { failoverBench } from './failover-bench.ts';
 import type { DataBenchRow } from './data-bench.ts';
 
-// `npm run bench [-- --suite data,metadata] [--brokers URL,...] [--cluster-id ID] [--seconds N] [--json FILE]`
+// `npm run bench [-- --suite data,metadata,failover] [--brokers URL,...] [--cluster-id ID] [--seconds N] [--json FILE]`
 // Starts a fresh 3-node cluster on free ports (or uses --brokers), prints a table and saves it.
 
 interface Result {
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       json: { type: 'string' },
-      suite: { type: 'string', default: 'data,metadata' },
+      suite: { type: 'string', default: 'data,metadata,failover' },
       brokers: { type: 'string' },
       'cluster-id': { type: 'string', default: 'runnel-local' },
       seconds: { type: 'string', default: '10' },
@@ -122,6 +123,22 @@ async function main(): Promise<void> {
     }
   } finally {
     await cluster?.destroy();
+  }
+  if (suites.has('failover') && external === undefined) {
+    // cluster.yaml defaults (no test timings): what a user gets.
+    const c = await ProcessCluster.create();
+    try {
+      c.startAll();
+      await c.waitHealthy(c.ids, 30_000);
+      const runs = await failoverBench(c, 10);
+      const ms = runs.map((r) => r.ms).sort((a, b) => a - b);
+      out['failover'] = { runs, minMs: ms[0], medianMs: median(ms), maxMs: ms[ms.length - 1] };
+      console.log('\nSIGKILL of a partition leader -> next successful acks=all produce on it (cluster.yaml defaults), 10 runs:');
+      for (const r of runs) console.log(`  partition ${r.partition}, killed node ${r.killed}${r.wasRaftLeader ? ' (also the raft leader)' : ''}: ${r.ms.toFixed(0)} ms`);
+      console.log(`  min ${ms[0]?.toFixed(0)} ms, median ${median(ms).toFixed(0)} ms, max ${ms[ms.length - 1]?.toFixed(0)} ms`);
+    } finally {
+      await c.destroy();
+    }
   }
   const file = values.json ?? join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   await mkdir(dirname(file), { recursive: true });
