@@ -23,6 +23,8 @@ export const ERRORS = {
   TOPIC_ALREADY_EXISTS: { status: 409, code: 40901 },
   CONSUMER_INSTANCE_EXISTS: { status: 409, code: 40902 },
   INVALID_UPDATE_VERSION: { status: 409, code: 40903 },
+  /** A commit for partitions this consumer instance does not (or no longer) own. */
+  COMMIT_FAILED: { status: 409, code: 40904 },
   // 416
   OFFSET_OUT_OF_RANGE: { status: 416, code: 41601 },
   // 5xx: the cluster cannot do it right now (retriable)
@@ -35,6 +37,10 @@ export const ERRORS = {
   BROKER_NOT_AVAILABLE: { status: 503, code: 50307 },
   /** The connection to a peer broke before its answer arrived (Kafka NETWORK_EXCEPTION). */
   NETWORK_EXCEPTION: { status: 503, code: 50308 },
+  /** The node asked is not (or no longer) the group's coordinator: ask the new one. */
+  NOT_COORDINATOR: { status: 503, code: 50309 },
+  /** The coordinator is reading the group's committed offsets back from the offsets topic. */
+  COORDINATOR_LOAD_IN_PROGRESS: { status: 503, code: 50310 },
   REQUEST_TIMED_OUT: { status: 504, code: 50401 },
   UNKNOWN_SERVER_ERROR: { status: 500, code: 50001 },
   /** A partition log failed (disk error, closed while in use). */

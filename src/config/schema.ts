@@ -137,6 +137,12 @@ export const CONFIG_SCHEMA = {
   }),
   groups: section({
     session_timeout_ms: ms(10_000, 'A consumer instance that has not polled for this long leaves its group.'),
+    offsets_topic_partitions: int({
+      min: 1,
+      max: 1000,
+      default: 10,
+      doc: 'Partitions of the internal __consumer_offsets topic (created on first use); a group belongs to one of them.',
+    }),
   }),
   log: section({
     segment_bytes: int({

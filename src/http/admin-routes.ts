@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { invalid, RunnelError } from '../errors.ts';
 import type { PartitionState, TopicState } from '../metadata/image.ts';
+import { isInternalTopic } from '../groups/offsets-topic.ts';
 import { TOPIC_CONFIGS } from '../metadata/topic-configs.ts';
 import type { RunnelNode } from '../node/runnel-node.ts';
 
@@ -32,7 +33,7 @@ function topicBody(node: RunnelNode, t: TopicState): Record<string, unknown> {
     cluster_id: node.config.clusterId,
     topic_name: t.name,
     topic_id: t.id,
-    is_internal: false,
+    is_internal: isInternalTopic(t.name),
     partitions_count: t.partitions.length,
     replication_factor: t.partitions[0]?.replicas.length ?? 0,
     configs: topicConfigs(node, t),
@@ -126,9 +127,15 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
     return reply.status(201).send(topicBody(node, t));
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/topics', (req) => {
+  app.get<{ Params: Params; Querystring: Record<string, string> }>('/v3/clusters/:cid/topics', (req) => {
     checkCluster(req.params);
-    const topics = node.image().allTopics().sort((a, b) => a.name.localeCompare(b.name));
+    // Internal topics (__consumer_offsets) only when asked for, as Kafka's tools do.
+    const internal = req.query['include_internal'] === 'true';
+    const topics = node
+      .image()
+      .allTopics()
+      .filter((t) => internal || !isInternalTopic(t.name))
+      .sort((a, b) => a.name.localeCompare(b.name));
     return { data: topics.map((t) => topicBody(node, t)) };
   });
 

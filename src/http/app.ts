@@ -4,6 +4,7 @@ import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { RunnelNode } from '../node/runnel-node.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
+import { registerConsumerRoutes } from './consumer-routes.ts';
 import { registerDataRoutes } from './data-routes.ts';
 import { registerTestHookRoutes, TEST_HOOKS_ENV } from './test-hook-routes.ts';
 
@@ -48,6 +49,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   });
   registerAdminRoutes(app, deps.node);
   registerDataRoutes(app, deps.node);
+  registerConsumerRoutes(app, deps.node);
   if (process.env[TEST_HOOKS_ENV] === '1') {
     deps.logger.warn('test hooks enabled: fault-injection routes under /_test are served');
     registerTestHookRoutes(app, deps.node);

@@ -22,6 +22,12 @@ import { PartitionClient } from '../broker/partition-client.ts';
 import type { FetchRequest, FetchResponse } from '../broker/replica-fetcher.ts';
 import { ReplicaManager } from '../broker/replica-manager.ts';
 import type { PartitionReplica } from '../broker/partition-replica.ts';
+import { ConsumerRegistry } from '../groups/consumer-registry.ts';
+import type { InstanceOp } from '../groups/consumer-registry.ts';
+import { GroupClient } from '../groups/group-client.ts';
+import { GroupCoordinator } from '../groups/group-coordinator.ts';
+import type { GroupCall } from '../groups/group-coordinator.ts';
+import { OFFSETS_TOPIC, offsetsPartitionFor } from '../groups/offsets-topic.ts';
 import type { TopicState } from '../metadata/image.ts';
 import { PartitionLog } from '../../storage/partition-log/partition-log.ts';
 import type { ControllerCall } from './controller-calls.ts';
@@ -69,6 +75,9 @@ export class RunnelNode {
   private http: FastifyInstance | undefined;
   private replicaManager: ReplicaManager | undefined;
   private partitionClient: PartitionClient | undefined;
+  private groupCoordinator: GroupCoordinator | undefined;
+  private groupClient: GroupClient | undefined;
+  private consumerRegistry: ConsumerRegistry | undefined;
   private readonly topicDefaults: Readonly<Record<string, string>>;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private sessionTimer: NodeJS.Timeout | undefined;
@@ -166,6 +175,33 @@ export class RunnelNode {
     this.partitionClient = new PartitionClient(this.nodeId, () => this.image(), rm, (peer, method, payload, timeoutMs) => this.rpc.request(peer, method, payload, { timeoutMs }));
     for (const [method, handler] of Object.entries(this.partitionClient.handlers())) this.rpc.handle(method, handler);
     this.rpc.handle('fetch', (payload) => rm.handleFetch(payload as FetchRequest));
+    const groupLog = componentLogger(this.root, 'groups');
+    this.groupCoordinator = new GroupCoordinator({ brokerId: this.nodeId, image: () => this.image(), replicas: rm, partitions: this.partitionClient, takeoverHoldMs: this.config.groups.sessionTimeoutMs, logger: groupLog });
+    this.groupClient = new GroupClient({
+      brokerId: this.nodeId,
+      image: () => this.image(),
+      coordinator: this.groupCoordinator,
+      request: (peer, method, payload, timeoutMs) => this.rpc.request(peer, method, payload, { timeoutMs }),
+      createOffsetsTopic: () => this.createOffsetsTopic(),
+    });
+    this.consumerRegistry = new ConsumerRegistry({
+      nodeId: this.nodeId,
+      baseUrl: `http://${this.self.host}:${this.self.httpPort}`,
+      groups: this.groupClient,
+      partitions: this.partitionClient,
+      image: () => this.image(),
+      sessionTimeoutMs: this.config.groups.sessionTimeoutMs,
+      logger: groupLog,
+    });
+    const coordinator = this.groupCoordinator;
+    const registry = this.consumerRegistry;
+    this.rpc.handle('group', (payload) => coordinator.handle(payload as GroupCall));
+    this.rpc.handle('consumer', (payload) => {
+      const c = payload as { group: string; instance: string; op: InstanceOp };
+      return registry.execute(c.group, c.instance, c.op);
+    });
+    coordinator.start();
+    registry.start();
     this.machine.onChange((image) => rm.onImage(image));
     rm.onImage(this.machine.image());
     rm.start();
@@ -231,6 +267,8 @@ export class RunnelNode {
       await this.http.close();
       clearTimeout(cut);
     }
+    await this.consumerRegistry?.close();
+    this.groupCoordinator?.close();
     await this.replicaManager?.close();
     await this.raft?.close();
     await this.rpc.close();
@@ -251,6 +289,89 @@ export class RunnelNode {
   get partitions(): PartitionClient {
     if (this.partitionClient === undefined) throw new RunnelError('BROKER_NOT_AVAILABLE', 'node is starting');
     return this.partitionClient;
+  }
+
+  // ---- consumer groups ------------------------------------------------------------------
+
+  get consumers(): ConsumerRegistry {
+    if (this.consumerRegistry === undefined) throw new RunnelError('BROKER_NOT_AVAILABLE', 'node is starting');
+    return this.consumerRegistry;
+  }
+
+  private get groups(): GroupClient {
+    if (this.groupClient === undefined) throw new RunnelError('BROKER_NOT_AVAILABLE', 'node is starting');
+    return this.groupClient;
+  }
+
+  /** An operation on a consumer instance, here or on the node it lives on (found through its coordinator). */
+  async instanceCall(group: string, instance: string, op: InstanceOp): Promise<unknown> {
+    if (this.consumers.has(group, instance)) return this.consumers.execute(group, instance, op);
+    const { nodeId } = (await this.groups.call({ op: 'locate', group, instance })) as { nodeId: number };
+    if (nodeId === this.nodeId) throw new RunnelError('UNKNOWN_CONSUMER_INSTANCE', `consumer instance "${instance}" of group "${group}" not found`);
+    const timeoutMs = (op.op === 'poll' ? op.timeoutMs : 0) + this.config.rpc.requestTimeoutMs;
+    return this.rpc.request(nodeId, 'consumer', { group, instance, op }, { timeoutMs });
+  }
+
+  checkCluster(cid: string | undefined): void {
+    if (cid !== this.config.clusterId) throw new RunnelError('CLUSTER_NOT_FOUND', `cluster "${cid ?? ''}" not found; this is cluster "${this.config.clusterId}"`);
+  }
+
+  groupIds(): Promise<string[]> {
+    return this.groups.list(this.config.nodes.map((n) => n.id));
+  }
+
+  /** GET /v3/clusters/{cid}/consumer-groups/{g}: state, members and their partitions, committed offset, end offset and lag. */
+  async describeGroup(group: string): Promise<Record<string, unknown>> {
+    const d = (await this.groups.call({ op: 'describe', group })) as {
+      state: string;
+      generation: number;
+      protocol: string | null;
+      members: { memberId: string; nodeId: number; target: { topic: string; partition: number }[]; owned: { topic: string; partition: number }[] }[];
+      offsets: { key: string; offset: number }[];
+    };
+    const owner = new Map<string, string>();
+    for (const m of d.members) for (const tp of m.target) owner.set(`${tp.topic}:${tp.partition}`, m.memberId);
+    const committed = new Map(d.offsets.map((o) => [o.key, o.offset]));
+    const keys = [...new Set([...owner.keys(), ...committed.keys()])].sort();
+    const partitions = await Promise.all(
+      keys.map(async (k) => {
+        const topic = k.slice(0, k.lastIndexOf(':'));
+        const partition = Number(k.slice(k.lastIndexOf(':') + 1));
+        const t = this.image().topic(topic);
+        let end: number | null = null;
+        if (t !== undefined) end = await this.partitions.offsets(t.id, partition, 1000).then((o) => o.highWatermark, () => null);
+        const c = committed.get(k);
+        return { topic, partition, consumer_id: owner.get(k) ?? null, committed_offset: c ?? null, end_offset: end, lag: end !== null && c !== undefined ? Math.max(0, end - c) : null };
+      }),
+    );
+    const t = this.image().topic(OFFSETS_TOPIC);
+    return {
+      cluster_id: this.config.clusterId,
+      consumer_group_id: group,
+      state: d.state,
+      generation: d.generation,
+      partition_assignor: d.protocol,
+      coordinator_id: t === undefined ? null : (t.partitions[offsetsPartitionFor(group, t.partitions.length)]?.leader ?? null),
+      members: d.members.map((m) => ({ consumer_id: m.memberId, instance_id: m.memberId, node_id: m.nodeId, assignments: m.target })),
+      partitions,
+    };
+  }
+
+  private async createOffsetsTopic(): Promise<void> {
+    const live = this.image().allBrokers().filter((b) => !b.fenced).length;
+    const rf = Math.max(1, Math.min(3, live));
+    try {
+      await this.callController({
+        method: 'createTopic',
+        name: OFFSETS_TOPIC,
+        partitions: this.config.groups.offsetsTopicPartitions,
+        replicationFactor: rf,
+        configs: { 'min.insync.replicas': String(Math.min(2, rf)) },
+      });
+      this.log.info({ partitions: this.config.groups.offsetsTopicPartitions, replicationFactor: rf }, 'created the offsets topic');
+    } catch (err) {
+      if (!(err instanceof RunnelError && err.errorName === 'TOPIC_ALREADY_EXISTS')) throw err;
+    }
   }
 
   /** FOR FAULT TESTS ONLY: drop all rpc traffic with these peers (empty list heals). */

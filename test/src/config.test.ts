@@ -51,7 +51,7 @@ describe('cluster.yaml', () => {
       heartbeatTicks: 2,
     });
     expect(cfg.broker).toEqual({ heartbeatIntervalMs: 500, sessionTimeoutMs: 6000, replicaLagTimeMaxMs: 10_000, leaderRebalanceIntervalMs: 30_000 });
-    expect(cfg.groups).toEqual({ sessionTimeoutMs: 10_000 });
+    expect(cfg.groups).toEqual({ sessionTimeoutMs: 10_000, offsetsTopicPartitions: 10 });
     expect(cfg.log).toEqual({
       segmentBytes: 1_073_741_824,
       retentionMs: 604_800_000,

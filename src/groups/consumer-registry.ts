@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import type { PartitionClient } from '../broker/partition-client.ts';
+import { invalid, RunnelError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { MetadataImage } from '../metadata/image.ts';
+import type { TopicPartition } from './assignor.ts';
+import type { GroupClient } from './group-client.ts';
+import { ConsumerInstance } from './consumer-instance.ts';
+
+/** An operation on a consumer instance, as the HTTP layer or a forwarding node asks for it. */
+export type InstanceOp =
+  | { readonly op: 'subscribe'; readonly topics?: readonly string[]; readonly pattern?: string }
+  | { readonly op: 'subscription' }
+  | { readonly op: 'unsubscribe' }
+  | { readonly op: 'assignments' }
+  | { readonly op: 'poll'; readonly timeoutMs: number; readonly maxBytes: number }
+  | { readonly op: 'commit'; readonly offsets?: readonly { topic: string; partition: number; offset: number }[] }
+  | { readonly op: 'committed'; readonly partitions?: readonly TopicPartition[] }
+  | { readonly op: 'seek'; readonly offsets: readonly { topic: string; partition: number; offset: number }[] }
+  | { readonly op: 'seekTo'; readonly where: 'beginning' | 'end'; readonly partitions: readonly TopicPartition[] }
+  | { readonly op: 'delete' };
+
+export interface RegistryDeps {
+  readonly nodeId: number;
+  readonly baseUrl: string;
+  readonly groups: GroupClient;
+  readonly partitions: PartitionClient;
+  readonly image: () => MetadataImage;
+  readonly sessionTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+/** Bound on instances per node (no unbounded maps keyed by client input). */
+const MAX_INSTANCES = 10_000;
+/** The REST Proxy's consumer.instance.timeout.ms: an instance unused this long is closed. */
+const INSTANCE_IDLE_TIMEOUT_MS = 5 * 60_000;
+const NAME = /^[a-zA-Z0-9._-]{1,200}$/;
+
+function str(body: Record<string, unknown>, k: string): string | undefined {
+  const v = body[k];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw invalid(k, 'must be a string');
+  return String(v);
+}
+
+/** The consumer instances living on this node. */
+export class ConsumerRegistry {
+  private readonly instances = new Map<string, ConsumerInstance>();
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: RegistryDeps) {}
+
+  start(): void {
+    this.idleTimer = setInterval(() => void this.closeIdle(), 30_000);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.idleTimer);
+    await Promise.all([...this.instances.values()].map((i) => i.close().catch(() => undefined)));
+    this.instances.clear();
+  }
+
+  /** POST /consumers/{g}: validates the body, claims the name with the coordinator (409 if taken), creates the instance here. */
+  async create(group: string, body: unknown): Promise<{ instance_id: string; base_uri: string }> {
+    if (!NAME.test(group)) throw invalid('group', 'must be 1-200 characters of a-z A-Z 0-9 . _ -');
+    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) throw invalid('body', 'must be a JSON object');
+    const b = (body ?? {}) as Record<string, unknown>;
+    const known = new Set(['name', 'format', 'auto.offset.reset', 'auto.commit.enable', 'auto.commit.interval.ms', 'consumer.session.timeout.ms', 'partition.assignment.strategy', 'consumer.request.timeout.ms', 'fetch.min.bytes']);
+    for (const k of Object.keys(b)) if (!known.has(k)) throw invalid(k, `unknown field; known: ${[...known].join(', ')}`);
+    const name = str(b, 'name') ?? `rest-consumer-${randomUUID()}`;
+    if (!NAME.test(name)) throw invalid('name', 'must be 1-200 characters of a-z A-Z 0-9 . _ -');
+    const format = str(b, 'format') ?? 'binary';
+    if (format !== 'json' && format !== 'binary') throw invalid('format', `must be "json" or "binary", not "${format}"`);
+    const reset = str(b, 'auto.offset.reset') ?? 'latest';
+    if (reset !== 'earliest' && reset !== 'latest' && reset !== 'none') throw invalid('auto.offset.reset', `must be "earliest", "latest" or "none", not "${reset}"`);
+    const autoCommit = str(b, 'auto.commit.enable') ?? 'true';
+    if (autoCommit !== 'true' && autoCommit !== 'false') throw invalid('auto.commit.enable', `must be "true" or "false", not "${autoCommit}"`);
+    const interval = Number(str(b, 'auto.commit.interval.ms') ?? '5000');
+    if (!Number.isInteger(interval) || interval < 1) throw invalid('auto.commit.interval.ms', 'must be an integer >= 1');
+    const session = Number(str(b, 'consumer.session.timeout.ms') ?? String(this.deps.sessionTimeoutMs));
+    if (!Number.isInteger(session) || session < 100 || session > 3_600_000) throw invalid('consumer.session.timeout.ms', 'must be an integer 100..3600000');
+    const strategyRaw = str(b, 'partition.assignment.strategy') ?? 'range';
+    const strategy = strategyRaw.toLowerCase().replace(/[^a-z]/g, '').replace(/assignor$/, '');
+    if (strategy !== 'range' && strategy !== 'roundrobin') throw invalid('partition.assignment.strategy', `must be "range" or "roundrobin", not "${strategyRaw}"`);
+    if (this.instances.size >= MAX_INSTANCES) throw new RunnelError('INVALID_REQUEST', `this node holds the maximum of ${MAX_INSTANCES} consumer instances`);
+    if (this.instances.has(`${group}/${name}`)) throw new RunnelError('CONSUMER_INSTANCE_EXISTS', `name: consumer instance "${name}" already exists in group "${group}"`);
+    await this.deps.groups.call({ op: 'register', group, instance: name, nodeId: this.deps.nodeId });
+    const instance = new ConsumerInstance(
+      { group, name, nodeId: this.deps.nodeId, format, autoOffsetReset: reset, autoCommitEnable: autoCommit === 'true', autoCommitIntervalMs: interval, sessionTimeoutMs: session, strategy },
+      this.deps.groups,
+      this.deps.partitions,
+      this.deps.image,
+    );
+    this.instances.set(`${group}/${name}`, instance);
+    return { instance_id: name, base_uri: `${this.deps.baseUrl}/consumers/${group}/instances/${name}` };
+  }
+
+  has(group: string, name: string): boolean {
+    return this.instances.has(`${group}/${name}`);
+  }
+
+  /** Runs one operation on an instance that lives here. */
+  execute(group: string, name: string, op: InstanceOp): Promise<unknown> {
+    const i = this.instances.get(`${group}/${name}`);
+    if (i === undefined) throw new RunnelError('UNKNOWN_CONSUMER_INSTANCE', `consumer instance "${name}" of group "${group}" not found`);
+    return i.run(async () => {
+      switch (op.op) {
+        case 'subscribe':
+          i.subscribe(op.topics, op.pattern);
+          await i.join();
+          return null;
+        case 'subscription':
+          return i.subscription();
+        case 'unsubscribe':
+          await i.unsubscribe();
+          return null;
+        case 'assignments':
+          return { partitions: i.assignments() };
+        case 'poll':
+          return i.poll(op.timeoutMs, op.maxBytes);
+        case 'commit':
+          await i.commit(op.offsets);
+          return null;
+        case 'committed':
+          return { offsets: await i.committed(op.partitions) };
+        case 'seek':
+          i.seek(op.offsets);
+          return null;
+        case 'seekTo':
+          await i.seekTo(op.where, op.partitions);
+          return null;
+        case 'delete':
+          this.instances.delete(`${group}/${name}`);
+          await i.close();
+          return null;
+      }
+    });
+  }
+
+  private async closeIdle(): Promise<void> {
+    const now = Date.now();
+    for (const [k, i] of this.instances) {
+      if (now - i.lastUsedMs < INSTANCE_IDLE_TIMEOUT_MS) continue;
+      this.instances.delete(k);
+      this.deps.logger.info({ instance: k }, 'closing idle consumer instance');
+      await i.close().catch(() => undefined);
+    }
+  }
+}
