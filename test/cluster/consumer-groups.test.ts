@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/poll.ts';
-import { ProcessCluster } from '../support/process-cluster.ts';
+import { withCluster } from '../support/process-cluster.ts';
+import type { ProcessCluster } from '../support/process-cluster.ts';
 
 interface Rec {
   topic: string;
@@ -14,14 +15,7 @@ const JSON_V2 = 'application/vnd.kafka.json.v2+json';
 
 describe('consumer groups on three real processes', () => {
   let c: ProcessCluster;
-
-  beforeAll(async () => {
-    c = await ProcessCluster.started();
-  }, 60_000);
-
-  afterAll(async () => {
-    await c?.destroy();
-  });
+  withCluster((started) => (c = started));
 
   const req = async (node: number, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
     const res = await fetch(c.url(node, path), {

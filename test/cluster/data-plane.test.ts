@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/broker/partitioner.ts';
 import type { ConsumedRecord as Consumed } from '../../src/http/consume-response.ts';
 import { pollUntil } from '../support/poll.ts';
-import { ProcessCluster } from '../support/process-cluster.ts';
+import { withCluster } from '../support/process-cluster.ts';
+import type { ProcessCluster } from '../support/process-cluster.ts';
 
 interface ProduceAnswer {
   offsets: { partition: number; offset: number | null; error_code: number | null; error: string | null }[];
@@ -20,14 +21,7 @@ const BINARY_V2 = 'application/vnd.kafka.binary.v2+json';
 
 describe('the data plane on three real processes', () => {
   let c: ProcessCluster;
-
-  beforeAll(async () => {
-    c = await ProcessCluster.started();
-  }, 60_000);
-
-  afterAll(async () => {
-    await c?.destroy();
-  });
+  withCluster((started) => (c = started));
 
   const post = async (id: number, path: string, body: unknown, contentType = JSON_V2): Promise<{ status: number; body: unknown }> => {
     const res = await fetch(c.url(id, path), { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });

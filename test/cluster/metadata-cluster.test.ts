@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/poll.ts';
-import { ProcessCluster } from '../support/process-cluster.ts';
+import { withCluster } from '../support/process-cluster.ts';
+import type { ProcessCluster } from '../support/process-cluster.ts';
 
 interface PartitionBody {
   partition_id: number;
@@ -17,14 +18,7 @@ interface ErrorBody {
 
 describe('a three-node cluster of real processes (metadata plane)', () => {
   let c: ProcessCluster;
-
-  beforeAll(async () => {
-    c = await ProcessCluster.started();
-  }, 60_000);
-
-  afterAll(async () => {
-    await c?.destroy();
-  });
+  withCluster((started) => (c = started));
 
   const partitionsOn = async (id: number, topic: string): Promise<PartitionBody[]> =>
     ((await c.get(id, c.v3(`/topics/${topic}/partitions`))) as { data: PartitionBody[] }).data;

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/poll.ts';
-import { ProcessCluster } from '../support/process-cluster.ts';
+import { withCluster } from '../support/process-cluster.ts';
+import type { ProcessCluster } from '../support/process-cluster.ts';
 
 interface PartitionBody {
   partition_id: number;
@@ -63,14 +64,7 @@ class Producer {
 
 describe('rolling restart under load', () => {
   let c: ProcessCluster;
-
-  beforeAll(async () => {
-    c = await ProcessCluster.started();
-  }, 60_000);
-
-  afterAll(async () => {
-    await c?.destroy();
-  });
+  withCluster((started) => (c = started));
 
   const partitions = async (): Promise<PartitionBody[]> => {
     const leader = await c.agreedLeader();

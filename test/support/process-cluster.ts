@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { pollUntil } from './poll.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -237,4 +238,19 @@ export class ProcessCluster {
       everyMs,
     );
   }
+}
+
+/**
+ * One cluster for a whole describe block: started (FAST_TIMINGS, healthy) before its tests,
+ * destroyed after them, also when they fail. `set` receives it.
+ */
+export function withCluster(set: (c: ProcessCluster) => void): void {
+  let cluster: ProcessCluster | undefined;
+  beforeAll(async () => {
+    cluster = await ProcessCluster.started();
+    set(cluster);
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
 }
