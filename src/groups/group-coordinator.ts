@@ -218,6 +218,7 @@ export class GroupCoordinator {
   }
 
   private async commit(groupId: string, g: Group, memberId: string, offsets: readonly CommittedOffset[]): Promise<void> {
+    g.state.touch(memberId, Date.now());
     for (const o of offsets) {
       if (!g.state.canCommit(memberId, o)) {
         throw new RunnelError('COMMIT_FAILED', `offsets: instance "${memberId}" does not own ${o.topic}-${o.partition} in group "${groupId}" (the group rebalanced)`);

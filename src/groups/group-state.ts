@@ -162,6 +162,15 @@ export class GroupState {
     return { generation: this.gen, allowed: [...m.allowed], target: [...m.target], settled: this.settled() };
   }
 
+  /**
+   * A call other than a heartbeat (a commit) shows the member is alive: its session restarts.
+   * Safe: it does not change what the member owns or may read.
+   */
+  touch(memberId: string, nowMs: number): void {
+    const m = this.byId.get(memberId);
+    if (m !== undefined) m.lastSeenMs = Math.max(m.lastSeenMs, nowMs);
+  }
+
   /** The member left (it has stopped reading): remove it and rebalance. False if unknown. */
   leave(memberId: string, _nowMs: number): boolean {
     if (!this.byId.delete(memberId)) return false;

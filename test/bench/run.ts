@@ -4,9 +4,10 @@ import { parseArgs } from 'node:util';
 import { ProcessCluster } from '../support/process-cluster.ts';
 import { dataBench, peakRssMiB } from './data-bench.ts';
 import { failoverBench } from './failover-bench.ts';
+import { groupsBench } from './groups-bench.ts';
 import type { DataBenchRow } from './data-bench.ts';
 
-// `npm run bench [-- --suite data,metadata,failover] [--brokers URL,...] [--cluster-id ID] [--seconds N] [--json FILE]`
+// `npm run bench [-- --suite data,metadata,groups,failover] [--brokers URL,...] [--cluster-id ID] [--seconds N] [--json FILE]`
 // Starts a fresh 3-node cluster on free ports (or uses --brokers), prints a table and saves it.
 
 interface Result {
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       json: { type: 'string' },
-      suite: { type: 'string', default: 'data,metadata,failover' },
+      suite: { type: 'string', default: 'data,metadata,groups,failover' },
       brokers: { type: 'string' },
       'cluster-id': { type: 'string', default: 'runnel-local' },
       seconds: { type: 'string', default: '10' },
@@ -123,6 +124,19 @@ async function main(): Promise<void> {
     }
   } finally {
     await cluster?.destroy();
+  }
+  if (suites.has('groups') && external === undefined) {
+    const c = await ProcessCluster.started();
+    try {
+      const r = await groupsBench(c, 5, 3000);
+      out['groups'] = { ...r, leaveMedianMs: median(r.leaveMs), deathMedianMs: median(r.deathMs) };
+      console.log('\nconsumer group, 2 members over 6 partitions:');
+      console.log(`  member leaves (DELETE) -> survivor owns all 6: median ${median(r.leaveMs).toFixed(0)} ms (runs ${r.leaveMs.map((x) => x.toFixed(0)).join(', ')})`);
+      console.log(`  member dies (stops polling, session ${r.sessionTimeoutMs} ms) -> survivor owns all 6: median ${median(r.deathMs).toFixed(0)} ms (runs ${r.deathMs.map((x) => x.toFixed(0)).join(', ')})`);
+      console.log(`  commits by one member, one at a time (acks=all to __consumer_offsets): ${r.commitsPerSec.toFixed(0)} commits/s (${r.commits} in 5 s)`);
+    } finally {
+      await c.destroy();
+    }
   }
   if (suites.has('failover') && external === undefined) {
     // cluster.yaml defaults (no test timings): what a user gets.
