@@ -33,9 +33,10 @@ async function runNode(args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
-    // SIGTERM (rolling restarts, orchestrators): controlled shutdown first. Ctrl-C on `runnel
-    // start` sends SIGTERM too; a second signal is ignored while stopping.
-    node.shutdown().then(
+    // SIGTERM (rolling restarts, orchestrators): controlled shutdown first, so leadership moves
+    // before this broker goes. SIGINT (Ctrl-C; `runnel start` stopping the whole cluster):
+    // stop at once, there is nowhere to move leadership to. A second signal is ignored.
+    (signal === 'SIGTERM' ? node.shutdown() : node.close()).then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'close failed');
@@ -79,7 +80,8 @@ async function runCluster(args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log('stopping all nodes...');
-    for (const c of children.values()) signalGroup(c, 'SIGTERM');
+    // The whole cluster stops: no controlled shutdown (SIGINT), each node just closes cleanly.
+    for (const c of children.values()) signalGroup(c, 'SIGINT');
     setTimeout(() => {
       for (const c of children.values()) signalGroup(c, 'SIGKILL');
     }, STOP_GRACE_MS).unref();

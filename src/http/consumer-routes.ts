@@ -49,6 +49,30 @@ function partitionsFromQuery(q: Query): TopicPartition[] | undefined {
   });
 }
 
+/** Bound on a GET body read by hand (a list of partitions). */
+const MAX_GET_BODY_BYTES = 1024 * 1024;
+
+/** The JSON body of a GET request, read from the raw stream (undefined when there is none). */
+async function readGetBody(req: FastifyRequest): Promise<unknown> {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (length === 0 && req.headers['transfer-encoding'] === undefined) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req.raw) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > MAX_GET_BODY_BYTES) throw invalid('body', `larger than ${MAX_GET_BODY_BYTES} bytes`);
+    chunks.push(b);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RunnelError('BAD_REQUEST', 'body: not valid JSON');
+  }
+}
+
 /**
  * API.md "Consumer groups (v2 consumer instances)" and the v3 consumer-group views. An
  * instance lives on the node that created it; any other node forwards to it (found through
@@ -102,7 +126,8 @@ export function registerConsumerRoutes(app: FastifyInstance, node: RunnelNode): 
   });
 
   app.get<{ Params: Params; Querystring: Query }>(`${base}/offsets`, async (req) => {
-    const b = obj(req.body);
+    // REST Proxy clients send the partitions as a JSON body on this GET; fastify does not parse GET bodies.
+    const b = obj(req.body ?? (await readGetBody(req)));
     const fromBody = b['partitions'] === undefined ? undefined : partitionsOf(b['partitions'], 'partitions');
     const partitions = fromBody ?? partitionsFromQuery(req.query);
     return call(req, partitions === undefined ? { op: 'committed' } : { op: 'committed', partitions });

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/poll.ts';
 import { withCluster } from '../support/process-cluster.ts';
@@ -45,6 +46,22 @@ describe('consumer groups on three real processes', () => {
   const poll = async (node: number, base: string, timeout = 1000): Promise<Rec[]> => (await ok(node, 'GET', `${base}/records?timeout=${timeout}`)) as Rec[];
   const assigned = async (node: number, base: string): Promise<TP[]> => ((await ok(node, 'GET', `${base}/assignments`)) as { partitions: TP[] }).partitions;
   const key = (tp: TP): string => `${tp.topic}:${tp.partition}`;
+  /** fetch() refuses a body on GET; node:http sends one, as REST Proxy clients do. */
+  const getWithBody = (node: number, path: string, body: unknown): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const data = JSON.stringify(body);
+      const r = request(c.url(node, path), { method: 'GET', headers: { 'content-type': JSON_V2, 'content-length': Buffer.byteLength(data) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (ch: Buffer) => chunks.push(ch));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if ((res.statusCode ?? 500) >= 300) reject(new Error(`GET ${path}: ${res.statusCode} ${text}`));
+          else resolve(JSON.parse(text) as unknown);
+        });
+      });
+      r.on('error', reject);
+      r.end(data);
+    });
 
   it('splits three partitions between two members without overlap, and a fourth member of three gets nothing', async () => {
     await topic('share', 3, 5);
@@ -96,6 +113,11 @@ describe('consumer groups on three real processes', () => {
     expect((await req(2, 'POST', `${a}/offsets`, { offsets: commits })).status).toBe(204);
     const committed = (await ok(3, 'GET', `${a}/offsets?${commits.map((x) => `partition=handoff:${x.partition}`).join('&')}`)) as { offsets: { partition: number; offset: number }[] };
     for (const x of commits) expect(committed.offsets.find((o) => o.partition === x.partition)?.offset).toBe(x.offset + 1);
+    // REST Proxy clients send the partitions as a JSON body on the GET.
+    const first = commits[0];
+    if (first === undefined) throw new Error('nothing committed');
+    const viaBody = (await getWithBody(2, `${a}/offsets`, { partitions: [{ topic: 'handoff', partition: first.partition }] })) as { offsets: { partition: number; offset: number }[] };
+    expect(viaBody.offsets).toEqual([{ topic: 'handoff', partition: first.partition, offset: first.offset + 1, metadata: '' }]);
     const b = await member(3, 'g-hand', 'b');
     await ok(3, 'POST', `${b}/subscription`, { topics: ['handoff'] });
     expect((await req(1, 'DELETE', a)).status).toBe(204);
