@@ -139,8 +139,11 @@ export class ReplicaManager {
     for (;;) {
       const r = this.leaderReplica(topicId, partition);
       const hw = r.log.highWatermark;
-      if (offset < r.log.logStartOffset || offset > hw) {
-        throw new RunnelError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${r.log.logStartOffset}, ${hw}] of ${r.name}`);
+      // Above the high watermark but within the log is not out of range: a new leader's high
+      // watermark can lag its predecessor's until the followers fetch; the reader waits.
+      const end = Math.max(hw, r.log.logEndOffset);
+      if (offset < r.log.logStartOffset || offset > end) {
+        throw new RunnelError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${r.log.logStartOffset}, ${end}] of ${r.name}`);
       }
       if (offset < hw) {
         const { records } = await r.log.read(offset, maxBytes, hw);

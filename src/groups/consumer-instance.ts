@@ -138,7 +138,17 @@ export class ConsumerInstance {
         ? [...this.owned.values()].filter((o) => o.returnedUpTo !== undefined).map((o) => ({ ...o.tp, offset: o.returnedUpTo ?? 0, metadata: '' }))
         : offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset + 1, metadata: '' }));
     if (list.length === 0) return;
-    await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: list });
+    try {
+      await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: list });
+    } catch (err) {
+      if (!(err instanceof RunnelError && err.errorName === 'COMMIT_FAILED')) throw err;
+      // A coordinator that just took over knows this member only from its next heartbeat:
+      // heartbeat, and retry once for what is still ours.
+      await this.heartbeat();
+      const mine = list.filter((o) => this.owned.has(key(o)));
+      if (mine.length !== list.length) throw err;
+      await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: mine });
+    }
     this.lastAutoCommitMs = Date.now();
   }
 
@@ -231,6 +241,7 @@ export class ConsumerInstance {
     if (owned.length === 0) return [];
     const share = Math.max(1024, Math.floor(maxBytes / owned.length));
     const img = this.image();
+    const errors: unknown[] = [];
     const parts = await Promise.all(
       owned.map(async (o) => {
         const t = img.topic(o.tp.topic);
@@ -243,11 +254,16 @@ export class ConsumerInstance {
             o.position = await this.resetOffset(o.tp, this.cfg.autoOffsetReset);
             return [];
           }
-          throw err;
+          errors.push(err);
+          return [];
         }
       }),
     );
-    return parts.flat();
+    const records = parts.flat();
+    // Records taken from some partitions are returned even when others failed: their positions
+    // already moved past them, so dropping them here would skip them.
+    if (records.length === 0 && errors.length > 0) throw errors[0];
+    return records;
   }
 
   private take(o: Owned, buf: Buffer): ConsumedRecord[] {
@@ -275,7 +291,17 @@ export class ConsumerInstance {
     if (!this.cfg.autoCommitEnable) return;
     const list = which.filter((o) => o.returnedUpTo !== undefined).map((o) => ({ ...o.tp, offset: o.returnedUpTo ?? 0, metadata: '' }));
     if (list.length === 0) return;
-    await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: list });
+    try {
+      await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: list });
+    } catch (err) {
+      if (!(err instanceof RunnelError && err.errorName === 'COMMIT_FAILED')) throw err;
+      // A coordinator that just took over knows this member only from its next heartbeat:
+      // heartbeat, and retry once for what is still ours.
+      await this.heartbeat();
+      const mine = list.filter((o) => this.owned.has(key(o)));
+      if (mine.length !== list.length) throw err;
+      await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: mine });
+    }
     this.lastAutoCommitMs = Date.now();
   }
 }

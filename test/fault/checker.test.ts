@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkHistory } from './checker.ts';
+import { checkConsumerHistory, checkHistory, committedLowerBound } from './checker.ts';
 import type { ReplicaView } from './checker.ts';
+import type { CommitAttempt, Delivery } from './consumer-workload.ts';
 import type { Attempt } from './workload.ts';
 
 // The checker on hand-made histories: a clean one passes, and each kind of broken log is named.
@@ -73,5 +74,77 @@ describe('the fault checker', () => {
     expect(r.violationCounts.divergent).toBe(1);
     const down: Rec[] = [[0, 'a', 0], [1, 'b', 2], [2, 'c', 1], [3, 'c', 2], [4, 'd', 2]];
     expect(checkHistory(history, same(down), 1).violationCounts['epoch-order']).toBe(3);
+  });
+});
+
+// The consumer-group checker on hand-made histories over one partition holding a..e at 0..4.
+const log: Rec[] = [[0, 'a', 0], [1, 'b', 0], [2, 'c', 0], [3, 'd', 0], [4, 'e', 0]];
+const values = ['a', 'b', 'c', 'd', 'e'];
+/** Offsets `from..to` delivered to `member` by one poll sent at `at` (answered 10 ms later). */
+const polled = (member: string, at: number, from: number, to: number): Delivery[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => ({ partition: 0, offset: from + i, value: values[from + i] ?? null, member, pollStartMs: at, pollEndMs: at + 10 }));
+const commit = (member: string, offset: number, startMs: number, outcome: CommitAttempt['outcome'] = 'ok', endMs = startMs + 5): CommitAttempt =>
+  ({ member, partition: 0, offset, startMs, endMs, outcome, detail: outcome });
+const consumed = (deliveries: Delivery[], commits: CommitAttempt[], committed: number | null) =>
+  checkConsumerHistory({ deliveries, commits, polls: 3, recreations: 1 }, new Map([[0, committed]]), same(log), 1);
+
+describe('the consumer-group checker', () => {
+  it('passes a handoff that re-delivers only what was read after the last commit', () => {
+    // m0 reads 0..3 and commits 1; its node dies; m1 resumes at 2 and reads 2..4, commits 4.
+    const r = consumed([...polled('m0-0', 0, 0, 1), ...polled('m0-0', 20, 2, 3), ...polled('m1-0', 100, 2, 4)], [commit('m0-0', 1, 12), commit('m1-0', 4, 120)], 5);
+    expect(r.violations).toEqual([]);
+    expect(r).toMatchObject({ delivered: 7, distinct: 5, redelivered: 2, commits: { ok: 2, failed: 0, unknown: 0 }, recreations: 1 });
+  });
+
+  it('names offsets below the final committed offset that no member was given as skipped', () => {
+    // m1 resumes at 3 although only 0..1 were read and committed up to 2: offset 2 is skipped.
+    const r = consumed([...polled('m0-0', 0, 0, 1), ...polled('m1-0', 100, 3, 4)], [commit('m0-0', 1, 12), commit('m1-0', 4, 120)], 5);
+    expect(r.violationCounts).toEqual({ skipped: 1 });
+    expect(r.violations[0]?.message).toContain('offsets 2..2');
+    // A committed offset beyond the log's end skips offsets that do not even exist.
+    const beyond = consumed(polled('m0-0', 0, 0, 4), [commit('m0-0', 5, 12)], 6);
+    expect(beyond.violationCounts).toEqual({ skipped: 1 });
+    expect(beyond.violations[0]?.message).toContain('beyond the log');
+  });
+
+  it('names a record delivered again below a commit that had already succeeded', () => {
+    // m0 read 0..3 and committed 3 (committed offset 4); m1, polling after that, starts at 0.
+    const r = consumed([...polled('m0-0', 0, 0, 3), ...polled('m1-0', 100, 0, 4)], [commit('m0-0', 3, 12), commit('m1-0', 4, 120)], 5);
+    expect(r.violationCounts).toEqual({ 'redelivered-below-commit': 4 });
+    expect(r.violations[0]?.message).toContain('committed offset was already at least 4');
+    expect(r.redelivered).toBe(4);
+  });
+
+  it('allows a redelivery that a commit still in flight, of unknown outcome or refused could explain', () => {
+    const deliveries = [...polled('m0-0', 0, 0, 3), ...polled('m1-0', 100, 0, 4)];
+    // The commit was answered only after the poll that re-read 0..3 was sent.
+    expect(consumed(deliveries, [commit('m0-0', 3, 90, 'ok', 150)], 4).violations).toEqual([]);
+    // An earlier commit of 0 with an unknown outcome may have landed after the commit of 3:
+    // the committed offset was surely at least 1 then, so only offset 0 is surely below it.
+    expect(consumed(deliveries, [commit('m0-0', 0, 5, 'unknown', 9), commit('m0-0', 3, 12)], 4).violationCounts).toEqual({ 'redelivered-below-commit': 1 });
+    // A refused commit never moved the offset.
+    expect(consumed(deliveries, [commit('m0-0', 3, 12, 'failed')], 0).violations).toEqual([]);
+  });
+
+  it('takes the committed offset as low as a later overlapping commit could have set it', () => {
+    const commits = [commit('m0-0', 3, 10, 'ok', 30), commit('m1-0', 1, 20, 'ok', 25)];
+    expect(committedLowerBound(commits, 40)?.offset).toBe(2);
+    // One sent after the other was answered supersedes it.
+    expect(committedLowerBound([commit('m0-0', 1, 10, 'ok', 15), commit('m0-0', 3, 20, 'ok', 25)], 40)?.offset).toBe(4);
+    expect(committedLowerBound(commits, 5)).toBeUndefined();
+  });
+
+  it('names a final committed offset below what the successful commits guarantee as commit-lost', () => {
+    const r = consumed(polled('m0-0', 0, 0, 4), [commit('m0-0', 1, 12), commit('m0-0', 4, 30)], 2);
+    expect(r.violationCounts).toEqual({ 'commit-lost': 1 });
+    expect(r.violations[0]?.message).toContain('guarantee at least 5');
+    // A later commit of 1 overlapping the commit of 4 could have set it back to 2: allowed.
+    expect(consumed(polled('m0-0', 0, 0, 4), [commit('m0-0', 4, 30, 'ok', 50), commit('m1-0', 1, 40)], 2).violations).toEqual([]);
+  });
+
+  it('names a delivered value the final log does not have at that offset', () => {
+    const wrong = polled('m0-0', 0, 0, 4).map((d) => (d.offset === 2 ? { ...d, value: 'z' } : d));
+    const r = consumed([...wrong, { ...(wrong[0] as Delivery), offset: 7 }], [commit('m0-0', 4, 12)], 5);
+    expect(r.violationCounts).toEqual({ 'consumed-mismatch': 2 });
   });
 });

@@ -1,5 +1,6 @@
 import { pollUntil } from '../support/poll.ts';
 import type { ProcessCluster } from '../support/process-cluster.ts';
+import type { CommitAttempt, ConsumerHistory, Delivery } from './consumer-workload.ts';
 import type { Attempt } from './workload.ts';
 
 /** One node's own replica of one partition, read through GET /_test/replicas. */
@@ -23,7 +24,11 @@ export type ViolationKind =
   | 'phantom' // a value in the log that no request sent
   | 'bad-ack' // a 200 answer that does not make sense (wrong partition, missing offsets)
   | 'epoch-order' // leader epochs go down along a log
-  | 'liveness'; // the cluster did not heal / converge in time
+  | 'liveness' // the cluster did not heal / converge in time
+  | 'skipped' // an offset below the group's final committed offset was never delivered to any member
+  | 'redelivered-below-commit' // a record delivered again though a commit past it had already succeeded
+  | 'consumed-mismatch' // a member got a value the final log does not have at that offset
+  | 'commit-lost'; // the group's final committed offset is below what its successful commits guarantee
 
 export interface Violation {
   readonly kind: ViolationKind;
@@ -310,4 +315,172 @@ export function checkHistory(attempts: readonly Attempt[], replicas: readonly Re
 
 export function totalViolations(r: CheckReport): number {
   return Object.values(r.violationCounts).reduce((a, b) => a + b, 0);
+}
+
+/** What the consumer-group workload saw, checked against the final log and committed offsets. */
+export interface ConsumerCheckReport {
+  readonly polls: number;
+  readonly delivered: number;
+  /** Distinct (partition, offset) pairs delivered. */
+  readonly distinct: number;
+  /** Deliveries of a (partition, offset) delivered before. */
+  readonly redelivered: number;
+  readonly commits: { readonly ok: number; readonly failed: number; readonly unknown: number };
+  readonly pollFailures: number;
+  readonly recreations: number;
+  /** Per partition: the group's final committed offset (null: none) and the log it is checked against. */
+  readonly partitions: readonly { readonly partition: number; readonly logStartOffset: number; readonly highWatermark: number; readonly committed: number | null }[];
+  readonly violations: readonly Violation[];
+  readonly violationCounts: Partial<Record<ViolationKind, number>>;
+}
+
+/**
+ * The lowest the partition's committed offset can have been at `t`, from the commits' own
+ * outcomes and times, or undefined when no commit had surely succeeded by then. The committed
+ * offset at t is the one of the last commit applied before t. A commit that succeeded (ok)
+ * was applied within [startMs, endMs]; one of unknown outcome may have been applied at any
+ * time after its start (a timed-out acks=all write can land later); a refused one never was.
+ * A commit is surely not the last one applied before t if another commit that succeeded
+ * before t was sent after it had succeeded. Any other commit started before t may be.
+ */
+export function committedLowerBound(commits: readonly CommitAttempt[], t: number): { offset: number; by: CommitAttempt } | undefined {
+  let latestOkStart = Number.NEGATIVE_INFINITY;
+  let latestOk: CommitAttempt | undefined;
+  for (const c of commits) {
+    if (c.outcome === 'ok' && c.endMs < t && c.startMs > latestOkStart) {
+      latestOkStart = c.startMs;
+      latestOk = c;
+    }
+  }
+  if (latestOk === undefined) return undefined;
+  let low = Number.POSITIVE_INFINITY;
+  for (const c of commits) {
+    if (c.outcome === 'failed' || c.startMs >= t) continue;
+    if (c.outcome === 'ok' && c.endMs < latestOkStart) continue; // surely superseded
+    low = Math.min(low, c.offset + 1);
+  }
+  return { offset: low, by: latestOk };
+}
+
+const fmtMs = (ms: number): string => `+${ms.toFixed(0)} ms`;
+
+/**
+ * Checks what the members of one consumer group were given and what they committed:
+ * (1) `skipped`: every offset in [log start, final committed offset) of every partition was
+ * delivered to some member at least once (a committed offset beyond the log end skips the
+ * offsets that do not exist); (2) `redelivered-below-commit`: a record delivered again is at
+ * or above the partition's committed offset as it stood when the poll that returned it again
+ * was sent (the surest lower bound, see committedLowerBound); (3) `consumed-mismatch`: each
+ * delivered record is in the final log, below its high watermark, with the same value. The
+ * reference log of each partition is its leader's replica (the replicas were checked to be
+ * identical); (4) `commit-lost`: the final committed offset is not below what the successful
+ * commits guarantee (committedLowerBound after the last of them). Pure: no I/O.
+ */
+export function checkConsumerHistory(
+  history: Pick<ConsumerHistory, 'deliveries' | 'commits' | 'polls' | 'recreations'> & Partial<Pick<ConsumerHistory, 'pollFailures'>>,
+  finalCommitted: ReadonlyMap<number, number | null>,
+  replicas: readonly ReplicaView[],
+  partitions: number,
+): ConsumerCheckReport {
+  const violations: Violation[] = [];
+  const violationCounts: Partial<Record<ViolationKind, number>> = {};
+  const listed: Partial<Record<ViolationKind, number>> = {};
+  const violate = (kind: ViolationKind, message: string, n = 1): void => {
+    violationCounts[kind] = (violationCounts[kind] ?? 0) + n;
+    const l = (listed[kind] ?? 0) + 1;
+    listed[kind] = l;
+    if (l <= MAX_LISTED) violations.push({ kind, message });
+  };
+
+  const summaries: { partition: number; logStartOffset: number; highWatermark: number; committed: number | null }[] = [];
+  let distinct = 0;
+  let redelivered = 0;
+  for (let p = 0; p < partitions; p++) {
+    const views = replicas.filter((r) => r.partition === p);
+    const ref = views.find((v) => v.role === 'leader') ?? views[0];
+    const committed = finalCommitted.get(p) ?? null;
+    const mine = history.deliveries.filter((d) => d.partition === p);
+    const commits = history.commits.filter((c) => c.partition === p);
+    if (ref === undefined) {
+      if (mine.length > 0) violate('liveness', `partition ${p}: no replica to check ${mine.length} deliveries against`);
+      continue;
+    }
+    summaries.push({ partition: p, logStartOffset: ref.logStartOffset, highWatermark: ref.highWatermark, committed });
+    const log = new Map(ref.records.filter((r) => r.offset < ref.highWatermark).map((r) => [r.offset, r.value]));
+
+    // Deliveries of each offset, in the order they reached their members.
+    const byOffset = new Map<number, Delivery[]>();
+    for (const d of [...mine].sort((a, b) => a.pollEndMs - b.pollEndMs)) {
+      const list = byOffset.get(d.offset) ?? [];
+      list.push(d);
+      byOffset.set(d.offset, list);
+    }
+    distinct += byOffset.size;
+
+    // (3) every delivered record is the log's.
+    for (const [offset, list] of byOffset) {
+      const want = log.get(offset);
+      for (const d of list) {
+        if (want === undefined || d.value !== want) {
+          violate('consumed-mismatch', `partition ${p} offset ${offset}: ${d.member} got ${JSON.stringify(d.value)} (poll ${fmtMs(d.pollStartMs)}..${fmtMs(d.pollEndMs)}), the final log has ${want === undefined ? `no record there (log start ${ref.logStartOffset}, HW ${ref.highWatermark})` : JSON.stringify(want)}`);
+          break;
+        }
+      }
+    }
+
+    // (1) nothing below the final committed offset was skipped.
+    if (committed !== null) {
+      let from: number | undefined;
+      const flush = (to: number): void => {
+        if (from === undefined) return;
+        const beyond = to > ref.highWatermark ? ` (offsets from ${Math.max(from, ref.highWatermark)} are beyond the log's HW ${ref.highWatermark})` : '';
+        // Evidence: who read just before and just after the gap, and their failed polls in between.
+        const before = byOffset.get(from - 1)?.at(-1);
+        const after = byOffset.get(to)?.[0];
+        const around = [before, after].filter((d) => d !== undefined);
+        const failures = (history.pollFailures ?? []).filter((f) => around.some((d) => d.member === f.member) && f.startMs >= (before?.pollStartMs ?? 0) && f.startMs <= (after?.pollEndMs ?? Number.POSITIVE_INFINITY));
+        const context = around.length === 0 ? '' : `; offset ${from - 1} went to ${before === undefined ? 'nobody' : `${before.member} (poll ${fmtMs(before.pollStartMs)})`}, offset ${to} to ${after === undefined ? 'nobody' : `${after.member} (poll ${fmtMs(after.pollStartMs)})`}` +
+          (failures.length === 0 ? ', no failed poll of theirs in between' : `, their failed polls in between: ${failures.slice(0, 5).map((f) => `${f.member} ${fmtMs(f.startMs)}..${fmtMs(f.endMs)} ${f.detail.slice(0, 100)}`).join('; ')}`);
+        violate('skipped', `partition ${p}: offsets ${from}..${to - 1} (${to - from} records) are below the group's final committed offset ${committed} but were never delivered to any member${beyond}${context}`, to - from);
+        from = undefined;
+      };
+      for (let o = ref.logStartOffset; o < committed; o++) {
+        if (byOffset.has(o)) flush(o);
+        else from ??= o;
+      }
+      flush(committed);
+    }
+
+    // (4) what the successful commits guarantee is still there.
+    const guaranteed = committedLowerBound(commits, Number.POSITIVE_INFINITY);
+    if (guaranteed !== undefined && (committed ?? -1) < guaranteed.offset) {
+      violate('commit-lost', `partition ${p}: the group's final committed offset is ${committed ?? 'none'}, but the commits guarantee at least ${guaranteed.offset} (${guaranteed.by.member} committed offset ${guaranteed.by.offset} ok at ${fmtMs(guaranteed.by.endMs)}, and no commit that could have followed it is lower)`);
+    }
+
+    // (2) a record is delivered again only at or above the committed offset of that moment.
+    for (const [offset, list] of byOffset) {
+      for (const d of list.slice(1)) {
+        redelivered++;
+        const low = committedLowerBound(commits, d.pollStartMs);
+        if (low !== undefined && offset < low.offset) {
+          const first = list[0];
+          violate('redelivered-below-commit', `partition ${p} offset ${offset}: delivered again to ${d.member} by a poll sent ${fmtMs(d.pollStartMs)}, when the committed offset was already at least ${low.offset} (${low.by.member} committed offset ${low.by.offset} ok at ${fmtMs(low.by.endMs)}); first delivered to ${first?.member ?? '?'} at ${fmtMs(first?.pollEndMs ?? 0)}`);
+        }
+      }
+    }
+  }
+
+  const count = (o: CommitAttempt['outcome']): number => history.commits.filter((c) => c.outcome === o).length;
+  return {
+    polls: history.polls,
+    delivered: history.deliveries.length,
+    distinct,
+    redelivered,
+    commits: { ok: count('ok'), failed: count('failed'), unknown: count('unknown') },
+    pollFailures: history.pollFailures?.length ?? 0,
+    recreations: history.recreations,
+    partitions: summaries,
+    violations,
+    violationCounts,
+  };
 }

@@ -1,11 +1,13 @@
-import { cp } from 'node:fs/promises';
+import { cp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Prng } from '../sim/prng.ts';
 import { pollUntil } from '../support/poll.ts';
 import { FAST_TIMINGS, ProcessCluster } from '../support/process-cluster.ts';
-import { checkHistory, readAllReplicas, totalViolations, waitConverged } from './checker.ts';
-import type { CheckReport, Violation, ViolationKind } from './checker.ts';
+import { checkConsumerHistory, checkHistory, readAllReplicas, totalViolations, waitConverged } from './checker.ts';
+import type { CheckReport, ConsumerCheckReport, Violation, ViolationKind } from './checker.ts';
+import { readCommittedOffsets, startConsumerWorkload } from './consumer-workload.ts';
+import type { ConsumerHistory, ConsumerWorkload } from './consumer-workload.ts';
 import { FAULT_KINDS, formatFaultLog, healAll, runNemesis } from './nemesis.ts';
 import type { NemesisResult } from './nemesis.ts';
 import { produceOnce, startWorkload } from './workload.ts';
@@ -18,11 +20,16 @@ export interface ScenarioOptions {
   readonly partitions: number;
   readonly producers: number;
   readonly recordsPerRequest?: number;
+  /** Members of the consumer group reading the topic meanwhile (0: no consumer workload). */
+  readonly consumers?: number;
 }
 
 export interface ScenarioResult {
   readonly seed: number;
+  /** Both workloads' violations (the consumer group's included). */
   readonly report: CheckReport;
+  /** The consumer group's part, when it ran. */
+  readonly consumerReport?: ConsumerCheckReport;
   readonly faults: NemesisResult;
   readonly faultCount: number;
   readonly durationMs: number;
@@ -37,36 +44,54 @@ const PRODUCE_TIMEOUT_MS = 3000;
 const HTTP_TIMEOUT_MS = 5000;
 const CONVERGE_TIMEOUT_MS = 60_000;
 const FINAL_WRITE_TIMEOUT_MS = 30_000;
+/** consumer.session.timeout.ms of the consumer group's members. */
+const CONSUMER_SESSION_TIMEOUT_MS = 3000;
+/** After healing, how long the consumers have to commit up to every partition's high watermark. */
+const CONSUMER_CATCH_UP_TIMEOUT_MS = 30_000;
 
-function withViolations(r: CheckReport, extra: readonly Violation[]): CheckReport {
+function withViolations(r: CheckReport, extra: readonly Violation[], extraCounts?: Partial<Record<ViolationKind, number>>): CheckReport {
   if (extra.length === 0) return r;
   const counts: Partial<Record<ViolationKind, number>> = { ...r.violationCounts };
-  for (const v of extra) counts[v.kind] = (counts[v.kind] ?? 0) + 1;
+  if (extraCounts === undefined) for (const v of extra) counts[v.kind] = (counts[v.kind] ?? 0) + 1;
+  else for (const [k, n] of Object.entries(extraCounts) as [ViolationKind, number][]) counts[k] = (counts[k] ?? 0) + n;
   return { ...r, violations: [...extra, ...r.violations], violationCounts: counts };
 }
 
-export function summaryLine(seed: number, faults: NemesisResult, r: CheckReport, durationMs: number): string {
+export function summaryLine(seed: number, faults: NemesisResult, r: CheckReport, durationMs: number, cr?: ConsumerCheckReport, catchUpMs = 0): string {
   const kinds = FAULT_KINDS.map((k) => `${k}=${faults.counts[k]}`).join(' ');
   const hws = r.partitions.map((p) => `p${p.partition}=${p.highWatermark}`).join(' ');
   const bad = totalViolations(r);
   const byKind = Object.entries(r.violationCounts).map(([k, n]) => `${k}=${n}`).join(' ');
+  const group = cr === undefined
+    ? ''
+    : `group{polls=${cr.polls} delivered=${cr.delivered} distinct=${cr.distinct} redelivered=${cr.redelivered} ` +
+      `commits{ok=${cr.commits.ok} failed=${cr.commits.failed} unknown=${cr.commits.unknown}} poll-failures=${cr.pollFailures} recreated=${cr.recreations} ` +
+      `committed{${cr.partitions.map((p) => `p${p.partition}=${p.committed ?? 'none'}`).join(' ')}} caught-up-in=${(catchUpMs / 1000).toFixed(1)}s} `;
   return `[fault] seed=${seed} faults{${kinds}} requests{ok=${r.requests.ok} failed=${r.requests.failed} unknown=${r.requests.unknown}} ` +
-    `records{acked=${r.ackedRecords} checked=${r.checkedRecords} unacked-in-log=${r.unackedInLog} duplicates=${r.duplicates}} hw{${hws}} ` +
+    `records{acked=${r.ackedRecords} checked=${r.checkedRecords} unacked-in-log=${r.unackedInLog} duplicates=${r.duplicates}} hw{${hws}} ${group}` +
     `violations=${bad}${bad > 0 ? `{${byKind}}` : ''} ${(durationMs / 1000).toFixed(1)}s`;
 }
 
 /**
- * One Jepsen-style run on a fresh real 3-node cluster: acks=all producers and a seeded nemesis
- * together for `seconds`, then heal, one acknowledged write per partition (the cluster must
- * be available again), wait for every replica to converge, read every replica of every
- * partition and check the history against them. The cluster is destroyed whatever happens;
- * on a violation its logs and data are kept under the OS temp dir first.
+ * One Jepsen-style run on a fresh real 3-node cluster: acks=all producers, a consumer group
+ * reading the same topic (members created, lost and re-created on the nodes the nemesis hits)
+ * and a seeded nemesis together for `seconds`, then heal, one acknowledged write per partition
+ * (the cluster must be available again), wait for every replica to converge, read every
+ * replica of every partition and check the produce history against them; then let the
+ * consumers catch up and commit up to every high watermark, stop them, read the group's
+ * committed offsets and check the consumer history against the log and those offsets. The
+ * cluster is destroyed whatever happens; on a violation its logs and data are kept under the
+ * OS temp dir first.
  */
 export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult> {
   const started = performance.now();
   const rng = new Prng(opts.seed);
   const topic = `fault-${opts.seed}`;
-  const c = await ProcessCluster.create({ extraYaml: FAST_TIMINGS, env: { RUNNEL_TEST_HOOKS: '1' } });
+  // The groups' default session timeout is also how long a new coordinator holds back grants
+  // after a failover: as short as the members' sessions, so the consumers resume quickly.
+  const extraYaml = `${FAST_TIMINGS}\ngroups: {session_timeout_ms: ${CONSUMER_SESSION_TIMEOUT_MS}}`;
+  const c = await ProcessCluster.create({ extraYaml, env: { RUNNEL_TEST_HOOKS: '1' } });
+  let consumers: ConsumerWorkload | undefined;
   try {
     c.startAll();
     await c.waitHealthy(c.ids, 30_000);
@@ -83,7 +108,16 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     }, 20_000, 50);
 
     const urls = new Map(c.ids.map((id) => [id, c.url(id, '')]));
+    // Forked in this order so the producers and the nemesis draw what they drew before the consumers existed.
+    const produceRng = rng.fork();
+    const nemesisRng = rng.fork();
+    const consumerRng = rng.fork();
+    const group = `fault-group-${opts.seed}`;
     const t0 = performance.now();
+    const members = opts.consumers ?? 3;
+    consumers = members > 0
+      ? startConsumerWorkload({ urls, topic, group, members, sessionTimeoutMs: CONSUMER_SESSION_TIMEOUT_MS, rng: consumerRng, t0 })
+      : undefined;
     const workload = startWorkload({
       urls,
       topic,
@@ -93,11 +127,11 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       produceTimeoutMs: PRODUCE_TIMEOUT_MS,
       httpTimeoutMs: HTTP_TIMEOUT_MS,
       maxRetries: 2,
-      rng: rng.fork(),
+      rng: produceRng,
       t0,
     });
     // Stop the producers even when the nemesis failed: their attempts are the history.
-    const outcome = await runNemesis({ cluster: c, topic, rng: rng.fork(), t0, durationMs: opts.seconds * 1000 }).then(
+    const outcome = await runNemesis({ cluster: c, topic, rng: nemesisRng, t0, durationMs: opts.seconds * 1000 }).then(
       (faults) => ({ faults }),
       (err: unknown) => ({ err }),
     );
@@ -129,21 +163,51 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     const stuck = await waitConverged(c, topic, opts.partitions, CONVERGE_TIMEOUT_MS);
     if (stuck !== undefined) extra.push({ kind: 'liveness', message: `replicas did not converge after healing: ${stuck}` });
     const replicas = await readAllReplicas(c, topic, opts.partitions);
-    const report = withViolations(checkHistory(attempts, replicas, opts.partitions), extra);
+    let report = withViolations(checkHistory(attempts, replicas, opts.partitions), extra);
+
+    // The consumers have been chasing the log all along; now it stands still. They must read
+    // and commit all of it, then the group's committed offsets are checked against what they got.
+    let consumerReport: ConsumerCheckReport | undefined;
+    let catchUpMs = 0;
+    if (consumers !== undefined) {
+      const cw = consumers;
+      const consumerExtra: Violation[] = [];
+      const hws = new Map(report.partitions.map((p) => [p.partition, p.highWatermark]));
+      const catchUpStart = performance.now();
+      const behind = await cw.waitCaughtUp(c.clusterId, hws, CONSUMER_CATCH_UP_TIMEOUT_MS);
+      catchUpMs = performance.now() - catchUpStart;
+      if (behind !== undefined) consumerExtra.push({ kind: 'liveness', message: behind });
+      consumers = undefined;
+      const history: ConsumerHistory = await cw.stop();
+      const finalCommitted = await readCommittedOffsets(urls, c.clusterId, group, topic, 15_000).catch((err: unknown) => {
+        consumerExtra.push({ kind: 'liveness', message: `could not read the group's committed offsets: ${(err as Error).message}` });
+        return new Map<number, number | null>();
+      });
+      consumerReport = checkConsumerHistory(history, finalCommitted, replicas, opts.partitions);
+      report = withViolations(report, consumerExtra);
+      report = withViolations(report, consumerReport.violations, consumerReport.violationCounts);
+    }
 
     const durationMs = performance.now() - started;
-    const summary = summaryLine(opts.seed, faults, report, durationMs);
+    const summary = summaryLine(opts.seed, faults, report, durationMs, consumerReport, catchUpMs);
     const faultLog = formatFaultLog(faults.events);
     console.log(`${summary}\n${faultLog}`);
     let keptDir: string | undefined;
     if (totalViolations(report) > 0) {
       keptDir = join(tmpdir(), `runnel-fault-seed-${opts.seed}-${Date.now()}`);
       await cp(c.dir, keptDir, { recursive: true }).catch(() => undefined);
+      await writeFile(join(keptDir, 'violations.txt'), report.violations.map((v) => `${v.kind}: ${v.message}`).join('\n') + '\n').catch(() => undefined);
       console.log(`[fault] seed=${opts.seed} VIOLATIONS (cluster logs and data kept in ${keptDir}):\n${report.violations.map((v) => `  ${v.kind}: ${v.message}`).join('\n')}`);
     }
     const faultCount = Object.values(faults.counts).reduce((a, b) => a + b, 0);
-    return { seed: opts.seed, report, faults, faultCount, durationMs, summary, faultLog, ...(keptDir === undefined ? {} : { keptDir }) };
+    return {
+      seed: opts.seed, report, faults, faultCount, durationMs, summary, faultLog,
+      ...(consumerReport === undefined ? {} : { consumerReport }),
+      ...(keptDir === undefined ? {} : { keptDir }),
+    };
   } finally {
+    // After a failure part-way: stop the consumer loops before the cluster goes.
+    await consumers?.stop();
     await c.destroy();
   }
 }
