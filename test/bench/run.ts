@@ -5,6 +5,8 @@ import { ProcessCluster } from '../support/process-cluster.ts';
 import { dataBench, peakRssMiB } from './data-bench.ts';
 import { failoverBench } from './failover-bench.ts';
 import { groupsBench } from './groups-bench.ts';
+import { natsBench, percentile, runnelSingleLatency, startNatsCluster } from './nats-compare.ts';
+import type { SideResult } from './nats-compare.ts';
 import type { DataBenchRow } from './data-bench.ts';
 
 // `npm run bench [-- --suite data,metadata,groups,failover] [--brokers URL,...] [--cluster-id ID] [--seconds N] [--json FILE]`
@@ -77,6 +79,65 @@ function dataTable(rows: readonly DataBenchRow[]): string[] {
   ];
 }
 
+/** One runnel side of the comparison: a fresh cluster with the given flush policy. */
+async function runnelSide(flush: 'batch' | 'os', seconds: number, concurrency: number): Promise<SideResult & { flush: string }> {
+  const c = await ProcessCluster.create({ extraYaml: `log: {flush: ${flush}}` });
+  try {
+    c.startAll();
+    await c.waitHealthy(c.ids, 30_000);
+    const single = await runnelSingleLatency(
+      (id) => c.url(id, ''),
+      c.clusterId,
+      async () => ((await c.get(1, c.v3('/topics/single/partitions'))) as { data: { leader_id: number }[] }).data[0]?.leader_id ?? 1,
+    );
+    const rows = await dataBench({ brokers: c.ids.map((id) => c.url(id, '')), clusterId: c.clusterId, recordBytes: [100, 1024], seconds, concurrency, recordsPerRequest: 100, partitions: 6 });
+    return {
+      system: 'runnel',
+      flush,
+      singleP50Ms: percentile(single, 50),
+      singleP99Ms: percentile(single, 99),
+      rows: rows.map((r) => ({ recordBytes: r.recordBytes, recordsPerSec: r.produceRecordsPerSec, mbPerSec: r.produceMBPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, consumePerSec: r.consumeRecordsPerSec })),
+    };
+  } finally {
+    await c.destroy();
+  }
+}
+
+async function compareNats(seconds: number, concurrency: number): Promise<unknown> {
+  const runnelBatch = await runnelSide('batch', seconds, concurrency);
+  const nats = await startNatsCluster();
+  let natsSide: SideResult;
+  try {
+    natsSide = await natsBench(nats.urls, [100, 1024], seconds, 256);
+  } finally {
+    await nats.stop();
+  }
+  const runnelOs = await runnelSide('os', seconds, concurrency);
+  const sides = [runnelBatch, runnelOs];
+  const f = (x: number, d = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
+  const lines = [
+    '| workload | runnel (flush=batch) | runnel (flush=os) | NATS JetStream R3 | batch/NATS | os/NATS |',
+    '|---|---|---|---|---|---|',
+    `| one at a time, acks=all / publish-ack: p50 ms | ${f(runnelBatch.singleP50Ms, 2)} | ${f(runnelOs.singleP50Ms, 2)} | ${f(natsSide.singleP50Ms, 2)} | ${ratio(runnelBatch.singleP50Ms, natsSide.singleP50Ms)} | ${ratio(runnelOs.singleP50Ms, natsSide.singleP50Ms)} |`,
+    `| one at a time: p99 ms | ${f(runnelBatch.singleP99Ms, 2)} | ${f(runnelOs.singleP99Ms, 2)} | ${f(natsSide.singleP99Ms, 2)} | | |`,
+  ];
+  for (const [k, size] of [100, 1024].entries()) {
+    const [b, o, n] = [sides[0]?.rows[k], sides[1]?.rows[k], natsSide.rows[k]];
+    if (b === undefined || o === undefined || n === undefined) continue;
+    lines.push(`| ${size} B produce records/s | ${f(b.recordsPerSec)} | ${f(o.recordsPerSec)} | ${f(n.recordsPerSec)} | ${ratio(b.recordsPerSec, n.recordsPerSec)} | ${ratio(o.recordsPerSec, n.recordsPerSec)} |`);
+    lines.push(`| ${size} B produce MB/s | ${f(b.mbPerSec, 1)} | ${f(o.mbPerSec, 1)} | ${f(n.mbPerSec, 1)} | | |`);
+    lines.push(`| ${size} B request p50 / p99 ms | ${f(b.p50Ms, 1)} / ${f(b.p99Ms, 1)} | ${f(o.p50Ms, 1)} / ${f(o.p99Ms, 1)} | ${f(n.p50Ms, 1)} / ${f(n.p99Ms, 1)} | | |`);
+    lines.push(`| ${size} B consume records/s | ${f(b.consumePerSec)} | ${f(o.consumePerSec)} | ${f(n.consumePerSec)} | ${ratio(b.consumePerSec, n.consumePerSec)} | ${ratio(o.consumePerSec, n.consumePerSec)} |`);
+  }
+  console.log(`\nrunnel vs NATS JetStream, same machine, ${seconds} s per throughput run:`);
+  console.log('  runnel: HTTP requests of 100 records, ' + String(concurrency) + ' in flight, acks=all, RF 3, min.insync 2, 6 partitions;');
+  console.log('          flush=batch fsyncs before every ack (group commit), flush=os leaves it to the OS as Kafka does.');
+  console.log('  NATS:   nats.js async publish, 256 in flight, R3 file stream; JetStream syncs to disk every 2 min by default (sync_interval).\n');
+  for (const l of lines) console.log(l);
+  return { runnelBatch, runnelOs, nats: natsSide, table: lines };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -86,9 +147,19 @@ async function main(): Promise<void> {
       'cluster-id': { type: 'string', default: 'runnel-local' },
       seconds: { type: 'string', default: '10' },
       concurrency: { type: 'string', default: '8' },
+      compare: { type: 'string' },
     },
     strict: true,
   });
+  if (values.compare !== undefined) {
+    if (values.compare !== 'nats') throw new Error(`--compare: only "nats" is supported, not "${values.compare}"`);
+    const result = await compareNats(Number(values.seconds), Number(values.concurrency));
+    const file = values.json ?? join('bench-results', `compare-nats-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify(result, null, 2) + '\n');
+    console.log(`\nsaved ${file}`);
+    return;
+  }
   const suites = new Set(values.suite.split(','));
   const external = values.brokers?.split(',').map((u) => u.replace(/\/$/, ''));
   const cluster = external === undefined ? await ProcessCluster.started() : undefined;

@@ -1,0 +1,141 @@
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AckPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { freePorts } from '../support/process-cluster.ts';
+
+// The NATS JetStream side of `npm run bench -- --compare nats`: a 3-node JetStream cluster on
+// loopback with an R3 file stream, driven with nats.js the way its users would.
+
+export interface SideResult {
+  readonly system: 'runnel' | 'nats';
+  readonly singleP50Ms: number;
+  readonly singleP99Ms: number;
+  readonly rows: readonly { recordBytes: number; recordsPerSec: number; mbPerSec: number; p50Ms: number; p99Ms: number; consumePerSec: number }[];
+}
+
+const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+/** A 3-node JetStream cluster; stop() kills the servers and removes their stores. */
+export async function startNatsCluster(): Promise<{ urls: string[]; stop: () => Promise<void> }> {
+  const probe = spawnSync('nats-server', ['--version'], { encoding: 'utf8' });
+  if (probe.error !== undefined) {
+    throw new Error('nats-server is not installed: on Debian/Ubuntu run `sudo apt-get install nats-server` (2.9+), then run the comparison again');
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'runnel-nats-'));
+  const ports = await freePorts(6);
+  const client = ports.slice(0, 3);
+  const cluster = ports.slice(3);
+  const routes = cluster.map((p) => `nats://127.0.0.1:${p}`).join(',');
+  const procs: ChildProcess[] = client.map((port, i) =>
+    spawn('nats-server', ['--jetstream', '--store_dir', join(dir, `n${i}`), '--addr', '127.0.0.1', '--port', String(port), '--name', `n${i}`, '--cluster_name', 'bench', '--cluster', `nats://127.0.0.1:${cluster[i] ?? 0}`, '--routes', routes], {
+      stdio: 'ignore',
+      detached: true,
+    }),
+  );
+  const stop = async (): Promise<void> => {
+    for (const p of procs) if (p.pid !== undefined) process.kill(-p.pid, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { urls: client.map((p) => `nats://127.0.0.1:${p}`), stop };
+}
+
+/** One-at-a-time publish-ack latency, windowed async publish throughput, and consume-back, for each record size. */
+export async function natsBench(urls: readonly string[], recordBytes: readonly number[], seconds: number, window: number): Promise<SideResult> {
+  const nc = await connect({ servers: [...urls], timeout: 20_000 });
+  try {
+    // The cluster needs a moment to elect its meta leader: retry until an R3 stream can be made.
+    const deadline = Date.now() + 60_000;
+    let jsm: Awaited<ReturnType<typeof jetstreamManager>> | undefined;
+    for (let n = 0; jsm === undefined; n++) {
+      try {
+        const m = await jetstreamManager(nc, { timeout: 2000 });
+        await m.streams.add({ name: `BENCH${n}`, subjects: [`bench${n}.>`], num_replicas: 3, storage: StorageType.File });
+        await m.streams.delete(`BENCH${n}`);
+        jsm = m;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    const js = jetstream(nc);
+    const single = async (): Promise<number[]> => {
+      await jsm.streams.add({ name: 'SINGLE', subjects: ['single'], num_replicas: 3, storage: StorageType.File });
+      const payload = new Uint8Array(100);
+      const lat: number[] = [];
+      for (let i = 0; i < 1500; i++) {
+        const t0 = performance.now();
+        await js.publish('single', payload);
+        if (i >= 500) lat.push(performance.now() - t0);
+      }
+      return lat.sort((a, b) => a - b);
+    };
+    const singleLat = await single();
+    const rows = [];
+    for (const size of recordBytes) {
+      const stream = `S${size}`;
+      await jsm.streams.add({ name: stream, subjects: [`s${size}`], num_replicas: 3, storage: StorageType.File });
+      const payload = new Uint8Array(size).fill(120);
+      const lat: number[] = [];
+      let acked = 0;
+      const end = performance.now() + seconds * 1000;
+      const t0 = performance.now();
+      // Async publish with `window` in flight (nats.js's idiom for throughput).
+      await Promise.all(
+        Array.from({ length: window }, async () => {
+          while (performance.now() < end) {
+            const s = performance.now();
+            await js.publish(`s${size}`, payload);
+            lat.push(performance.now() - s);
+            acked++;
+          }
+        }),
+      );
+      const secs = (performance.now() - t0) / 1000;
+      lat.sort((a, b) => a - b);
+      // Consume everything back with a pull consumer, no acks.
+      await jsm.consumers.add(stream, { durable_name: 'reader', ack_policy: AckPolicy.None });
+      const consumer = await js.consumers.get(stream, 'reader');
+      const c0 = performance.now();
+      let read = 0;
+      while (read < acked) {
+        const batch = await consumer.fetch({ max_messages: 1000, expires: 2000 });
+        let got = 0;
+        for await (const _m of batch) got++;
+        if (got === 0) break;
+        read += got;
+      }
+      const csecs = (performance.now() - c0) / 1000;
+      rows.push({ recordBytes: size, recordsPerSec: acked / secs, mbPerSec: (acked * size) / 1e6 / secs, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), consumePerSec: read / csecs });
+    }
+    return { system: 'nats', singleP50Ms: percentile(singleLat, 50), singleP99Ms: percentile(singleLat, 99), rows };
+  } finally {
+    await nc.close();
+  }
+}
+
+/** runnel's one-record-at-a-time acks=all latency to a partition's leader. */
+export async function runnelSingleLatency(brokerUrl: (id: number) => string, clusterId: string, leaderOf: () => Promise<number>): Promise<number[]> {
+  const base = brokerUrl(1);
+  const res = await fetch(`${base}/v3/clusters/${clusterId}/topics`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ topic_name: 'single', partitions_count: 1, replication_factor: 3, configs: [{ name: 'min.insync.replicas', value: '2' }] }),
+  });
+  if (res.status !== 201) throw new Error(`create single: ${res.status} ${await res.text()}`);
+  const leader = await leaderOf();
+  const body = JSON.stringify({ records: [{ value: Buffer.alloc(100, 120).toString('base64') }] });
+  const lat: number[] = [];
+  for (let i = 0; i < 1500; i++) {
+    const t0 = performance.now();
+    const r = await fetch(`${brokerUrl(leader)}/topics/single/partitions/0?acks=all`, { method: 'POST', headers: { 'content-type': 'application/vnd.kafka.binary.v2+json' }, body });
+    await r.arrayBuffer();
+    if (i >= 500) lat.push(performance.now() - t0);
+  }
+  return lat.sort((a, b) => a - b);
+}
+
+export { percentile };
