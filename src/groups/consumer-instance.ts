@@ -138,18 +138,24 @@ export class ConsumerInstance {
         ? [...this.owned.values()].filter((o) => o.returnedUpTo !== undefined).map((o) => ({ ...o.tp, offset: o.returnedUpTo ?? 0, metadata: '' }))
         : offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset + 1, metadata: '' }));
     if (list.length === 0) return;
+    await this.commitWithRetry(list);
+    this.lastAutoCommitMs = Date.now();
+  }
+
+  /**
+   * A coordinator that just took over knows this member only from its next heartbeat: on
+   * COMMIT_FAILED, heartbeat and retry once if the partitions are all still ours. (Not used on
+   * the revocation path, which runs inside a heartbeat.)
+   */
+  private async commitWithRetry(list: readonly CommittedOffset[]): Promise<void> {
     try {
       await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: list });
     } catch (err) {
       if (!(err instanceof RunnelError && err.errorName === 'COMMIT_FAILED')) throw err;
-      // A coordinator that just took over knows this member only from its next heartbeat:
-      // heartbeat, and retry once for what is still ours.
       await this.heartbeat();
-      const mine = list.filter((o) => this.owned.has(key(o)));
-      if (mine.length !== list.length) throw err;
-      await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: mine });
+      if (!list.every((o) => this.owned.has(key(o)))) throw err;
+      await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: list });
     }
-    this.lastAutoCommitMs = Date.now();
   }
 
   async committed(tps: readonly TopicPartition[] | undefined): Promise<CommittedOffset[]> {
@@ -291,17 +297,7 @@ export class ConsumerInstance {
     if (!this.cfg.autoCommitEnable) return;
     const list = which.filter((o) => o.returnedUpTo !== undefined).map((o) => ({ ...o.tp, offset: o.returnedUpTo ?? 0, metadata: '' }));
     if (list.length === 0) return;
-    try {
-      await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: list });
-    } catch (err) {
-      if (!(err instanceof RunnelError && err.errorName === 'COMMIT_FAILED')) throw err;
-      // A coordinator that just took over knows this member only from its next heartbeat:
-      // heartbeat, and retry once for what is still ours.
-      await this.heartbeat();
-      const mine = list.filter((o) => this.owned.has(key(o)));
-      if (mine.length !== list.length) throw err;
-      await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: mine });
-    }
+    await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: list });
     this.lastAutoCommitMs = Date.now();
   }
 }
