@@ -25,6 +25,8 @@ export const ERRORS = {
   INVALID_UPDATE_VERSION: { status: 409, code: 40903 },
   /** A commit for partitions this consumer instance does not (or no longer) own. */
   COMMIT_FAILED: { status: 409, code: 40904 },
+  // 429: over a limit; retry later
+  THROTTLING_QUOTA_EXCEEDED: { status: 429, code: 42901 },
   // 416
   OFFSET_OUT_OF_RANGE: { status: 416, code: 41601 },
   // 5xx: the cluster cannot do it right now (retriable)

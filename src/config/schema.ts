@@ -128,6 +128,12 @@ export const CONFIG_SCHEMA = {
     heartbeat_interval_ms: ms(500, 'How often a broker heartbeats to the controller; below session_timeout_ms.'),
     session_timeout_ms: ms(6000, 'The controller fences a broker that has not heartbeated for this long.'),
     replica_lag_time_max_ms: ms(10_000, 'A partition leader removes from the ISR a follower not caught up for this long.'),
+    produce_inflight_bytes_max: int({
+      min: 1024,
+      max: 2 ** 31 - 1,
+      default: 64 * 1024 * 1024,
+      doc: 'Backpressure: record bytes a node may have in flight in produce requests (64 MiB); beyond it a produce gets 429 THROTTLING_QUOTA_EXCEEDED with Retry-After instead of being buffered. A lone request is always let through.',
+    }),
     leader_rebalance_interval_ms: int({
       min: 0,
       max: MAX_TIMER_MS,

@@ -37,6 +37,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   app.setErrorHandler((err: FastifyError | RunnelError, req, reply) => {
     if (err instanceof RunnelError) {
       if (err.status >= 500) req.log.warn({ err, url: req.url }, 'request failed');
+      if (err.status === 429) void reply.header('retry-after', '1');
       return reply.status(err.status).send({ error_code: err.errorCode, message: err.message } satisfies ErrorBody);
     }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;

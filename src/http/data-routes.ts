@@ -8,7 +8,7 @@ import type { RunnelNode } from '../node/runnel-node.ts';
 import { acceptFormat, formatRecord, parseConsumeQuery } from './consume-response.ts';
 import type { ConsumedRecord } from './consume-response.ts';
 import { formatFromContentType, parseAcks, parseProduceBody, parseTimeoutMs, produceResponse } from './produce-request.ts';
-import type { ProduceOutcome } from './produce-request.ts';
+import type { Acks, ProduceOutcome } from './produce-request.ts';
 
 type Params = Record<string, string>;
 type Query = Record<string, unknown>;
@@ -83,13 +83,31 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
       }
       return { partition, indexes: g.indexes, batch };
     });
-    const outcomes: ProduceOutcome[] = new Array<ProduceOutcome>(records.length);
+    const bytes = built.reduce((n, b) => n + b.batch.length, 0);
+    const release = node.produceBudget.acquire(bytes);
+    try {
+      return await send(req, t, built, records.length, acks, timeoutMs);
+    } finally {
+      release();
+    }
+  };
+
+  const send = async (
+    req: FastifyRequest,
+    t: TopicState,
+    built: readonly { partition: number; indexes: number[]; batch: Buffer }[],
+    count: number,
+    acks: Acks,
+    timeoutMs: number,
+  ) => {
+    const outcomes: ProduceOutcome[] = new Array<ProduceOutcome>(count);
     if (acks === 0) {
       // acks=0: answer at once; the append happens (or fails, logged) after.
       for (const b of built) {
         node.partitions.produce({ topicId: t.id, partition: b.partition, batch: b.batch, acks, timeoutMs }).catch((err: unknown) => req.log.warn({ err, topic: t.name, partition: b.partition }, 'acks=0 produce failed'));
       }
-      return { status: 200, body: { offsets: records.map((_, i) => ({ partition: built.find((b) => b.indexes.includes(i))?.partition ?? 0, offset: null, error_code: null, error: null })) } };
+      const partitionOf = new Map(built.flatMap((b) => b.indexes.map((i) => [i, b.partition] as const)));
+      return { status: 200, body: { offsets: Array.from({ length: count }, (_, i) => ({ partition: partitionOf.get(i) ?? 0, offset: null, error_code: null, error: null })) } };
     }
     await Promise.all(
       built.map(async (b) => {

@@ -18,6 +18,7 @@ import type { MetadataImage } from '../metadata/image.ts';
 import { MetadataMachine } from '../metadata/metadata-machine.ts';
 import { encodeRecords } from '../metadata/records.ts';
 import { RpcNode, rpcNodeOptions } from '../rpc/rpc-node.ts';
+import { ByteBudget } from '../broker/byte-budget.ts';
 import { PartitionClient } from '../broker/partition-client.ts';
 import type { FetchRequest, FetchResponse } from '../broker/replica-fetcher.ts';
 import { ReplicaManager } from '../broker/replica-manager.ts';
@@ -64,6 +65,8 @@ export interface QuorumStatus {
  */
 export class RunnelNode {
   readonly incarnationId = randomUUID();
+  /** Backpressure on produce requests taken by this node (broker.produce_inflight_bytes_max). */
+  readonly produceBudget: ByteBudget;
   readonly self: NodeConfig;
   private readonly log: Logger;
   private readonly rpc: RpcNode;
@@ -91,6 +94,7 @@ export class RunnelNode {
     private readonly root: Logger,
   ) {
     this.self = findNode(config, nodeId);
+    this.produceBudget = new ByteBudget(config.broker.produceInflightBytesMax);
     this.topicDefaults = {
       'min.insync.replicas': String(config.topicDefaults.minInsyncReplicas),
       'retention.ms': String(config.log.retentionMs),

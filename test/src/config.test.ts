@@ -50,7 +50,7 @@ describe('cluster.yaml', () => {
       electionTicks: 20,
       heartbeatTicks: 2,
     });
-    expect(cfg.broker).toEqual({ heartbeatIntervalMs: 500, sessionTimeoutMs: 6000, replicaLagTimeMaxMs: 10_000, leaderRebalanceIntervalMs: 30_000 });
+    expect(cfg.broker).toEqual({ heartbeatIntervalMs: 500, sessionTimeoutMs: 6000, replicaLagTimeMaxMs: 10_000, produceInflightBytesMax: 67_108_864, leaderRebalanceIntervalMs: 30_000 });
     expect(cfg.groups).toEqual({ sessionTimeoutMs: 10_000, offsetsTopicPartitions: 10 });
     expect(cfg.log).toEqual({
       segmentBytes: 1_073_741_824,
