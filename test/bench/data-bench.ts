@@ -20,6 +20,8 @@ export interface DataBenchRow {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
+  /** Failed requests by HTTP status (429 = explicit backpressure). */
+  readonly errorsByStatus: Readonly<Record<string, number>>;
   readonly consumed: number;
   readonly consumeRecordsPerSec: number;
   readonly consumeMBPerSec: number;
@@ -46,6 +48,7 @@ async function runOne(o: DataBenchOptions, recordBytes: number): Promise<DataBen
   const latencies: number[] = [];
   let produced = 0;
   let errors = 0;
+  const errorsByStatus: Record<string, number> = {};
   const deadline = performance.now() + o.seconds * 1000;
   const started = performance.now();
   await Promise.all(
@@ -57,7 +60,10 @@ async function runOne(o: DataBenchOptions, recordBytes: number): Promise<DataBen
         await res.arrayBuffer();
         latencies.push(performance.now() - t0);
         if (res.status === 200) produced += o.recordsPerRequest;
-        else errors++;
+        else {
+          errors++;
+          errorsByStatus[String(res.status)] = (errorsByStatus[String(res.status)] ?? 0) + 1;
+        }
       }
     }),
   );
@@ -95,6 +101,7 @@ async function runOne(o: DataBenchOptions, recordBytes: number): Promise<DataBen
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     errors,
+    errorsByStatus,
     consumed,
     consumeRecordsPerSec: consumed / consumeSecs,
     consumeMBPerSec: mb(consumed) / consumeSecs,

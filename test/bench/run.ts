@@ -74,7 +74,7 @@ function dataTable(rows: readonly DataBenchRow[]): string[] {
     '|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.recordBytes} B | ${r.produceRecordsPerSec.toFixed(0)} | ${r.produceMBPerSec.toFixed(2)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.errors} | ${r.consumeRecordsPerSec.toFixed(0)} | ${r.consumeMBPerSec.toFixed(2)} |`,
+        `| ${r.recordBytes} B | ${r.produceRecordsPerSec.toFixed(0)} | ${r.produceMBPerSec.toFixed(2)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.errors === 0 ? '0' : `${r.errors} (${Object.entries(r.errorsByStatus).map(([k, v]) => `${v}x${k}`).join(', ')})`} | ${r.consumeRecordsPerSec.toFixed(0)} | ${r.consumeMBPerSec.toFixed(2)} |`,
     ),
   ];
 }
