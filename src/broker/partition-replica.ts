@@ -7,6 +7,10 @@ import type { ReplicaLog } from './replica-log.ts';
 
 export type Acks = 0 | 1 | -1;
 
+/** Bounds of the in-memory tail of recent leader appends. */
+const TAIL_MAX_BYTES = 4 * 1024 * 1024;
+const TAIL_MAX_BATCHES = 256;
+
 interface FollowerState {
   /** The follower's log end offset as its last fetch told us; -1 until it fetches. */
   leo: number;
@@ -76,6 +80,7 @@ export class PartitionReplica {
     this.replicas = p.replicas;
     const wasLeader = this.role === 'leader';
     const newEpoch = p.leaderEpoch !== this.leaderEpoch;
+    if (p.leader !== this.leaderId || p.leaderEpoch !== this.leaderEpoch) this.clearTail();
     this.leaderId = p.leader;
     this.leaderEpoch = p.leaderEpoch;
     this.isr = p.isr;
@@ -115,6 +120,7 @@ export class PartitionReplica {
       this.logger.info({ partition: this.name, producerId: String(header.producerId), baseSequence: header.baseSequence, baseOffset }, 'duplicate batch: answering with its first offsets');
     } else {
       ({ baseOffset, lastOffset } = await this.log.appendAsLeader(batch, this.leaderEpoch));
+      this.rememberTail(batch, baseOffset, lastOffset);
       this.producers.record(header.producerId, header.baseSequence, { baseOffset, lastOffset });
       this.wakeProgress();
       this.maybeAdvanceHighWatermark();
@@ -170,7 +176,7 @@ export class PartitionReplica {
       if (fetchOffset >= this.log.logEndOffset) f.lastCaughtUpMs = nowMs;
       this.maybeAdvanceHighWatermark();
     }
-    const { records } = await this.log.read(fetchOffset, maxBytes, this.log.logEndOffset);
+    const records = this.tailFrom(fetchOffset, maxBytes) ?? (await this.log.read(fetchOffset, maxBytes, this.log.logEndOffset)).records;
     return { records, highWatermark: this.log.highWatermark, logStartOffset: this.log.logStartOffset };
   }
 
@@ -187,6 +193,48 @@ export class PartitionReplica {
     }
     const changed = next.size !== this.isr.length || [...next].some((b) => !this.isr.includes(b));
     return changed ? [...next].sort((a, b) => a - b) : undefined;
+  }
+
+  /**
+   * The batches this leader appended most recently, exactly as written (offsets and epoch
+   * stamped), so a caught-up follower's fetch is served from memory instead of a disk read.
+   * Bounded; cleared on every role change (a leader never truncates its own log).
+   */
+  private tail: { baseOffset: number; lastOffset: number; bytes: Buffer }[] = [];
+  private tailBytes = 0;
+
+  private rememberTail(batch: Buffer, baseOffset: number, lastOffset: number): void {
+    const last = this.tail[this.tail.length - 1];
+    if (last !== undefined && last.lastOffset + 1 !== baseOffset) this.clearTail();
+    this.tail.push({ baseOffset, lastOffset, bytes: batch });
+    this.tailBytes += batch.length;
+    while (this.tailBytes > TAIL_MAX_BYTES || this.tail.length > TAIL_MAX_BATCHES) {
+      const first = this.tail.shift();
+      if (first === undefined) break;
+      this.tailBytes -= first.bytes.length;
+    }
+  }
+
+  private clearTail(): void {
+    this.tail = [];
+    this.tailBytes = 0;
+  }
+
+  /** Whole batches from `offset` to the log end if the tail holds them all, else undefined. */
+  private tailFrom(offset: number, maxBytes: number): Buffer | undefined {
+    const last = this.tail[this.tail.length - 1];
+    if (last === undefined || last.lastOffset + 1 !== this.log.logEndOffset) return undefined;
+    const start = this.tail.findIndex((b) => b.baseOffset === offset);
+    if (start < 0) return undefined;
+    const out: Buffer[] = [];
+    let size = 0;
+    for (let i = start; i < this.tail.length; i++) {
+      const b = this.tail[i];
+      if (b === undefined || (out.length > 0 && size + b.bytes.length > maxBytes)) break;
+      out.push(b.bytes);
+      size += b.bytes.length;
+    }
+    return out.length === 1 ? out[0] : Buffer.concat(out, size);
   }
 
   /** Resolves when the log end offset or high watermark moves, or after `timeoutMs`. */

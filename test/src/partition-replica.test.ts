@@ -134,4 +134,17 @@ describe('partition replica (leader side)', () => {
     expect(await next.produce(stamped(2), 1, 1000)).toBe(2);
     expect(next.log.logEndOffset).toBe(4);
   });
+
+  it('serves a caught-up follower from the batches it just appended, byte for byte what is on disk', async () => {
+    const r = await leaderReplica();
+    for (let i = 0; i < 3; i++) await r.produce(batch(2), 1, 1000);
+    const fromTail = await r.fetchFromFollower(2, 2, 3, 1 << 20, Date.now());
+    const fromDisk = await r.log.read(2, 1 << 20, r.log.logEndOffset);
+    expect(Buffer.compare(fromTail.records, fromDisk.records)).toBe(0);
+    // Leadership changes forget the tail (the next leader's log is the truth).
+    r.applyMetadata(state({ leader: 2, leaderEpoch: 4, partitionEpoch: 8 }), 2, Date.now());
+    r.applyMetadata(state({ leader: 1, leaderEpoch: 5, partitionEpoch: 9 }), 2, Date.now());
+    const again = await r.fetchFromFollower(2, 4, 3, 1 << 20, Date.now());
+    expect(Buffer.compare(again.records, (await r.log.read(4, 1 << 20, r.log.logEndOffset)).records)).toBe(0);
+  });
 });
