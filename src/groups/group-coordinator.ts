@@ -4,25 +4,13 @@ import type { ReplicaManager } from '../broker/replica-manager.ts';
 import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { MetadataImage } from '../metadata/image.ts';
-import type { AssignmentStrategy, TopicPartition } from './assignor.ts';
+import type { TopicPartition } from './assignor.ts';
 import { GroupMaxSizeReachedError, GroupState } from './group-state.ts';
+import type { Heartbeat as MemberHeartbeat, HeartbeatAnswer } from './group-state.ts';
 import { decodeOffsetCommits, encodeOffsetCommit, OFFSETS_TOPIC, offsetsPartitionFor } from './offsets-topic.ts';
 
-export interface MemberHeartbeat {
-  readonly memberId: string;
-  readonly nodeId: number;
-  readonly topics: readonly string[];
-  readonly strategy: AssignmentStrategy;
-  readonly owned: readonly TopicPartition[];
-  readonly sessionTimeoutMs: number;
-}
-
-export interface HeartbeatAnswer {
-  readonly generation: number;
-  readonly allowed: TopicPartition[];
-  readonly target: TopicPartition[];
-  readonly settled: boolean;
-}
+/** The coordinator speaks GroupState's heartbeat types on the wire. */
+export type { Heartbeat as MemberHeartbeat, HeartbeatAnswer } from './group-state.ts';
 
 export interface CommittedOffset {
   readonly topic: string;

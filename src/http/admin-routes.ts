@@ -73,16 +73,8 @@ function parseCreateTopic(body: unknown): { name: string; partitions?: number; r
 
 /** API.md "Cluster and admin (v3 shapes)": every node answers; writes go to the controller. */
 export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): void {
-  const checkCluster = (p: Params): void => {
-    if (p['cid'] !== node.config.clusterId) {
-      throw new RunnelError('CLUSTER_NOT_FOUND', `cluster "${p['cid']}" not found; this is cluster "${node.config.clusterId}"`);
-    }
-  };
-  const topicOr404 = async (name: string): Promise<TopicState> => {
-    const t = await node.findTopic(name);
-    if (t === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" not found`);
-    return t;
-  };
+  const checkCluster = (p: Params): void => node.checkCluster(p['cid']);
+  const topicOr404 = (name: string): Promise<TopicState> => node.requireTopic(name);
 
   app.get('/healthz', (_req, reply) => {
     if (!node.joined()) {

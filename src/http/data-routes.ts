@@ -20,12 +20,6 @@ const MAX_TIMEOUT_MS = 300_000;
 const DEFAULT_READ_MAX_BYTES = 1024 * 1024;
 const DEFAULT_READ_TIMEOUT_MS = 1000;
 
-async function topicOr404(node: RunnelNode, name: string): Promise<TopicState> {
-  const t = await node.findTopic(name);
-  if (t === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" not found`);
-  return t;
-}
-
 function partitionOr404(t: TopicState, raw: string | undefined): number {
   const p = Number(raw);
   if (raw === undefined || !/^\d+$/.test(raw) || p >= t.partitions.length) {
@@ -46,7 +40,7 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
     const format = formatFromContentType(req.headers['content-type']);
     const acks = parseAcks(typeof req.query['acks'] === 'string' ? req.query['acks'] : undefined);
     const timeoutMs = parseTimeoutMs(req.query, DEFAULT_PRODUCE_TIMEOUT_MS, MAX_TIMEOUT_MS);
-    const t = await topicOr404(node, req.params['t'] ?? '');
+    const t = await node.requireTopic(req.params['t'] ?? '');
     const pinned = pathPartition === undefined ? undefined : partitionOr404(t, pathPartition);
     const records = parseProduceBody(req.body, format, { maxRecords: MAX_RECORDS_PER_REQUEST, ...(pinned !== undefined ? { pathPartition: pinned } : {}) });
     const count = t.partitions.length;
@@ -135,7 +129,7 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
 
   app.get<{ Params: Params; Querystring: Query }>('/topics/:t/partitions/:p/records', async (req, reply) => {
     const format = acceptFormat(req.headers.accept);
-    const t = await topicOr404(node, req.params['t'] ?? '');
+    const t = await node.requireTopic(req.params['t'] ?? '');
     const partition = partitionOr404(t, req.params['p']);
     const q = parseConsumeQuery(req.query, { maxBytes: DEFAULT_READ_MAX_BYTES, timeoutMs: DEFAULT_READ_TIMEOUT_MS, maxTimeoutMs: MAX_TIMEOUT_MS });
     const { records } = await node.partitions.consume({ topicId: t.id, partition, offset: q.offset, maxBytes: q.maxBytes, timeoutMs: q.timeoutMs });
@@ -147,7 +141,7 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
   });
 
   app.get<{ Params: Params }>('/topics/:t/partitions/:p/offsets', async (req) => {
-    const t = await topicOr404(node, req.params['t'] ?? '');
+    const t = await node.requireTopic(req.params['t'] ?? '');
     const partition = partitionOr404(t, req.params['p']);
     const o = await node.partitions.offsets(t.id, partition);
     return { beginning_offset: o.logStartOffset, end_offset: o.highWatermark };

@@ -212,12 +212,7 @@ export class Controller {
       }
       return {
         records,
-        response: () => ({
-          leaderships: this.deps
-            .image()
-            .allTopics()
-            .reduce((n, t) => n + t.partitions.filter((p) => p.leader === brokerId).length, 0),
-        }),
+        response: () => ({ leaderships: this.deps.image().leaderships(brokerId) }),
       };
     });
   }

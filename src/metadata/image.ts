@@ -65,6 +65,13 @@ export class MetadataImage {
     return this.topicsById.get(id);
   }
 
+  /** How many partitions `brokerId` leads. */
+  leaderships(brokerId: number): number {
+    let n = 0;
+    for (const t of this.topicsById.values()) for (const p of t.partitions) if (p.leader === brokerId) n++;
+    return n;
+  }
+
   allTopics(): TopicState[] {
     return [...this.topicsById.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }

@@ -251,9 +251,7 @@ export class RunnelNode {
   }
 
   private leaderships(): number {
-    return this.image()
-      .allTopics()
-      .reduce((n, t) => n + t.partitions.filter((p) => p.leader === this.nodeId).length, 0);
+    return this.image().leaderships(this.nodeId);
   }
 
   async close(): Promise<void> {
@@ -425,6 +423,13 @@ export class RunnelNode {
     if (t !== undefined) return t;
     await this.catchUpWithLeader(METADATA_BARRIER_TIMEOUT_MS);
     return this.image().topic(name);
+  }
+
+  /** findTopic, or UNKNOWN_TOPIC_OR_PARTITION (404) naming it. */
+  async requireTopic(name: string): Promise<TopicState> {
+    const t = await this.findTopic(name);
+    if (t === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" not found`);
+    return t;
   }
 
   /** Waits (bounded) until this node has applied everything the raft leader has committed. */

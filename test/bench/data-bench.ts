@@ -114,9 +114,9 @@ export async function dataBench(o: DataBenchOptions): Promise<DataBenchRow[]> {
   return rows;
 }
 
-/** Peak resident set (VmHWM) of a process, in MiB. */
-export async function peakRssMiB(pid: number | undefined): Promise<number> {
+/** A process's resident set in MiB: now (VmRSS) or its peak so far (VmHWM). */
+export async function rssMiB(pid: number | undefined, which: 'VmRSS' | 'VmHWM'): Promise<number> {
   if (pid === undefined) return Number.NaN;
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  return Number(new RegExp(`${which}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024;
 }

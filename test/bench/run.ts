@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProcessCluster } from '../support/process-cluster.ts';
-import { dataBench, peakRssMiB } from './data-bench.ts';
+import { dataBench, rssMiB } from './data-bench.ts';
 import { failoverBench } from './failover-bench.ts';
 import { groupsBench } from './groups-bench.ts';
 import { natsBench, percentile, runnelSingleLatency, startNatsCluster } from './nats-compare.ts';
@@ -25,16 +25,10 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 };
 
-async function rssMiB(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return Number.NaN;
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
-}
-
 async function metadataSuite(c: ProcessCluster): Promise<Result[]> {
   const results: Result[] = [];
   await c.agreedLeader();
-  const rss = await Promise.all(c.ids.map((id) => rssMiB(c.pid(id))));
+  const rss = await Promise.all(c.ids.map((id) => rssMiB(c.pid(id), 'VmRSS')));
   results.push({ name: 'idle node RSS', value: Math.max(...rss), unit: 'MiB', detail: `per node: ${rss.map((x) => x.toFixed(1)).join(', ')}` });
 
   const leader = await c.agreedLeader();
@@ -181,7 +175,7 @@ async function main(): Promise<void> {
       console.log(`\nproduce acks=all (RF 3, min.insync 2, 6 partitions, ${values.concurrency} clients x requests of 100 records, ${values.seconds} s each), then consume all back:\n`);
       for (const line of dataTable(rows)) console.log(line);
       if (cluster !== undefined) {
-        const peaks = await Promise.all(cluster.ids.map((id) => peakRssMiB(cluster.pid(id))));
+        const peaks = await Promise.all(cluster.ids.map((id) => rssMiB(cluster.pid(id), 'VmHWM')));
         out['peakRssMiB'] = peaks;
         console.log(`\npeak RSS per node during the data runs: ${peaks.map((x) => `${x.toFixed(0)} MiB`).join(', ')}`);
       }
