@@ -226,7 +226,11 @@ export class GroupCoordinator {
 
   private expireMembers(): void {
     const now = Date.now();
+    // Only groups this node still coordinates; the state of groups it lost is dropped on the
+    // next request for them and must not log expiries of members now served elsewhere.
+    const local = new Set(this.listLocal());
     for (const [id, g] of this.groups) {
+      if (!local.has(id)) continue;
       const gone = g.state.expire(now);
       if (gone.length > 0) this.deps.logger.info({ group: id, members: gone }, 'consumer instances expired: session timeout');
     }

@@ -60,6 +60,8 @@ export class PartitionLog {
   private segments: readonly Segment[];
   // Invariant: logStartOffset <= hw <= logEndOffset.
   private hw: number;
+  /** The value the `high-watermark` file holds, once this process wrote it. */
+  private checkpointedHw: number | undefined;
   private tail: Promise<void> = Promise.resolve();
   private hwTail: Promise<void> = Promise.resolve();
   private closing = false;
@@ -402,8 +404,14 @@ export class PartitionLog {
   }
 
   private writeHighWatermark(): Promise<void> {
+    // Periodic checkpoints of an idle partition would rewrite and fsync the same value.
+    if (this.hw === this.checkpointedHw) return this.hwTail;
+    const hw = this.hw;
     // Serialized so two checkpoints never race on the same temporary file.
-    const run = this.hwTail.then(() => writeCheckpoint(join(this.opts.dir, HIGH_WATERMARK_CHECKPOINT), [[this.hw]]));
+    const run = this.hwTail.then(async () => {
+      await writeCheckpoint(join(this.opts.dir, HIGH_WATERMARK_CHECKPOINT), [[hw]]);
+      this.checkpointedHw = hw;
+    });
     this.hwTail = run.then(noop, noop);
     return run;
   }
