@@ -19,6 +19,12 @@ export interface InstanceConfig {
   readonly autoCommitEnable: boolean;
   readonly autoCommitIntervalMs: number;
   readonly sessionTimeoutMs: number;
+  /**
+   * How long the instance keeps reading its partitions without a heartbeat answer: its own
+   * session timeout, capped by how long a new coordinator holds back grants after a failover
+   * (groups.session_timeout_ms). Past it the coordinator may have handed them to another member.
+   */
+  readonly readLeaseMs: number;
   readonly strategy: AssignmentStrategy;
 }
 
@@ -50,6 +56,8 @@ export class ConsumerInstance {
   /** Set by subscribe(), cleared by the first poll once the group settled (or its timeout ran out). */
   private awaitingSettle = false;
   private lastAutoCommitMs = Date.now();
+  /** When the last heartbeat that got an answer was SENT (GroupState's member-side contract). */
+  private lastAnsweredSentMs = Date.now();
   private queue: Promise<unknown> = Promise.resolve();
   lastUsedMs = Date.now();
   closed = false;
@@ -203,13 +211,28 @@ export class ConsumerInstance {
       .sort();
   }
 
+  /**
+   * GroupState's member-side contract: with no heartbeat answered for the read lease, counted
+   * from when that heartbeat was sent, the coordinator may have expired this member and handed
+   * its partitions on, so they are lost (Kafka's onPartitionsLost): dropped with their
+   * positions and not committed. A partition granted again later starts from the committed offset.
+   */
+  private dropIfLeaseLapsed(): boolean {
+    if (Date.now() - this.lastAnsweredSentMs < this.cfg.readLeaseMs) return false;
+    this.owned.clear();
+    return true;
+  }
+
   private async heartbeat(): Promise<HeartbeatAnswer> {
     const topics = this.subscribedTopics();
+    this.dropIfLeaseLapsed();
+    const sentMs = Date.now();
     const answer = (await this.groups.call({
       op: 'heartbeat',
       group: this.cfg.group,
       hb: { memberId: this.cfg.name, nodeId: this.cfg.nodeId, topics, strategy: this.cfg.strategy, owned: this.assignments(), sessionTimeoutMs: this.cfg.sessionTimeoutMs },
     })) as HeartbeatAnswer;
+    this.lastAnsweredSentMs = sentMs;
     const allowed = new Set(answer.allowed.map(key));
     const revoked = [...this.owned.values()].filter((o) => !allowed.has(key(o.tp)));
     if (revoked.length > 0) {
@@ -274,8 +297,8 @@ export class ConsumerInstance {
 
   private take(o: Owned, buf: Buffer): ConsumedRecord[] {
     const out: ConsumedRecord[] = [];
-    // Still ours? A heartbeat in between may have revoked it.
-    if (this.owned.get(key(o.tp)) !== o) return out;
+    // Still ours? A heartbeat in between may have revoked it, or the read lease lapsed.
+    if (this.dropIfLeaseLapsed() || this.owned.get(key(o.tp)) !== o) return out;
     const from = o.position ?? 0;
     for (const { at } of batches(buf)) {
       for (const r of decodeRecords(buf, at)) {

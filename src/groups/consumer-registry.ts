@@ -86,7 +86,7 @@ export class ConsumerRegistry {
     if (this.instances.has(`${group}/${name}`)) throw new RunnelError('CONSUMER_INSTANCE_EXISTS', `name: consumer instance "${name}" already exists in group "${group}"`);
     await this.deps.groups.call({ op: 'register', group, instance: name, nodeId: this.deps.nodeId });
     const instance = new ConsumerInstance(
-      { group, name, nodeId: this.deps.nodeId, format, autoOffsetReset: reset, autoCommitEnable: autoCommit === 'true', autoCommitIntervalMs: interval, sessionTimeoutMs: session, strategy },
+      { group, name, nodeId: this.deps.nodeId, format, autoOffsetReset: reset, autoCommitEnable: autoCommit === 'true', autoCommitIntervalMs: interval, sessionTimeoutMs: session, readLeaseMs: Math.min(session, this.deps.sessionTimeoutMs), strategy },
       this.deps.groups,
       this.deps.partitions,
       this.deps.image,

@@ -152,6 +152,33 @@ describe('consumer groups on three real processes', () => {
     expect(g.members.map((m) => m.consumer_id)).toEqual(['a']);
   }, 60_000);
 
+  it('a member that outlived its session lost its partitions: back in the group, it resumes at the committed offset, not its own position', async () => {
+    await topic('lapse', 1, 10);
+    const a = await member(3, 'g-lapse', 'a');
+    await ok(3, 'POST', `${a}/subscription`, { topics: ['lapse'] });
+    const first: Rec[] = [];
+    await pollUntil('a to read all 10 records', async () => {
+      first.push(...(await poll(3, a, 200)));
+      return first.length >= 10;
+    }, 20_000, 10);
+    expect(first.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // Processed 0..3 only; 4..9 were returned but not committed.
+    await ok(3, 'POST', `${a}/offsets`, { offsets: [{ topic: 'lapse', partition: 0, offset: 3 }] });
+    // a stops polling; the coordinator expires it after its 2 s session (the group empties).
+    await pollUntil('the coordinator to expire a', async () => {
+      const g = (await ok(1, 'GET', c.v3('/consumer-groups/g-lapse'))) as { members: unknown[] };
+      return g.members.length === 0;
+    }, 20_000, 50);
+    // Meanwhile another member could have read and committed the partition; a's position 10
+    // is not the group's. Kafka's onPartitionsLost: it starts again from the committed offset.
+    const again: Rec[] = [];
+    await pollUntil('a to read again', async () => {
+      again.push(...(await poll(3, a, 200)));
+      return again.length >= 6;
+    }, 20_000, 10);
+    expect(again.map((r) => r.offset)).toEqual([4, 5, 6, 7, 8, 9]);
+  }, 60_000);
+
   it('lets two groups each read every record', async () => {
     await topic('fanout', 3, 4);
     for (const g of ['g-one', 'g-two']) {
