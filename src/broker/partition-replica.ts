@@ -119,10 +119,15 @@ export class PartitionReplica {
       ({ baseOffset, lastOffset } = known);
       this.logger.info({ partition: this.name, producerId: String(header.producerId), baseSequence: header.baseSequence, baseOffset }, 'duplicate batch: answering with its first offsets');
     } else {
-      ({ baseOffset, lastOffset } = await this.log.appendAsLeader(batch, this.leaderEpoch));
-      this.rememberTail(batch, baseOffset, lastOffset);
-      this.producers.record(header.producerId, header.baseSequence, { baseOffset, lastOffset });
-      this.wakeProgress();
+      // Followers may fetch the batch as soon as it is written, while the leader's own fsync
+      // (flush=batch) runs: the two proceed in parallel, and the HW waits for both
+      // (maybeAdvanceHighWatermark takes the leader's durable end, not its log end).
+      ({ baseOffset, lastOffset } = await this.log.appendAsLeader(batch, this.leaderEpoch, (a) => {
+        this.rememberTail(batch, a.baseOffset, a.lastOffset);
+        // Recorded at once: a resend arriving during the fsync is answered, not appended again.
+        this.producers.record(header.producerId, header.baseSequence, a);
+        this.wakeProgress();
+      }));
       this.maybeAdvanceHighWatermark();
     }
     if (acks !== -1 || this.log.highWatermark > lastOffset) return baseOffset;
@@ -178,6 +183,12 @@ export class PartitionReplica {
     }
     const records = this.tailFrom(fetchOffset, maxBytes) ?? (await this.log.read(fetchOffset, maxBytes, this.log.logEndOffset)).records;
     return { records, highWatermark: this.log.highWatermark, logStartOffset: this.log.logStartOffset };
+  }
+
+  /** Leader: the follower's log end offset as its last fetch told us; undefined before it fetched (metrics). */
+  followerLogEndOffset(brokerId: number): number | undefined {
+    const leo = this.followers.get(brokerId)?.leo;
+    return leo === undefined || leo < 0 ? undefined : leo;
   }
 
   /** Leader: ISR members that fell behind for longer than `lagMs`, and replicas back in sync. */
@@ -276,7 +287,7 @@ export class PartitionReplica {
   /** HW = the smallest log end offset in the ISR; frozen while the ISR is below min.insync.replicas. */
   private maybeAdvanceHighWatermark(): void {
     if (this.role !== 'leader' || this.isr.length < this.minInsyncReplicas) return;
-    let hw = this.log.logEndOffset;
+    let hw = this.log.durableEndOffset;
     for (const id of this.isr) {
       if (id === this.selfId) continue;
       const f = this.followers.get(id);

@@ -5,11 +5,16 @@
 export interface ReplicaLog {
   readonly logStartOffset: number;
   readonly logEndOffset: number;
+  /** Offsets below this are durable per the flush policy (<= logEndOffset); a leader's HW never passes it. */
+  readonly durableEndOffset: number;
   readonly highWatermark: number;
   setHighWatermark(hw: number): void;
   checkpointHighWatermark(): Promise<void>;
-  /** One RecordBatch v2; the log assigns offsets from logEndOffset and stamps the epoch. */
-  appendAsLeader(batch: Buffer, leaderEpoch: number): Promise<{ baseOffset: number; lastOffset: number }>;
+  /**
+   * One RecordBatch v2; the log assigns offsets from logEndOffset and stamps the epoch.
+   * `onWritten` runs once the bytes are readable; the promise resolves once they are durable.
+   */
+  appendAsLeader(batch: Buffer, leaderEpoch: number, onWritten?: (appended: { baseOffset: number; lastOffset: number }) => void): Promise<{ baseOffset: number; lastOffset: number }>;
   /** Consecutive batches with the leader's offsets, starting exactly at logEndOffset. */
   appendAsFollower(batches: Buffer): Promise<void>;
   /** Whole batches from the one holding `offset`, none reaching `upperBound`. */

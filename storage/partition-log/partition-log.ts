@@ -69,6 +69,13 @@ export class PartitionLog {
   /** Set when a write failed midway: the on-disk state is unknown, so the log refuses work. */
   private failure: unknown;
   private fsyncs = 0;
+  /**
+   * End offset of what the last completed fsync covers ('batch', 'always'). Invariant:
+   * durableEnd <= logEndOffset; truncation lowers both. Under 'os' durableEndOffset is the log end.
+   */
+  private durableEnd: number;
+  /** Bumped by every truncation: an fsync pass that started before one must not raise durableEnd. */
+  private truncations = 0;
   private readonly readStats: ReadStats = { scannedBytes: 0 };
   private readonly groupCommit: GroupCommit;
   private readonly log: PartitionLogLogger;
@@ -82,6 +89,8 @@ export class PartitionLog {
   ) {
     this.segments = segments;
     this.hw = hw;
+    // What recovery found on disk counts as durable: nothing newer can be covered by a later fsync.
+    this.durableEnd = (segments.at(-1) as Segment).nextOffset;
     this.log = opts.logger ?? silent;
     this.indexIntervalBytes = opts.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES;
     this.groupCommit = new GroupCommit(() => this.syncDirty());
@@ -126,6 +135,16 @@ export class PartitionLog {
     return this.active.nextOffset;
   }
 
+  /**
+   * Offsets below this are on disk per the flush policy: fsynced under 'batch' and 'always',
+   * the whole log under 'os' (which leaves durability to replication). A leader's high
+   * watermark never passes its own durable end, so an append can be replicated while its
+   * fsync runs and still be acknowledged only once both are done.
+   */
+  get durableEndOffset(): number {
+    return this.opts.flush === 'os' ? this.logEndOffset : Math.min(this.durableEnd, this.logEndOffset);
+  }
+
   get highWatermark(): number {
     return this.hw;
   }
@@ -154,8 +173,14 @@ export class PartitionLog {
   /**
    * Appends one v2 batch as the leader: stamps baseOffset = logEndOffset and the leader epoch
    * into `batch` in place (both outside the CRC), records a new epoch in the epoch cache.
+   * Resolves once the batch is durable per the flush policy; `onWritten` runs as soon as its
+   * bytes are in the file (readable, not yet fsynced), before any later append is written.
    */
-  async appendAsLeader(batch: Buffer, leaderEpoch: number): Promise<{ baseOffset: number; lastOffset: number }> {
+  async appendAsLeader(
+    batch: Buffer,
+    leaderEpoch: number,
+    onWritten?: (appended: { baseOffset: number; lastOffset: number }) => void,
+  ): Promise<{ baseOffset: number; lastOffset: number }> {
     if (!verifyBatch(batch, 0)) throw new LogError('CORRUPT_MESSAGE', 'appendAsLeader: the batch fails its CRC or length check');
     if (batchTotalBytes(batch, 0) !== batch.length) throw new LogError('INVALID_RECORD', 'appendAsLeader takes exactly one batch');
     const result = await this.enqueue(async () => {
@@ -164,8 +189,10 @@ export class PartitionLog {
       setPartitionLeaderEpoch(batch, 0, leaderEpoch);
       if (this.epochs.assign(leaderEpoch, baseOffset)) await this.epochs.checkpoint();
       await this.writeBatches(batch);
+      const appended = { baseOffset, lastOffset: batchLastOffset(batch, 0) };
+      onWritten?.(appended);
       if (this.opts.flush === 'always') await this.syncDirty();
-      return { baseOffset, lastOffset: batchLastOffset(batch, 0) };
+      return appended;
     });
     if (this.opts.flush === 'batch') await this.groupCommit.sync();
     return result;
@@ -243,8 +270,10 @@ export class PartitionLog {
       this.segments = segs.slice(0, i + 1);
       for (const d of doomed) await d.remove();
       await seg.truncateTo(offset);
-      if (this.opts.flush !== 'os') await this.syncDirty();
       const end = seg.nextOffset;
+      this.truncations++;
+      this.durableEnd = Math.min(this.durableEnd, end);
+      if (this.opts.flush !== 'os') await this.syncDirty();
       if (this.epochs.truncateFromEnd(end)) await this.epochs.checkpoint();
       this.hw = Math.min(this.hw, end);
       this.log.info({ dir: this.opts.dir, offset, logEndOffset: end, removedSegments: doomed.length }, 'truncated log');
@@ -389,6 +418,8 @@ export class PartitionLog {
 
   private async restartAt(offset: number): Promise<void> {
     const doomed = this.segments;
+    this.truncations++;
+    this.durableEnd = offset;
     for (const d of doomed) await d.remove();
     this.segments = [await Segment.create(this.opts.dir, offset, this.indexIntervalBytes)];
     if (this.opts.flush !== 'os') await syncDir(this.opts.dir);
@@ -398,9 +429,14 @@ export class PartitionLog {
   }
 
   private async syncDirty(): Promise<void> {
+    // Writes complete before they move the log end, so everything below it now is in the
+    // files this fsync pass flushes.
+    const covered = this.logEndOffset;
+    const truncations = this.truncations;
     for (const s of this.segments) {
       if (s.dirty && (await s.sync())) this.fsyncs++;
     }
+    if (truncations === this.truncations) this.durableEnd = Math.max(this.durableEnd, covered);
   }
 
   private writeHighWatermark(): Promise<void> {

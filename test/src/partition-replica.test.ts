@@ -18,10 +18,10 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function leaderReplica(isr = [1, 2, 3], minIsr = 2): Promise<PartitionReplica> {
+async function leaderReplica(isr = [1, 2, 3], minIsr = 2, flush: 'os' | 'batch' = 'os'): Promise<PartitionReplica> {
   const dir = await mkdtemp(join(tmpdir(), 'runnel-replica-'));
   dirs.push(dir);
-  const log = await PartitionLog.open({ dir, segmentBytes: 1 << 20, flush: 'os', retentionMs: -1, retentionBytes: -1 });
+  const log = await PartitionLog.open({ dir, segmentBytes: 1 << 20, flush, retentionMs: -1, retentionBytes: -1 });
   logs.push(log);
   const r = new PartitionReplica('tid', 'orders', 0, log, 1, logger);
   r.applyMetadata(state({ isr }), minIsr, Date.now());
@@ -146,5 +146,23 @@ describe('partition replica (leader side)', () => {
     r.applyMetadata(state({ leader: 1, leaderEpoch: 5, partitionEpoch: 9 }), 2, Date.now());
     const again = await r.fetchFromFollower(2, 4, 3, 1 << 20, Date.now());
     expect(Buffer.compare(again.records, (await r.log.read(4, 1 << 20, r.log.logEndOffset)).records)).toBe(0);
+  });
+
+  it('with flush=batch, lets followers fetch a batch while the leader fsyncs it, and acknowledges only after both', async () => {
+    const r = await leaderReplica([1, 2, 3], 2, 'batch');
+    for (let round = 0; round < 20; round++) {
+      const end = r.log.logEndOffset;
+      const acked = r.produce(batch(2), -1, 10_000);
+      await appended(r, end + 2);
+      // The followers have the batch (readable as soon as it is written) and ack it at once.
+      const got = await r.fetchFromFollower(2, end, -1, 1 << 20, Date.now());
+      expect(got.records.length).toBeGreaterThan(0);
+      await r.fetchFromFollower(2, end + 2, -1, 1 << 20, Date.now());
+      await r.fetchFromFollower(3, end + 2, -1, 1 << 20, Date.now());
+      // Whether or not the leader's own fsync has finished, the HW never passes what it covers.
+      expect(r.log.highWatermark).toBeLessThanOrEqual(r.log.durableEndOffset);
+      expect(await acked).toBe(end);
+      expect(r.log.highWatermark).toBe(end + 2);
+    }
   });
 });

@@ -337,6 +337,29 @@ describe('PartitionLog', () => {
     expect(log.logEndOffset).toBe(300);
   });
 
+
+  it("under flush 'batch' a leader append is readable once written but durable only after its fsync; truncation lowers the durable end", async () => {
+    const log = await openLog(await tempDir(), { flush: 'batch' });
+    await log.appendAsLeader(batchOf('first', 2), 0);
+    expect(log.durableEndOffset).toBe(2);
+    const seen: { durable: number; end: number; readable: number }[] = [];
+    const appended = await log.appendAsLeader(batchOf('second', 3), 0, (a) => {
+      // Runs between the write and the fsync that covers it.
+      seen.push({ durable: log.durableEndOffset, end: log.logEndOffset, readable: a.lastOffset + 1 });
+    });
+    expect(appended).toEqual({ baseOffset: 2, lastOffset: 4 });
+    expect(seen).toEqual([{ durable: 2, end: 5, readable: 5 }]);
+    expect(log.durableEndOffset).toBe(5);
+    await log.truncateTo(2);
+    expect(log.durableEndOffset).toBe(2);
+    // A later append is not durable before its own fsync, whatever came before the truncation.
+    let durableWhenWritten = -1;
+    await log.appendAsLeader(batchOf('third', 4), 0, () => (durableWhenWritten = log.durableEndOffset));
+    expect(durableWhenWritten).toBe(2);
+    expect(log.durableEndOffset).toBe(6);
+    const os = await openLog(await tempDir(), { flush: 'os' });
+    await os.appendAsLeader(batchOf('o', 2), 0, () => expect(os.durableEndOffset).toBe(2));
+  });
   it("fsyncs every append under flush 'always' and none under 'os'", async () => {
     const always = await openLog(await tempDir(), { flush: 'always' });
     await Promise.all(Array.from({ length: 20 }, (_, i) => always.appendAsLeader(batchOf(`a${i}`), 0)));

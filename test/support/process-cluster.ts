@@ -48,6 +48,8 @@ export interface ProcessClusterOptions {
   readonly extraYaml?: string;
   /** Extra environment of every node, e.g. { RUNNEL_TEST_HOOKS: '1' } for fault tests. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Extra node flags of every node, e.g. ['--cpu-prof', '--cpu-prof-dir=DIR'] (not allowed in NODE_OPTIONS). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /**
@@ -63,6 +65,7 @@ export class ProcessCluster {
   readonly ids: number[];
 
   private env: Readonly<Record<string, string>> = {};
+  private nodeArgs: readonly string[] = [];
   /** Set by destroy(): a test body still running after a timeout cannot start nodes again. */
   private destroyed = false;
 
@@ -88,6 +91,7 @@ export class ProcessCluster {
     ].join('\n');
     const c = new ProcessCluster(dir, http, ids);
     c.env = opts.env ?? {};
+    c.nodeArgs = opts.nodeArgs ?? [];
     await writeFile(c.configPath, yaml + '\n');
     return c;
   }
@@ -96,7 +100,7 @@ export class ProcessCluster {
     if (this.destroyed) throw new Error('cluster destroyed: not starting node ' + String(id));
     if (this.children.has(id)) throw new Error(`node ${id} is already running`);
     const log = createWriteStream(join(this.dir, `node-${id}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, 'node', '--config', this.configPath, '--id', String(id)], {
+    const child = spawn(process.execPath, [...this.nodeArgs, '--import', TSX, MAIN, 'node', '--config', this.configPath, '--id', String(id)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
       env: { ...process.env, RUNNEL_LOG_LEVEL: process.env.RUNNEL_LOG_LEVEL ?? 'info', ...this.env },
