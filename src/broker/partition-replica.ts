@@ -10,6 +10,7 @@ export type Acks = 0 | 1 | -1;
 /** Bounds of the in-memory tail of recent leader appends. */
 const TAIL_MAX_BYTES = 4 * 1024 * 1024;
 const TAIL_MAX_BATCHES = 256;
+const EMPTY = Buffer.alloc(0);
 
 interface FollowerState {
   /** The follower's log end offset as its last fetch told us; -1 until it fetches. */
@@ -180,8 +181,11 @@ export class PartitionReplica {
       f.leo = fetchOffset;
       if (fetchOffset >= this.log.logEndOffset) f.lastCaughtUpMs = nowMs;
       this.maybeAdvanceHighWatermark();
+      this.trimTail();
     }
-    const records = this.tailFrom(fetchOffset, maxBytes) ?? (await this.log.read(fetchOffset, maxBytes, this.log.logEndOffset)).records;
+    // A caught-up follower (the common case) costs no lookup and no read.
+    const records =
+      fetchOffset === this.log.logEndOffset ? EMPTY : (this.tailFrom(fetchOffset, maxBytes) ?? (await this.log.read(fetchOffset, maxBytes, this.log.logEndOffset)).records);
     return { records, highWatermark: this.log.highWatermark, logStartOffset: this.log.logStartOffset };
   }
 
@@ -226,6 +230,20 @@ export class PartitionReplica {
     }
   }
 
+  /** Drops tail batches every ISR follower has fetched past: the tail holds only what is in flight. */
+  private trimTail(): void {
+    if (this.tail.length === 0) return;
+    let fetched = Number.POSITIVE_INFINITY;
+    for (const id of this.isr) {
+      if (id === this.selfId) continue;
+      fetched = Math.min(fetched, this.followers.get(id)?.leo ?? -1);
+    }
+    while (this.tail.length > 0 && (this.tail[0]?.lastOffset ?? Number.POSITIVE_INFINITY) < fetched) {
+      const first = this.tail.shift();
+      if (first !== undefined) this.tailBytes -= first.bytes.length;
+    }
+  }
+
   private clearTail(): void {
     this.tail = [];
     this.tailBytes = 0;
@@ -262,8 +280,20 @@ export class PartitionReplica {
     });
   }
 
+  /**
+   * Calls `cb` once, at the next move of the log end offset or high watermark (or close);
+   * returns a function that cancels it. For waiting on many replicas under one timer.
+   */
+  onNextProgress(cb: () => void): () => void {
+    this.progressWaiters.add(cb);
+    return () => this.progressWaiters.delete(cb);
+  }
+
   wakeProgress(): void {
-    for (const w of [...this.progressWaiters]) w();
+    if (this.progressWaiters.size === 0) return;
+    const ws = [...this.progressWaiters];
+    this.progressWaiters.clear();
+    for (const w of ws) w();
   }
 
   checkLeader(leaderEpoch?: number): void {

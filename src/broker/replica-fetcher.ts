@@ -106,16 +106,19 @@ export class ReplicaFetcher {
         };
         const sentEpochs = new Map(req.partitions.map((p) => [`${p.topicId}:${p.partition}`, p.leaderEpoch]));
         const res = await this.fetch(this.leaderId, req, this.opts.maxWaitMs + this.opts.requestTimeoutMs);
-        let backoff = false;
-        for (const p of res.partitions) {
-          const k = `${p.topicId}:${p.partition}`;
-          const r = this.partitions.get(k);
-          if (r === undefined || r.closed || r.role !== 'follower') continue;
-          // An answer from a leader epoch that ended while the fetch was in flight is stale: drop it.
-          if (r.leaderId !== this.leaderId || r.leaderEpoch !== sentEpochs.get(k)) continue;
-          if (!(await this.handle(r, p))) backoff = true;
-        }
-        if (backoff) await this.pause(RETRY_BACKOFF_MS);
+        // Partitions are independent logs: append them in parallel, so their writes and fsyncs
+        // (flush=batch) overlap instead of queueing one after another.
+        const handled = await Promise.all(
+          res.partitions.map(async (p) => {
+            const k = `${p.topicId}:${p.partition}`;
+            const r = this.partitions.get(k);
+            if (r === undefined || r.closed || r.role !== 'follower') return true;
+            // An answer from a leader epoch that ended while the fetch was in flight is stale: drop it.
+            if (r.leaderId !== this.leaderId || r.leaderEpoch !== sentEpochs.get(k)) return true;
+            return this.handle(r, p);
+          }),
+        );
+        if (handled.includes(false)) await this.pause(RETRY_BACKOFF_MS);
       } catch (err) {
         if (!this.running) break;
         if (err instanceof RunnelError && err.status >= 500) this.logger.debug({ err, leader: this.leaderId }, 'fetch failed; retrying');

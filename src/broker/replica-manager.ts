@@ -184,7 +184,7 @@ export class ReplicaManager {
       }
       // Nothing new anywhere: wait for any of these partitions to move (produce wakes us).
       const waits = req.partitions.map((p) => this.replicas.get(key(p.topicId, p.partition))).filter((r) => r !== undefined);
-      await Promise.race(waits.map((r) => r.waitForProgress(left)));
+      await waitForAnyProgress(waits, left);
     }
   }
 
@@ -287,4 +287,21 @@ const HW_CHECKPOINT_INTERVAL_MS = 5000;
 
 function key(topicId: string, partition: number): string {
   return `${topicId}:${partition}`;
+}
+
+/** Resolves at the first progress of any of `replicas`, or after `timeoutMs`: one timer, however many partitions. */
+function waitForAnyProgress(replicas: readonly PartitionReplica[], timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const cancels: (() => void)[] = [];
+    let settled = false;
+    const done = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      for (const cancel of cancels) cancel();
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    for (const r of replicas) cancels.push(r.onNextProgress(done));
+  });
 }
