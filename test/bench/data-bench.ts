@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { createBenchTopic, produceLoad } from './produce-load.ts';
 
 // Produce/consume throughput and latency against a running cluster (any node's HTTP URL).
 
@@ -17,58 +17,23 @@ export interface DataBenchRow {
   readonly produced: number;
   readonly produceRecordsPerSec: number;
   readonly produceMBPerSec: number;
+  /** Latency of acknowledged (200) requests. */
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
-  /** Failed requests by HTTP status (429 = explicit backpressure). */
+  /** Failed requests by HTTP status (429 = explicit backpressure, retried after Retry-After). */
   readonly errorsByStatus: Readonly<Record<string, number>>;
   readonly consumed: number;
   readonly consumeRecordsPerSec: number;
   readonly consumeMBPerSec: number;
 }
 
-const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-
-async function createTopic(base: string, clusterId: string, name: string, partitions: number): Promise<void> {
-  const res = await fetch(`${base}/v3/clusters/${clusterId}/topics`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ topic_name: name, partitions_count: partitions, replication_factor: 3, configs: [{ name: 'min.insync.replicas', value: '2' }] }),
-  });
-  if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${await res.text()}`);
-}
-
 /** Produces with acks=all from `concurrency` clients for `seconds`, then reads every partition back. */
 async function runOne(o: DataBenchOptions, recordBytes: number): Promise<DataBenchRow> {
   const topic = `bench-${recordBytes}b-${Date.now()}`;
-  await createTopic(o.brokers[0] ?? '', o.clusterId, topic, o.partitions);
-  // One request body per client, reused: the bench measures the server, not JSON building.
-  const value = Buffer.alloc(recordBytes, 120).toString('base64');
-  const body = JSON.stringify({ records: Array.from({ length: o.recordsPerRequest }, () => ({ value })) });
-  const latencies: number[] = [];
-  let produced = 0;
-  let errors = 0;
-  const errorsByStatus: Record<string, number> = {};
-  const deadline = performance.now() + o.seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: o.concurrency }, async (_, client) => {
-      const url = `${o.brokers[client % o.brokers.length] ?? ''}/topics/${topic}?acks=all`;
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/vnd.kafka.binary.v2+json' }, body });
-        await res.arrayBuffer();
-        latencies.push(performance.now() - t0);
-        if (res.status === 200) produced += o.recordsPerRequest;
-        else {
-          errors++;
-          errorsByStatus[String(res.status)] = (errorsByStatus[String(res.status)] ?? 0) + 1;
-        }
-      }
-    }),
-  );
-  const produceSecs = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  await createBenchTopic(o.brokers[0] ?? '', o.clusterId, topic, o.partitions);
+  const load = await produceLoad({ brokers: o.brokers, topic, producers: o.concurrency, seconds: o.seconds, recordBytes, recordsPerRequest: o.recordsPerRequest });
+  const produced = load.tally.produced;
 
   // Consume everything back, partitions in parallel.
   const consumeStart = performance.now();
@@ -96,12 +61,12 @@ async function runOne(o: DataBenchOptions, recordBytes: number): Promise<DataBen
   return {
     recordBytes,
     produced,
-    produceRecordsPerSec: produced / produceSecs,
-    produceMBPerSec: mb(produced) / produceSecs,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    errors,
-    errorsByStatus,
+    produceRecordsPerSec: load.recordsPerSec,
+    produceMBPerSec: load.mbPerSec,
+    p50Ms: load.p50Ms,
+    p99Ms: load.p99Ms,
+    errors: load.tally.errors,
+    errorsByStatus: load.tally.errorsByStatus,
     consumed,
     consumeRecordsPerSec: consumed / consumeSecs,
     consumeMBPerSec: mb(consumed) / consumeSecs,
@@ -112,11 +77,4 @@ export async function dataBench(o: DataBenchOptions): Promise<DataBenchRow[]> {
   const rows: DataBenchRow[] = [];
   for (const size of o.recordBytes) rows.push(await runOne(o, size));
   return rows;
-}
-
-/** A process's resident set in MiB: now (VmRSS) or its peak so far (VmHWM). */
-export async function rssMiB(pid: number | undefined, which: 'VmRSS' | 'VmHWM'): Promise<number> {
-  if (pid === undefined) return Number.NaN;
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`${which}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024;
 }

@@ -2,15 +2,29 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProcessCluster } from '../support/process-cluster.ts';
-import { dataBench, rssMiB } from './data-bench.ts';
+import { dataBench } from './data-bench.ts';
 import { failoverBench } from './failover-bench.ts';
 import { groupsBench } from './groups-bench.ts';
+import { loadBench, loadReport, LOAD_PARTITIONS, LOAD_PRODUCERS } from './load-bench.ts';
 import { natsBench, percentile, runnelSingleLatency, startNatsCluster } from './nats-compare.ts';
 import type { SideResult } from './nats-compare.ts';
 import type { DataBenchRow } from './data-bench.ts';
+import { rssMiB } from './rss-sampler.ts';
+import { scaleBench, scaleReport } from './scale-bench.ts';
 
 // `npm run bench [-- --suite data,metadata,groups,failover] [--brokers URL,...] [--cluster-id ID] [--seconds N] [--json FILE]`
 // Starts a fresh 3-node cluster on free ports (or uses --brokers), prints a table and saves it.
+// --seconds is per measurement: default 10 for data, 5 for scale, 60 for load.
+//
+// Longer suites, not in the default set (each on its own fresh cluster with cluster.yaml's
+// default timings; they sample the nodes' memory, so they ignore --brokers):
+//   `--suite scale`: partitions {1, 10, 100} x producers {1, 8, 64}, --seconds per cell (9 cells),
+//     records/s, MB/s, p50/p99, errors and peak RSS per node; then a 1,000-partition topic
+//     created, 10 records written to every partition and every high watermark checked.
+//   `--suite load`: 64 producers as fast as they can, 6 partitions, 100 B then 1 KiB records,
+//     --seconds each; PASS/FAIL: no error other than 429 (retried after Retry-After), peak
+//     RSS < 512 MiB per node. A FAIL sets the exit code to 1.
+//   `npm run bench -- --compare nats` is the NATS JetStream comparison (README).
 
 interface Result {
   readonly name: string;
@@ -132,6 +146,14 @@ async function compareNats(seconds: number, concurrency: number): Promise<unknow
   return { runnelBatch, runnelOs, nats: natsSide, table: lines };
 }
 
+/** A fresh 3-node cluster with cluster.yaml's default timings (what a user runs), all healthy. */
+async function freshCluster(): Promise<ProcessCluster> {
+  const c = await ProcessCluster.create();
+  c.startAll();
+  await c.waitHealthy(c.ids, 30_000);
+  return c;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -139,7 +161,7 @@ async function main(): Promise<void> {
       suite: { type: 'string', default: 'data,metadata,groups,failover' },
       brokers: { type: 'string' },
       'cluster-id': { type: 'string', default: 'runnel-local' },
-      seconds: { type: 'string', default: '10' },
+      seconds: { type: 'string' },
       concurrency: { type: 'string', default: '8' },
       compare: { type: 'string' },
     },
@@ -147,7 +169,7 @@ async function main(): Promise<void> {
   });
   if (values.compare !== undefined) {
     if (values.compare !== 'nats') throw new Error(`--compare: only "nats" is supported, not "${values.compare}"`);
-    const result = await compareNats(Number(values.seconds), Number(values.concurrency));
+    const result = await compareNats(Number(values.seconds ?? '10'), Number(values.concurrency));
     const file = values.json ?? join('bench-results', `compare-nats-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, JSON.stringify(result, null, 2) + '\n');
@@ -155,8 +177,13 @@ async function main(): Promise<void> {
     return;
   }
   const suites = new Set(values.suite.split(','));
+  const known = ['data', 'metadata', 'groups', 'failover', 'scale', 'load'];
+  const unknown = [...suites].filter((x) => !known.includes(x));
+  if (unknown.length > 0) throw new Error(`--suite: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  const secondsOr = (dflt: number): number => Number(values.seconds ?? dflt);
   const external = values.brokers?.split(',').map((u) => u.replace(/\/$/, ''));
-  const cluster = external === undefined ? await ProcessCluster.started() : undefined;
+  const needShared = suites.has('data') || suites.has('metadata');
+  const cluster = external === undefined && needShared ? await ProcessCluster.started() : undefined;
   const out: Record<string, unknown> = { at: new Date().toISOString(), node: process.version, cores: (await readFile('/proc/cpuinfo', 'utf8')).split('\nprocessor').length };
   console.log(`runnel bench (${String(out['at'])}, node ${process.version}${external ? `, brokers ${external.join(',')}` : ', fresh 3-node cluster'})`);
   try {
@@ -166,13 +193,13 @@ async function main(): Promise<void> {
         brokers,
         clusterId: cluster?.clusterId ?? values['cluster-id'],
         recordBytes: [100, 1024],
-        seconds: Number(values.seconds),
+        seconds: secondsOr(10),
         concurrency: Number(values.concurrency),
         recordsPerRequest: 100,
         partitions: 6,
       });
       out['data'] = rows;
-      console.log(`\nproduce acks=all (RF 3, min.insync 2, 6 partitions, ${values.concurrency} clients x requests of 100 records, ${values.seconds} s each), then consume all back:\n`);
+      console.log(`\nproduce acks=all (RF 3, min.insync 2, 6 partitions, ${values.concurrency} clients x requests of 100 records, ${secondsOr(10)} s each), then consume all back:\n`);
       for (const line of dataTable(rows)) console.log(line);
       if (cluster !== undefined) {
         const peaks = await Promise.all(cluster.ids.map((id) => rssMiB(cluster.pid(id), 'VmHWM')));
@@ -205,16 +232,43 @@ async function main(): Promise<void> {
   }
   if (suites.has('failover') && external === undefined) {
     // cluster.yaml defaults (no test timings): what a user gets.
-    const c = await ProcessCluster.create();
+    const c = await freshCluster();
     try {
-      c.startAll();
-      await c.waitHealthy(c.ids, 30_000);
       const runs = await failoverBench(c, 10);
       const ms = runs.map((r) => r.ms).sort((a, b) => a - b);
       out['failover'] = { runs, minMs: ms[0], medianMs: median(ms), maxMs: ms[ms.length - 1] };
       console.log('\nSIGKILL of a partition leader -> next successful acks=all produce on it (cluster.yaml defaults), 10 runs:');
       for (const r of runs) console.log(`  partition ${r.partition}, killed node ${r.killed}${r.wasRaftLeader ? ' (also the raft leader)' : ''}: ${r.ms.toFixed(0)} ms`);
       console.log(`  min ${ms[0]?.toFixed(0)} ms, median ${median(ms).toFixed(0)} ms, max ${ms[ms.length - 1]?.toFixed(0)} ms`);
+    } finally {
+      await c.destroy();
+    }
+  }
+  if ((suites.has('scale') || suites.has('load')) && external !== undefined) {
+    console.log('\nscale and load suites skipped: they start their own cluster to sample node memory (drop --brokers)');
+  }
+  if (suites.has('scale') && external === undefined) {
+    const seconds = secondsOr(5);
+    const c = await freshCluster();
+    try {
+      console.log(`\nscale: acks=all, RF 3, min.insync 2, 100 B records, requests of 100 records, ${seconds} s per cell, a fresh topic per cell:`);
+      const r = await scaleBench(c, seconds);
+      out['scale'] = { ...r, seconds, table: scaleReport(r) };
+      console.log('');
+      for (const line of scaleReport(r)) console.log(line);
+    } finally {
+      await c.destroy();
+    }
+  }
+  if (suites.has('load') && external === undefined) {
+    const seconds = secondsOr(60);
+    const c = await freshCluster();
+    try {
+      console.log(`\nload: ${LOAD_PRODUCERS} producers as fast as they can, acks=all, RF 3, min.insync 2, ${LOAD_PARTITIONS} partitions, requests of 100 records, ${seconds} s per record size:\n`);
+      const r = await loadBench(c, seconds, [100, 1024]);
+      out['load'] = { ...r, report: loadReport(r) };
+      for (const line of loadReport(r)) console.log(line);
+      if (!r.pass) process.exitCode = 1;
     } finally {
       await c.destroy();
     }
