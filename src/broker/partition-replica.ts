@@ -196,7 +196,7 @@ export class PartitionReplica {
   }
 
   /** Leader: ISR members that fell behind for longer than `lagMs`, and replicas back in sync. */
-  isrChangeNeeded(nowMs: number, lagMs: number): readonly number[] | undefined {
+  isrChangeNeeded(nowMs: number, lagMs: number, mayJoin: (brokerId: number) => boolean = () => true): readonly number[] | undefined {
     if (this.role !== 'leader' || this.isrChangeInFlight) return undefined;
     const next = new Set(this.isr);
     for (const [id, f] of this.followers) {
@@ -204,7 +204,7 @@ export class PartitionReplica {
       if (inIsr && nowMs - f.lastCaughtUpMs > lagMs) next.delete(id);
       // Kafka's expansion rule: caught up to the high watermark and into this leader's epoch.
       const epochStart = this.log.endOffsetForEpoch(this.leaderEpoch - 1).endOffset;
-      if (!inIsr && f.leo >= this.log.highWatermark && f.leo >= epochStart && nowMs - f.lastCaughtUpMs <= lagMs) next.add(id);
+      if (!inIsr && f.leo >= this.log.highWatermark && f.leo >= epochStart && nowMs - f.lastCaughtUpMs <= lagMs && mayJoin(id)) next.add(id);
     }
     const changed = next.size !== this.isr.length || [...next].some((b) => !this.isr.includes(b));
     return changed ? [...next].sort((a, b) => a - b) : undefined;

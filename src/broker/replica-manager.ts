@@ -268,7 +268,9 @@ export class ReplicaManager {
   private checkIsrs(): void {
     const now = Date.now();
     for (const r of this.replicas.values()) {
-      const isr = r.isrChangeNeeded(now, this.deps.replicaLagTimeMaxMs);
+      // KIP-841: a fenced (or unknown) broker cannot join an ISR, so do not ask for it each round.
+      const latest = this.latest;
+      const isr = r.isrChangeNeeded(now, this.deps.replicaLagTimeMaxMs, (id) => latest?.broker(id)?.fenced === false);
       if (isr === undefined) continue;
       r.isrChangeInFlight = true;
       this.deps.logger.info({ partition: r.name, from: r.isr, to: isr }, 'asking the controller to change the ISR');

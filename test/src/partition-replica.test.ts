@@ -111,6 +111,8 @@ describe('partition replica (leader side)', () => {
     expect(r.isrChangeNeeded(t0 + 5000, 1000)).toEqual([1, 2]);
     r.applyMetadata(state({ isr: [1, 2], partitionEpoch: 8 }), 2, t0);
     await r.fetchFromFollower(3, 2, 3, 1 << 20, t0 + 5000);
+    // KIP-841: not while broker 3 is fenced (the controller would refuse it every round).
+    expect(r.isrChangeNeeded(t0 + 5000, 1000, (id) => id !== 3)).toBeUndefined();
     expect(r.isrChangeNeeded(t0 + 5000, 1000)).toEqual([1, 2, 3]);
   });
 
