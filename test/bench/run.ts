@@ -25,6 +25,7 @@ import { scaleBench, scaleReport } from './scale-bench.ts';
 //     --seconds each; PASS/FAIL: no error other than 429 (retried after Retry-After), peak
 //     RSS < 512 MiB per node. A FAIL sets the exit code to 1.
 //   `npm run bench -- --compare nats` is the NATS JetStream comparison (README).
+// `--cpu-prof DIR`: every node started writes a V8 CPU profile (.cpuprofile) into DIR when it stops.
 
 interface Result {
   readonly name: string;
@@ -164,9 +165,13 @@ async function main(): Promise<void> {
       seconds: { type: 'string' },
       concurrency: { type: 'string', default: '8' },
       compare: { type: 'string' },
+      'cpu-prof': { type: 'string' },
     },
     strict: true,
   });
+  // Every node this run starts writes a V8 CPU profile into the directory when it stops
+  // (open it in Chrome DevTools or speedscope).
+  if (values['cpu-prof'] !== undefined) process.env['RUNNEL_NODE_ARGS'] = `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}`;
   if (values.compare !== undefined) {
     if (values.compare !== 'nats') throw new Error(`--compare: only "nats" is supported, not "${values.compare}"`);
     const result = await compareNats(Number(values.seconds ?? '10'), Number(values.concurrency));

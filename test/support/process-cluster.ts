@@ -91,7 +91,8 @@ export class ProcessCluster {
     ].join('\n');
     const c = new ProcessCluster(dir, http, ids);
     c.env = opts.env ?? {};
-    c.nodeArgs = opts.nodeArgs ?? [];
+    // RUNNEL_NODE_ARGS: extra node flags for every cluster (`npm run bench -- --cpu-prof DIR` sets it).
+    c.nodeArgs = opts.nodeArgs ?? (process.env.RUNNEL_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     await writeFile(c.configPath, yaml + '\n');
     return c;
   }
