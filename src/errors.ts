@@ -25,6 +25,8 @@ export const ERRORS = {
   INVALID_UPDATE_VERSION: { status: 409, code: 40903 },
   /** A commit for partitions this consumer instance does not (or no longer) own. */
   COMMIT_FAILED: { status: 409, code: 40904 },
+  /** Resetting a group's committed offsets while it has members (Kafka NON_EMPTY_GROUP). */
+  NON_EMPTY_GROUP: { status: 409, code: 40905 },
   // 429: over a limit; retry later
   THROTTLING_QUOTA_EXCEEDED: { status: 429, code: 42901 },
   // 416

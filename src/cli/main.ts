@@ -1,127 +1,104 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load-config.ts';
+// The `runnel` command line (bin: src/cli/bin.js). `start` and `node` run the cluster; the
+// other commands talk to it over the HTTP API (API.md). Exit codes: 0 ok, 1 the operation
+// failed, 2 the command line is wrong.
+
+import { Command, CommanderError } from 'commander';
 import { RunnelError } from '../errors.ts';
-import { createRootLogger } from '../logger.ts';
-import { RunnelNode } from '../node/runnel-node.ts';
+import { intArg } from './arg-parsers.ts';
+import { registerClusterCommands } from './commands/cluster-status.ts';
+import { registerConsumeCommand } from './commands/consume.ts';
+import { registerGroupCommands } from './commands/group.ts';
+import { registerProduceCommand } from './commands/produce.ts';
+import { registerTopicCommands } from './commands/topic.ts';
+import { addGlobalOptions, BROKERS_ENV, exitAfterFlush } from './context.ts';
+import { HttpError, UnreachableError } from './http-client.ts';
+import { UsageError } from './usage-error.ts';
 
-const USAGE = `usage:
-  runnel start [--config cluster.yaml]             start every node of the file, each as its own process (Ctrl-C stops them)
-  runnel node --config cluster.yaml --id N         start one node (one per machine or container)`;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
 
-/** How long a node gets to close cleanly after SIGTERM before it is killed. */
-const STOP_GRACE_MS = 10_000;
+/** A next step for the server errors a user is likely to meet, by error_code. */
+const HINTS: Record<number, string> = {
+  40401: 'list the topics with `runnel topic list`',
+  40402: 'see the partitions with `runnel topic describe TOPIC`',
+  40901: 'see it with `runnel topic describe TOPIC`',
+  40905: 'see its members with `runnel group describe GROUP`',
+};
 
-function fail(message: string): never {
-  console.error(`runnel: ${message}\n${USAGE}`);
-  process.exit(2);
+function configOf(cmd: Command): string | undefined {
+  return cmd.opts<{ config?: string }>().config ?? cmd.parent?.opts<{ config?: string }>().config;
 }
 
-async function runNode(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' }, id: { type: 'string' } }, strict: true });
-  if (values.config === undefined) fail('--config is required');
-  if (values.id === undefined || !/^\d+$/.test(values.id)) fail('--id must be a node id from the config');
-  const config = await loadConfig(values.config);
-  const nodeId = Number(values.id);
-  const logger = createRootLogger({ nodeId });
-  const node = new RunnelNode(config, nodeId, logger);
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    // SIGTERM (rolling restarts, orchestrators): controlled shutdown first, so leadership moves
-    // before this broker goes. SIGINT (Ctrl-C; `runnel start` stopping the whole cluster):
-    // stop at once, there is nowhere to move leadership to. A second signal is ignored.
-    (signal === 'SIGTERM' ? node.shutdown() : node.close()).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'close failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  await node.start();
-}
+function buildProgram(): Command {
+  const program = new Command('runnel')
+    .description('runnel: a Kafka-style distributed commit log. Run a cluster, and manage and use it over its HTTP API.')
+    // Options before a subcommand are the program's, after it the subcommand's: `topic create
+    // --config k=v` sets a topic config, `runnel --config FILE topic create` picks the cluster file.
+    .enablePositionalOptions()
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)');
+  addGlobalOptions(program);
+  program.addHelpText('after', `\nBrokers: --brokers URL,URL, else $${BROKERS_ENV}, else the nodes of ./cluster.yaml (or --config FILE); the next broker is tried when one is unreachable.\nExit codes: 0 ok, 1 the operation failed, 2 bad command line.`);
 
-/** Starts one child process per node, prefixes their output, and stops them all on Ctrl-C. */
-async function runCluster(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', default: 'cluster.yaml' } }, strict: true });
-  const configPath = values.config;
-  const config = await loadConfig(configPath);
-  const main = fileURLToPath(import.meta.url);
-  const tsx = import.meta.resolve('tsx');
-  const children = new Map<number, ChildProcess>();
-  for (const n of config.nodes) {
-    // detached: each node leads its own process group, so a stop reaches everything it started.
-    const child = spawn(process.execPath, ['--import', tsx, main, 'node', '--config', configPath, '--id', String(n.id)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
+  program
+    .command('start')
+    .description('start every node of the cluster file, each as its own process (Ctrl-C stops them)')
+    .option('--config <file>', 'the cluster file (default: cluster.yaml)')
+    .action(async (_o: unknown, cmd: Command) => {
+      const { runCluster } = await import('./commands/start.ts');
+      await runCluster(configOf(cmd) ?? 'cluster.yaml');
     });
-    children.set(n.id, child);
-    const tag = `[node-${n.id}]`;
-    for (const stream of [child.stdout, child.stderr]) {
-      if (stream !== null) createInterface({ input: stream }).on('line', (line) => console.log(`${tag} ${line}`));
-    }
-    child.on('exit', (code, signal) => {
-      children.delete(n.id);
-      console.log(`${tag} exited (${signal ?? `code ${code ?? 0}`})`);
-      if (children.size === 0) process.exit(0);
+
+  program
+    .command('node')
+    .description('start one node of the cluster file in this process (one per machine or container)')
+    .option('--config <file>', 'the cluster file')
+    .option('--id <n>', 'the id of this node in the file', intArg(0))
+    .action(async (o: { id?: number }, cmd: Command) => {
+      const config = configOf(cmd);
+      if (config === undefined) throw new UsageError('node: --config is required');
+      if (o.id === undefined) throw new UsageError('node: --id must be a node id from the config');
+      const { runNode } = await import('./commands/node.ts');
+      await runNode(config, o.id);
     });
-    console.log(`${tag} started: http://${n.host}:${n.httpPort} (rpc ${n.rpcPort}, data ${n.dataDir})`);
-  }
-  let stopping = false;
-  const stopAll = (): void => {
-    if (stopping) return;
-    stopping = true;
-    console.log('stopping all nodes...');
-    // The whole cluster stops: no controlled shutdown (SIGINT), each node just closes cleanly.
-    for (const c of children.values()) signalGroup(c, 'SIGINT');
-    setTimeout(() => {
-      for (const c of children.values()) signalGroup(c, 'SIGKILL');
-    }, STOP_GRACE_MS).unref();
-  };
-  process.on('SIGINT', stopAll);
-  process.on('SIGTERM', stopAll);
-  // If this process dies anyway, take the nodes with it.
-  process.on('exit', () => {
-    for (const c of children.values()) signalGroup(c, 'SIGKILL');
-  });
+
+  registerClusterCommands(program);
+  registerTopicCommands(program);
+  registerProduceCommand(program);
+  registerConsumeCommand(program);
+  registerGroupCommands(program);
+  return program;
 }
 
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // Already gone.
+/** Prints what went wrong and says what to do; returns the exit code. */
+function reportError(err: unknown): number {
+  // commander printed its own message (and help) already.
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+  if (err instanceof UsageError) {
+    console.error(`error: ${err.message}\n(add --help for usage)`);
+    return EXIT_USAGE;
   }
+  // start / node: a bad cluster file is a usage error, as before.
+  if (err instanceof RunnelError) {
+    console.error(`error: ${err.message}`);
+    return EXIT_USAGE;
+  }
+  if (err instanceof HttpError) {
+    const hint = HINTS[err.errorCode];
+    console.error(`error: ${err.message}${hint === undefined ? '' : `\n(${hint})`}`);
+    return EXIT_FAILED;
+  }
+  if (err instanceof UnreachableError) {
+    console.error(`error: ${err.message}`);
+    return EXIT_FAILED;
+  }
+  console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+  if (process.env['RUNNEL_DEBUG'] === '1' && err instanceof Error) console.error(err.stack);
+  return EXIT_FAILED;
 }
 
-async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'start':
-      return runCluster(rest);
-    case 'node':
-      return runNode(rest);
-    case undefined:
-    case '--help':
-    case 'help':
-      console.log(USAGE);
-      return;
-    default:
-      fail(`unknown command "${command}"`);
-  }
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  await exitAfterFlush(reportError(err));
 }
-
-main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof RunnelError) fail(err.message);
-  console.error(err);
-  process.exit(1);
-});

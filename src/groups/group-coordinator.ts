@@ -28,6 +28,8 @@ export type GroupCall =
   | { readonly op: 'leave'; readonly group: string; readonly memberId: string }
   | { readonly op: 'commit'; readonly group: string; readonly memberId: string; readonly offsets: readonly CommittedOffset[] }
   | { readonly op: 'fetch'; readonly group: string; readonly partitions?: readonly TopicPartition[] }
+  /** Sets committed offsets of a group with no members (Kafka's AdminClient.alterConsumerGroupOffsets). */
+  | { readonly op: 'alterOffsets'; readonly group: string; readonly offsets: readonly CommittedOffset[] }
   | { readonly op: 'describe'; readonly group: string }
   | { readonly op: 'list' };
 
@@ -116,6 +118,14 @@ export class GroupCoordinator {
       case 'commit':
         await this.commit(call.group, g, call.memberId, call.offsets);
         return { ok: true };
+      case 'alterOffsets':
+        // Kafka refuses this for a group with members (NON_EMPTY_GROUP): their positions would
+        // silently disagree with the new commits, and their next commit would undo the reset.
+        if (!g.state.isEmpty) {
+          throw new RunnelError('NON_EMPTY_GROUP', `group "${call.group}" has active members (${g.state.members().join(', ')}): stop its consumers (or wait for their session timeout) before resetting its offsets`);
+        }
+        await this.append(call.group, g, call.offsets);
+        return { ok: true };
       case 'fetch': {
         const tps = call.partitions ?? [...g.offsets.keys()].map((k) => ({ topic: k.slice(0, k.lastIndexOf(':')), partition: Number(k.slice(k.lastIndexOf(':') + 1)) }));
         return { offsets: tps.map((tp) => ({ ...tp, offset: g.offsets.get(tpKey(tp))?.offset ?? -1, metadata: g.offsets.get(tpKey(tp))?.metadata ?? '' })) };
@@ -123,6 +133,14 @@ export class GroupCoordinator {
       case 'describe':
         return { ...g.state.describe(), offsets: [...g.offsets].map(([k, v]) => ({ key: k, ...v })) };
     }
+  }
+
+  /** For metrics: the groups this node coordinates, their member count and committed offsets ("topic:partition" -> offset). */
+  coordinatedGroups(): { group: string; members: number; offsets: ReadonlyMap<string, { offset: number }> }[] {
+    return this.listLocal().flatMap((group) => {
+      const g = this.groups.get(group);
+      return g === undefined ? [] : [{ group, members: g.state.members().length, offsets: g.offsets }];
+    });
   }
 
   private listLocal(): string[] {
@@ -212,6 +230,11 @@ export class GroupCoordinator {
         throw new RunnelError('COMMIT_FAILED', `offsets: instance "${memberId}" does not own ${o.topic}-${o.partition} in group "${groupId}" (the group rebalanced)`);
       }
     }
+    await this.append(groupId, g, offsets);
+  }
+
+  /** Writes offset commits to the group's offsets partition (acks=all), then serves them. */
+  private async append(groupId: string, g: Group, offsets: readonly CommittedOffset[]): Promise<void> {
     if (offsets.length === 0) return;
     const t = this.deps.image().topic(OFFSETS_TOPIC);
     if (t === undefined) throw new RunnelError('NOT_COORDINATOR', 'the offsets topic is gone');

@@ -4,6 +4,7 @@ import type { PartitionState, TopicState } from '../metadata/image.ts';
 import { isInternalTopic } from '../groups/offsets-topic.ts';
 import { TOPIC_CONFIGS } from '../metadata/topic-configs.ts';
 import type { RunnelNode } from '../node/runnel-node.ts';
+import { adminSchemas as S } from './schemas/admin-schemas.ts';
 
 type Params = Record<string, string>;
 
@@ -76,25 +77,25 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
   const checkCluster = (p: Params): void => node.checkCluster(p['cid']);
   const topicOr404 = (name: string): Promise<TopicState> => node.requireTopic(name);
 
-  app.get('/healthz', (_req, reply) => {
+  app.get('/healthz', { schema: S.healthz }, (_req, reply) => {
     if (!node.joined()) {
       return reply.status(503).send({ error_code: 50307, message: `node ${node.nodeId} has not joined the quorum yet`, status: 'starting', node_id: node.nodeId });
     }
     return { status: 'ok', node_id: node.nodeId };
   });
 
-  app.get('/v3/clusters', () => {
+  app.get('/v3/clusters', { schema: S.clusters }, () => {
     const leader = node.raftStatus().leaderId;
     return { data: [{ cluster_id: node.config.clusterId, controller_id: leader === 0 ? null : leader, node_id: node.nodeId }] };
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid', (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid', { schema: S.cluster }, (req) => {
     checkCluster(req.params);
     const leader = node.raftStatus().leaderId;
     return { cluster_id: node.config.clusterId, controller_id: leader === 0 ? null : leader };
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/brokers', (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/brokers', { schema: S.brokers }, (req) => {
     checkCluster(req.params);
     const brokers = node.image().allBrokers().sort((a, b) => a.id - b.id);
     return {
@@ -102,7 +103,7 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
     };
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/raft', async (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/raft', { schema: S.raft }, async (req) => {
     checkCluster(req.params);
     const q = await node.quorumStatus();
     return {
@@ -113,13 +114,13 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
     };
   });
 
-  app.post<{ Params: Params }>('/v3/clusters/:cid/topics', async (req, reply) => {
+  app.post<{ Params: Params }>('/v3/clusters/:cid/topics', { schema: S.createTopic }, async (req, reply) => {
     checkCluster(req.params);
     const t = (await node.callController({ method: 'createTopic', ...parseCreateTopic(req.body) })) as TopicState;
     return reply.status(201).send(topicBody(node, t));
   });
 
-  app.get<{ Params: Params; Querystring: Record<string, string> }>('/v3/clusters/:cid/topics', (req) => {
+  app.get<{ Params: Params; Querystring: Record<string, string> }>('/v3/clusters/:cid/topics', { schema: S.listTopics }, (req) => {
     checkCluster(req.params);
     // Internal topics (__consumer_offsets) only when asked for, as Kafka's tools do.
     const internal = req.query['include_internal'] === 'true';
@@ -131,12 +132,12 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
     return { data: topics.map((t) => topicBody(node, t)) };
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t', async (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t', { schema: S.getTopic }, async (req) => {
     checkCluster(req.params);
     return topicBody(node, await topicOr404(req.params['t'] ?? ''));
   });
 
-  app.delete<{ Params: Params }>('/v3/clusters/:cid/topics/:t', async (req, reply) => {
+  app.delete<{ Params: Params }>('/v3/clusters/:cid/topics/:t', { schema: S.deleteTopic }, async (req, reply) => {
     checkCluster(req.params);
     await node.callController({ method: 'deleteTopic', name: req.params['t'] ?? '' });
     return reply.status(204).send();
@@ -153,13 +154,13 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
     }
   };
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions', async (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions', { schema: S.partitions }, async (req) => {
     checkCluster(req.params);
     const t = await topicOr404(req.params['t'] ?? '');
     return { data: await Promise.all(t.partitions.map((p) => partitionWithOffsets(t, p))) };
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions/:p', async (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions/:p', { schema: S.partition }, async (req) => {
     checkCluster(req.params);
     const t = await topicOr404(req.params['t'] ?? '');
     const p = t.partitions[Number(req.params['p'])];
@@ -169,19 +170,19 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
     return partitionWithOffsets(t, p);
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs', async (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs', { schema: S.configs }, async (req) => {
     checkCluster(req.params);
     return { data: topicConfigs(node, await topicOr404(req.params['t'] ?? '')) };
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs/:name', async (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs/:name', { schema: S.config }, async (req) => {
     checkCluster(req.params);
     const c = topicConfigs(node, await topicOr404(req.params['t'] ?? '')).find((x) => x.name === req.params['name']);
     if (c === undefined) throw new RunnelError('NOT_FOUND', `config "${req.params['name']}" is not a topic config runnel knows`);
     return c;
   });
 
-  app.put<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs/:name', async (req, reply) => {
+  app.put<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs/:name', { schema: S.setConfig }, async (req, reply) => {
     checkCluster(req.params);
     const body = req.body as Record<string, unknown> | null;
     const value = body?.['value'];

@@ -1,9 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { invalid, RunnelError } from '../errors.ts';
 import type { TopicPartition } from '../groups/assignor.ts';
 import type { InstanceOp } from '../groups/consumer-registry.ts';
 import type { RunnelNode } from '../node/runnel-node.ts';
 import { parseTimeoutMs, queryInt } from './produce-request.ts';
+import { documentBody } from './schemas/common.ts';
+import { consumerSchemas } from './schemas/consumer-schemas.ts';
 
 type Params = Record<string, string>;
 type Query = Record<string, unknown>;
@@ -11,6 +13,18 @@ type Query = Record<string, unknown>;
 const MAX_POLL_TIMEOUT_MS = 300_000;
 const DEFAULT_POLL_TIMEOUT_MS = 1000;
 const DEFAULT_POLL_MAX_BYTES = 1024 * 1024;
+const MAX_POLL_MAX_BYTES = 64 * 1024 * 1024;
+/** Bound on the partitions of one offsets reset. */
+const MAX_ALTER_OFFSETS = 10_000;
+
+/**
+ * preValidation of the routes whose body may be left out (the handlers read no body as {}):
+ * their schemas say "object", which an absent body would fail.
+ */
+function absentBodyAsEmpty(req: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+  req.body ??= {};
+  done();
+}
 
 function obj(body: unknown): Record<string, unknown> {
   if (body === undefined || body === null || body === '') return {};
@@ -82,10 +96,18 @@ export function registerConsumerRoutes(app: FastifyInstance, node: RunnelNode): 
   const call = (req: FastifyRequest<{ Params: Params }>, op: InstanceOp): Promise<unknown> => node.instanceCall(req.params['g'] ?? '', req.params['i'] ?? '', op);
   const noContent = (reply: FastifyReply) => reply.status(204).send();
   const base = '/consumers/:g/instances/:i';
+  const S = consumerSchemas({
+    defaultPollTimeoutMs: DEFAULT_POLL_TIMEOUT_MS,
+    maxPollTimeoutMs: MAX_POLL_TIMEOUT_MS,
+    defaultPollMaxBytes: DEFAULT_POLL_MAX_BYTES,
+    maxPollMaxBytes: MAX_POLL_MAX_BYTES,
+    maxAlterOffsets: MAX_ALTER_OFFSETS,
+  });
+  const withBody = (schema: FastifySchema) => ({ schema, preValidation: absentBodyAsEmpty });
 
-  app.post<{ Params: Params }>('/consumers/:g', async (req) => node.consumers.create(req.params['g'] ?? '', req.body));
+  app.post<{ Params: Params }>('/consumers/:g', withBody(S.create), async (req) => node.consumers.create(req.params['g'] ?? '', req.body));
 
-  app.post<{ Params: Params }>(`${base}/subscription`, async (req, reply) => {
+  app.post<{ Params: Params }>(`${base}/subscription`, withBody(S.subscribe), async (req, reply) => {
     const b = obj(req.body);
     const topics = b['topics'];
     const pattern = b['topic_pattern'];
@@ -103,29 +125,29 @@ export function registerConsumerRoutes(app: FastifyInstance, node: RunnelNode): 
     return noContent(reply);
   });
 
-  app.get<{ Params: Params }>(`${base}/subscription`, (req) => call(req, { op: 'subscription' }));
-  app.delete<{ Params: Params }>(`${base}/subscription`, async (req, reply) => {
+  app.get<{ Params: Params }>(`${base}/subscription`, { schema: S.subscription }, (req) => call(req, { op: 'subscription' }));
+  app.delete<{ Params: Params }>(`${base}/subscription`, { schema: S.unsubscribe }, async (req, reply) => {
     await call(req, { op: 'unsubscribe' });
     return noContent(reply);
   });
 
-  app.get<{ Params: Params }>(`${base}/assignments`, (req) => call(req, { op: 'assignments' }));
+  app.get<{ Params: Params }>(`${base}/assignments`, { schema: S.assignments }, (req) => call(req, { op: 'assignments' }));
 
-  app.get<{ Params: Params; Querystring: Query }>(`${base}/records`, async (req, reply) => {
+  app.get<{ Params: Params; Querystring: Query }>(`${base}/records`, { schema: S.records }, async (req, reply) => {
     const timeoutMs = parseTimeoutMs(req.query, DEFAULT_POLL_TIMEOUT_MS, MAX_POLL_TIMEOUT_MS);
-    const maxBytes = queryInt(req.query, 'max_bytes', 1, 64 * 1024 * 1024) ?? DEFAULT_POLL_MAX_BYTES;
+    const maxBytes = queryInt(req.query, 'max_bytes', 1, MAX_POLL_MAX_BYTES) ?? DEFAULT_POLL_MAX_BYTES;
     const records = await call(req, { op: 'poll', timeoutMs, maxBytes });
     return reply.type('application/vnd.kafka.v2+json').send(records);
   });
 
-  app.post<{ Params: Params }>(`${base}/offsets`, async (req, reply) => {
+  app.post<{ Params: Params }>(`${base}/offsets`, withBody(S.commit), async (req, reply) => {
     const b = obj(req.body);
     const list = b['offsets'] ?? b['partitions'];
     await call(req, list === undefined ? { op: 'commit' } : { op: 'commit', offsets: offsetsOf(list, b['offsets'] !== undefined ? 'offsets' : 'partitions') });
     return noContent(reply);
   });
 
-  app.get<{ Params: Params; Querystring: Query }>(`${base}/offsets`, async (req) => {
+  app.get<{ Params: Params; Querystring: Query }>(`${base}/offsets`, { schema: S.committed, config: { swaggerTransform: documentBody(S.committedBody) } }, async (req) => {
     // REST Proxy clients send the partitions as a JSON body on this GET; fastify does not parse GET bodies.
     const b = obj(req.body ?? (await readGetBody(req)));
     const fromBody = b['partitions'] === undefined ? undefined : partitionsOf(b['partitions'], 'partitions');
@@ -133,31 +155,48 @@ export function registerConsumerRoutes(app: FastifyInstance, node: RunnelNode): 
     return call(req, partitions === undefined ? { op: 'committed' } : { op: 'committed', partitions });
   });
 
-  app.post<{ Params: Params }>(`${base}/positions`, async (req, reply) => {
+  app.post<{ Params: Params }>(`${base}/positions`, withBody(S.seek), async (req, reply) => {
     await call(req, { op: 'seek', offsets: offsetsOf(obj(req.body)['offsets'], 'offsets') });
     return noContent(reply);
   });
 
   for (const where of ['beginning', 'end'] as const) {
-    app.post<{ Params: Params }>(`${base}/positions/${where}`, async (req, reply) => {
+    app.post<{ Params: Params }>(`${base}/positions/${where}`, withBody(S.seekTo(where)), async (req, reply) => {
       await call(req, { op: 'seekTo', where, partitions: partitionsOf(obj(req.body)['partitions'], 'partitions') });
       return noContent(reply);
     });
   }
 
-  app.delete<{ Params: Params }>(base, async (req, reply) => {
+  app.delete<{ Params: Params }>(base, { schema: S.deleteInstance }, async (req, reply) => {
     await call(req, { op: 'delete' });
     return noContent(reply);
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/consumer-groups', async (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/consumer-groups', { schema: S.listGroups }, async (req) => {
     node.checkCluster(req.params['cid']);
     const ids = await node.groupIds();
     return { data: await Promise.all(ids.map((g) => node.describeGroup(g))) };
   });
 
-  app.get<{ Params: Params }>('/v3/clusters/:cid/consumer-groups/:g', async (req) => {
+  app.get<{ Params: Params }>('/v3/clusters/:cid/consumer-groups/:g', { schema: S.group }, async (req) => {
     node.checkCluster(req.params['cid']);
     return node.describeGroup(req.params['g'] ?? '');
+  });
+
+  // Not in the REST Proxy: Kafka's AdminClient.alterConsumerGroupOffsets, for `runnel group
+  // reset-offsets`. Each offset is the new committed offset (the next to read), not the last
+  // processed one as on an instance's commit. 409 NON_EMPTY_GROUP while the group has members.
+  app.post<{ Params: Params }>('/v3/clusters/:cid/consumer-groups/:g/offsets', withBody(S.alterOffsets), async (req) => {
+    node.checkCluster(req.params['cid']);
+    const offsets = offsetsOf(obj(req.body)['offsets'], 'offsets');
+    if (offsets.length === 0 || offsets.length > MAX_ALTER_OFFSETS) throw invalid('offsets', `must list 1 to ${MAX_ALTER_OFFSETS} partitions`);
+    const counts = new Map<string, number>();
+    for (const [i, o] of offsets.entries()) {
+      const count = counts.get(o.topic) ?? (await node.requireTopic(o.topic)).partitions.length;
+      counts.set(o.topic, count);
+      if (o.partition >= count) throw new RunnelError('UNKNOWN_PARTITION', `offsets[${i}].partition: topic "${o.topic}" has partitions 0-${count - 1}, not ${o.partition}`);
+    }
+    await node.alterGroupOffsets(req.params['g'] ?? '', offsets);
+    return { offsets: offsets.map((o) => ({ ...o, metadata: '' })) };
   });
 }

@@ -9,6 +9,8 @@ import { acceptFormat, formatRecord, parseConsumeQuery } from './consume-respons
 import type { ConsumedRecord } from './consume-response.ts';
 import { formatFromContentType, parseAcks, parseProduceBody, parseTimeoutMs, produceResponse } from './produce-request.ts';
 import type { Acks, ProduceOutcome } from './produce-request.ts';
+import { documentBody } from './schemas/common.ts';
+import { dataSchemas } from './schemas/data-schemas.ts';
 
 type Params = Record<string, string>;
 type Query = Record<string, unknown>;
@@ -35,6 +37,15 @@ function partitionOr404(t: TopicState, raw: string | undefined): number {
  */
 export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void {
   const roundRobin = new RoundRobin();
+  const S = dataSchemas({
+    maxRecordsPerRequest: MAX_RECORDS_PER_REQUEST,
+    defaultProduceTimeoutMs: DEFAULT_PRODUCE_TIMEOUT_MS,
+    maxTimeoutMs: MAX_TIMEOUT_MS,
+    defaultReadMaxBytes: DEFAULT_READ_MAX_BYTES,
+    defaultReadTimeoutMs: DEFAULT_READ_TIMEOUT_MS,
+  });
+  // The produce body is documented, not validated by a schema: see S.produceBody.
+  const produceDocs = { swaggerTransform: documentBody(S.produceBody) };
 
   const produce = async (req: FastifyRequest<{ Params: Params; Querystring: Query }>, pathPartition: string | undefined) => {
     const format = formatFromContentType(req.headers['content-type']);
@@ -117,17 +128,17 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
     return produceResponse(outcomes);
   };
 
-  app.post<{ Params: Params; Querystring: Query }>('/topics/:t', async (req, reply) => {
+  app.post<{ Params: Params; Querystring: Query }>('/topics/:t', { schema: S.produce, config: produceDocs }, async (req, reply) => {
     const r = await produce(req, undefined);
     return reply.status(r.status).send(r.body);
   });
 
-  app.post<{ Params: Params; Querystring: Query }>('/topics/:t/partitions/:p', async (req, reply) => {
+  app.post<{ Params: Params; Querystring: Query }>('/topics/:t/partitions/:p', { schema: S.produceToPartition, config: produceDocs }, async (req, reply) => {
     const r = await produce(req, req.params['p']);
     return reply.status(r.status).send(r.body);
   });
 
-  app.get<{ Params: Params; Querystring: Query }>('/topics/:t/partitions/:p/records', async (req, reply) => {
+  app.get<{ Params: Params; Querystring: Query }>('/topics/:t/partitions/:p/records', { schema: S.records }, async (req, reply) => {
     const format = acceptFormat(req.headers.accept);
     const t = await node.requireTopic(req.params['t'] ?? '');
     const partition = partitionOr404(t, req.params['p']);
@@ -140,7 +151,7 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
     return reply.type(`application/vnd.kafka.${format}.v2+json`).send(out);
   });
 
-  app.get<{ Params: Params }>('/topics/:t/partitions/:p/offsets', async (req) => {
+  app.get<{ Params: Params }>('/topics/:t/partitions/:p/offsets', { schema: S.offsets }, async (req) => {
     const t = await node.requireTopic(req.params['t'] ?? '');
     const partition = partitionOr404(t, req.params['p']);
     const o = await node.partitions.offsets(t.id, partition);
@@ -148,7 +159,7 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
   });
 
   // A missing topic in the path of a produce is a bad URL, not an unknown route.
-  app.post('/topics', () => {
+  app.post('/topics', { schema: S.noTopic }, () => {
     throw invalid('topic', 'name the topic in the path: POST /topics/{topic}');
   });
 }

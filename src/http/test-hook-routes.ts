@@ -15,14 +15,16 @@ export const TEST_HOOKS_ENV = 'RUNNEL_TEST_HOOKS';
  *   watermark, so a checker can compare every replica.
  */
 export function registerTestHookRoutes(app: FastifyInstance, node: RunnelNode): void {
-  app.post('/_test/links', (req) => {
+  // Kept out of the OpenAPI document: not part of the API.
+  const hidden = { schema: { hide: true } };
+  app.post('/_test/links', hidden, (req) => {
     const cut = (req.body as { cut?: unknown } | null)?.cut;
     if (!Array.isArray(cut) || !cut.every((x) => Number.isInteger(x))) throw invalid('cut', 'must be a list of node ids');
     node.cutLinks(cut as number[]);
     return { cut };
   });
 
-  app.get<{ Params: Record<string, string>; Querystring: Record<string, string> }>('/_test/replicas/:t/:p', async (req) => {
+  app.get<{ Params: Record<string, string>; Querystring: Record<string, string> }>('/_test/replicas/:t/:p', hidden, async (req) => {
     const t = await node.findTopic(req.params['t'] ?? '');
     if (t === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${req.params['t']} not found`);
     const r = node.localReplica(t.id, Number(req.params['p']));

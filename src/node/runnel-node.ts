@@ -31,6 +31,9 @@ import type { GroupCall } from '../groups/group-coordinator.ts';
 import { OFFSETS_TOPIC, offsetsPartitionFor } from '../groups/offsets-topic.ts';
 import type { TopicState } from '../metadata/image.ts';
 import { PartitionLog } from '../../storage/partition-log/partition-log.ts';
+import { IsrChangeCounter } from '../metrics/isr-change-counter.ts';
+import { NodeMetrics } from '../metrics/node-metrics.ts';
+import { registerStateGauges } from '../metrics/state-gauges.ts';
 import type { ControllerCall } from './controller-calls.ts';
 import { parseControllerCall, runControllerCall } from './controller-calls.ts';
 
@@ -68,6 +71,8 @@ export class RunnelNode {
   /** Backpressure on produce requests taken by this node (broker.produce_inflight_bytes_max). */
   readonly produceBudget: ByteBudget;
   readonly self: NodeConfig;
+  /** Prometheus registry of this node, served at GET /metrics. */
+  readonly metrics: NodeMetrics;
   private readonly log: Logger;
   private readonly rpc: RpcNode;
   private raftStore: LevelRaftStore | undefined;
@@ -105,6 +110,7 @@ export class RunnelNode {
       'unclean.leader.election.enable': 'false',
     };
     this.log = componentLogger(root, 'node');
+    this.metrics = new NodeMetrics(nodeId);
     this.rpc = new RpcNode(rpcNodeOptions(config, nodeId, componentLogger(root, 'rpc')));
     this.controller = new Controller({
       image: () => this.image(),
@@ -142,6 +148,8 @@ export class RunnelNode {
     this.metaStore = await MetadataStore.open(join(this.self.dataDir, 'metadata'));
     this.machine = new MetadataMachine(this.metaStore);
     const applied = await this.machine.open();
+    const isrChanges = new IsrChangeCounter(this.nodeId, this.machine.image(), (kind) => this.metrics.countIsrChange(kind));
+    this.machine.onChange((image, records) => isrChanges.onMetadata(image, records));
     const raftLog = componentLogger(this.root, 'raft');
     this.raft = new RaftNode({
       id: this.nodeId,
@@ -155,7 +163,10 @@ export class RunnelNode {
       snapshotEntries: this.config.raft.snapshotEntries,
       applied,
       logger: raftLog,
-      onSoftState: (soft) => this.onRaftRole(soft.role === 'leader'),
+      onSoftState: (soft) => {
+        this.metrics.noteRaftLeader(soft.leaderId);
+        this.onRaftRole(soft.role === 'leader');
+      },
       onFatal: (err) => {
         this.log.fatal({ err }, 'raft storage or state machine failed; exiting');
         process.exit(70);
@@ -181,6 +192,19 @@ export class RunnelNode {
     this.rpc.handle('fetch', (payload) => rm.handleFetch(payload as FetchRequest));
     const groupLog = componentLogger(this.root, 'groups');
     this.groupCoordinator = new GroupCoordinator({ brokerId: this.nodeId, image: () => this.image(), replicas: rm, partitions: this.partitionClient, takeoverHoldMs: this.config.groups.sessionTimeoutMs, logger: groupLog });
+    const coordinatorForMetrics = this.groupCoordinator;
+    registerStateGauges(
+      this.metrics.registry,
+      {
+        nodeId: this.nodeId,
+        image: () => this.image(),
+        raftStatus: () => this.raftStatus(),
+        localReplica: (topicId, partition) => rm.replica(topicId, partition),
+        coordinatedGroups: () => coordinatorForMetrics.coordinatedGroups(),
+        remoteHighWatermark: async (topicId, partition, timeoutMs) => (await this.partitions.offsets(topicId, partition, timeoutMs)).highWatermark,
+      },
+      componentLogger(this.root, 'metrics'),
+    );
     this.groupClient = new GroupClient({
       brokerId: this.nodeId,
       image: () => this.image(),
@@ -357,6 +381,11 @@ export class RunnelNode {
       members: d.members.map((m) => ({ consumer_id: m.memberId, instance_id: m.memberId, node_id: m.nodeId, assignments: m.target })),
       partitions,
     };
+  }
+
+  /** POST /v3/clusters/{cid}/consumer-groups/{g}/offsets: sets the committed offsets of a group without members (NON_EMPTY_GROUP otherwise). */
+  async alterGroupOffsets(group: string, offsets: readonly { topic: string; partition: number; offset: number }[]): Promise<void> {
+    await this.groups.call({ op: 'alterOffsets', group, offsets: offsets.map((o) => ({ ...o, metadata: '' })) });
   }
 
   private async createOffsetsTopic(): Promise<void> {

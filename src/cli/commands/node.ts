@@ -1,0 +1,29 @@
+import { loadConfig } from '../../config/load-config.ts';
+import { createRootLogger } from '../../logger.ts';
+import { RunnelNode } from '../../node/runnel-node.ts';
+
+/** `runnel node --config FILE --id N`: runs one node in this process until SIGTERM / SIGINT. */
+export async function runNode(configPath: string, nodeId: number): Promise<void> {
+  const config = await loadConfig(configPath);
+  const logger = createRootLogger({ nodeId });
+  const node = new RunnelNode(config, nodeId, logger);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    // SIGTERM (rolling restarts, orchestrators): controlled shutdown first, so leadership moves
+    // before this broker goes. SIGINT (Ctrl-C; `runnel start` stopping the whole cluster):
+    // stop at once, there is nowhere to move leadership to. A second signal is ignored.
+    (signal === 'SIGTERM' ? node.shutdown() : node.close()).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'close failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await node.start();
+}
