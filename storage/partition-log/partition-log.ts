@@ -396,13 +396,13 @@ export class PartitionLog {
       const pending = active.size + (at - runStart);
       const tooBig = pending > 0 && pending + total > this.opts.segmentBytes;
       if (tooBig || batchLastOffset(buf, at) - active.baseOffset > MAX_RELATIVE_OFFSET) {
-        if (at > runStart) await active.append(buf, runStart, at);
+        if (at > runStart) active.append(buf, runStart, at);
         runStart = at;
         await this.roll(batchBaseOffset(buf, at));
       }
       at += total;
     }
-    if (at > runStart) await this.active.append(buf, runStart, at);
+    if (at > runStart) this.active.append(buf, runStart, at);
   }
 
   private async roll(baseOffset: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { createBenchTopic, produceLoad } from './produce-load.ts';
+import { httpRequest } from './http-client.ts';
 
 // Produce/consume throughput and latency against a running cluster (any node's HTTP URL).
 
@@ -40,14 +41,14 @@ async function runOne(o: DataBenchOptions, recordBytes: number): Promise<DataBen
   const counts = await Promise.all(
     Array.from({ length: o.partitions }, async (_, p) => {
       const base = o.brokers[p % o.brokers.length] ?? '';
-      const end = ((await (await fetch(`${base}/topics/${topic}/partitions/${p}/offsets`)).json()) as { end_offset: number }).end_offset;
+      const end = (JSON.parse((await httpRequest(`${base}/topics/${topic}/partitions/${p}/offsets`)).body.toString()) as { end_offset: number }).end_offset;
       let offset = 0;
       let n = 0;
       while (offset < end) {
-        const res = await fetch(`${base}/topics/${topic}/partitions/${p}/records?offset=${offset}&max_bytes=4194304&timeout_ms=1000`, {
+        const res = await httpRequest(`${base}/topics/${topic}/partitions/${p}/records?offset=${offset}&max_bytes=4194304&timeout_ms=1000`, {
           headers: { accept: 'application/vnd.kafka.binary.v2+json' },
         });
-        const records = (await res.json()) as { offset: number }[];
+        const records = JSON.parse(res.body.toString()) as { offset: number }[];
         if (records.length === 0) break;
         n += records.length;
         offset = (records[records.length - 1]?.offset ?? offset) + 1;

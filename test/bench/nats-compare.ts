@@ -2,9 +2,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { AckPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { pollUntil } from '../support/poll.ts';
+import { httpRequest } from './http-client.ts';
 import { freePorts } from '../support/process-cluster.ts';
 
 // The NATS JetStream side of `npm run bench -- --compare nats`: a 3-node JetStream cluster on
@@ -40,7 +43,24 @@ export async function startNatsCluster(): Promise<{ urls: string[]; stop: () => 
     for (const p of procs) if (p.pid !== undefined) process.kill(-p.pid, 'SIGKILL');
     await rm(dir, { recursive: true, force: true });
   };
+  try {
+    // nats.js gives up on a refused first connect: wait until every server listens.
+    for (const port of client) await pollUntil(`nats-server on port ${port}`, () => accepts(port), 15_000, 50);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
   return { urls: client.map((p) => `nats://127.0.0.1:${p}`), stop };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
 }
 
 /** One-at-a-time publish-ack latency, windowed async publish throughput, and consume-back, for each record size. */
@@ -131,8 +151,8 @@ export async function runnelSingleLatency(brokerUrl: (id: number) => string, clu
   const lat: number[] = [];
   for (let i = 0; i < 1500; i++) {
     const t0 = performance.now();
-    const r = await fetch(`${brokerUrl(leader)}/topics/single/partitions/0?acks=all`, { method: 'POST', headers: { 'content-type': 'application/vnd.kafka.binary.v2+json' }, body });
-    await r.arrayBuffer();
+    const r = await httpRequest(`${brokerUrl(leader)}/topics/single/partitions/0?acks=all`, { method: 'POST', headers: { 'content-type': 'application/vnd.kafka.binary.v2+json' }, body });
+    if (r.status !== 200) throw new Error(`single-record produce: ${r.status} ${r.body.toString()}`);
     if (i >= 500) lat.push(performance.now() - t0);
   }
   return lat.sort((a, b) => a - b);

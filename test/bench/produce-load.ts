@@ -1,4 +1,5 @@
 import { pollUntil } from '../support/poll.ts';
+import { BenchHttpError, httpRequest } from './http-client.ts';
 
 // The benchmarks' producer: HTTP produce requests with acks=all, as a well-behaved client
 // sends them. A 429 (explicit backpressure) is retried after the Retry-After the node sent;
@@ -68,19 +69,13 @@ export type ProduceOutcome =
 export async function produceOnce(url: string, body: string): Promise<ProduceOutcome> {
   const t0 = performance.now();
   try {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/vnd.kafka.binary.v2+json' },
-      body,
-      signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
-    });
-    await res.arrayBuffer();
-    const retry = res.status === 429 ? retryAfterMs(res.headers.get('retry-after')) : 0;
+    const res = await httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/vnd.kafka.binary.v2+json' }, body, timeoutMs: CLIENT_TIMEOUT_MS });
+    const header = res.headers['retry-after'];
+    const retry = res.status === 429 ? retryAfterMs(typeof header === 'string' ? header : null) : 0;
     return { kind: 'answered', status: res.status, ms: performance.now() - t0, retryAfterMs: retry };
   } catch (err) {
-    // undici: TypeError('fetch failed') with the socket error (ECONNRESET, ...) as its cause.
-    const e = err as { name?: string; cause?: { code?: string; message?: string } };
-    const reason = e.name === 'TimeoutError' ? 'client timeout' : `network ${e.cause?.code ?? e.cause?.message ?? e.name ?? 'error'}`;
+    const code = err instanceof BenchHttpError ? err.code : 'ERROR';
+    const reason = code === 'TIMEOUT' ? 'client timeout' : `network ${code}`;
     return { kind: 'failed', reason, ms: performance.now() - t0 };
   }
 }
