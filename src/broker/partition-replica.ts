@@ -189,6 +189,21 @@ export class PartitionReplica {
     return { records, highWatermark: this.log.highWatermark, logStartOffset: this.log.logStartOffset };
   }
 
+  /**
+   * Leader: a session fetch that did not restate this partition (KIP-227) is a fetch at the
+   * follower's last stated offset. When this leader already holds the follower there and has
+   * nothing past it, that costs no read and no epoch check: the follower is caught up and only
+   * the marks are answered. Otherwise undefined, and the caller takes fetchFromFollower (a new
+   * leader epoch starts every follower unknown, so its position is checked once again).
+   */
+  caughtUpFollowerFetch(replicaId: number, fetchOffset: number, nowMs: number): FetchAnswer | undefined {
+    this.checkLeader();
+    const f = this.followers.get(replicaId);
+    if (f === undefined || f.leo !== fetchOffset || fetchOffset !== this.log.logEndOffset) return undefined;
+    f.lastCaughtUpMs = nowMs;
+    return { records: EMPTY, highWatermark: this.log.highWatermark, logStartOffset: this.log.logStartOffset };
+  }
+
   /** Leader: the follower's log end offset as its last fetch told us; undefined before it fetched (metrics). */
   followerLogEndOffset(brokerId: number): number | undefined {
     const leo = this.followers.get(brokerId)?.leo;

@@ -1,24 +1,13 @@
 import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { FollowerFetchSession, partitionKey } from './fetch-session.ts';
+import type { SessionRequest } from './fetch-session.ts';
 import type { PartitionReplica } from './partition-replica.ts';
 
-/** One partition in a fetch request (Kafka's FetchRequest partition data, trimmed). */
-export interface FetchPartitionRequest {
-  readonly topicId: string;
-  readonly partition: number;
-  /** The leader epoch the follower believes in; a leader at another epoch refuses. */
-  readonly leaderEpoch: number;
-  /** The follower's log end offset: where it wants to read from. */
-  readonly fetchOffset: number;
-  /** Epoch of the follower's last batch (-1 if empty), checked against the leader's epoch cache. */
-  readonly lastFetchedEpoch: number;
-}
-
-export interface FetchRequest {
+export interface FetchRequest extends SessionRequest {
   readonly replicaId: number;
   readonly maxWaitMs: number;
   readonly maxBytes: number;
-  readonly partitions: readonly FetchPartitionRequest[];
 }
 
 export interface FetchPartitionResponse {
@@ -33,7 +22,12 @@ export interface FetchPartitionResponse {
 }
 
 export interface FetchResponse {
+  /** Full answer: every partition of the request; incremental: only those with news. */
   readonly partitions: readonly FetchPartitionResponse[];
+  /** The session the leader holds for this follower; 0 when it holds none. */
+  readonly sessionId: number;
+  /** Set when the session was refused: the follower starts over with a full fetch. */
+  readonly sessionError?: 'FETCH_SESSION_ID_NOT_FOUND' | 'INVALID_FETCH_SESSION_EPOCH';
 }
 
 export type FetchRpc = (leaderId: number, req: FetchRequest, timeoutMs: number) => Promise<FetchResponse>;
@@ -51,6 +45,7 @@ export class ReplicaFetcher {
   private running = false;
   private loop: Promise<void> | undefined;
   private backoff: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  private readonly session = new FollowerFetchSession();
 
   constructor(
     readonly leaderId: number,
@@ -62,7 +57,7 @@ export class ReplicaFetcher {
 
   setPartitions(replicas: readonly PartitionReplica[]): void {
     this.partitions.clear();
-    for (const r of replicas) this.partitions.set(`${r.topicId}:${r.partition}`, r);
+    for (const r of replicas) this.partitions.set(partitionKey(r), r);
   }
 
   get size(): number {
@@ -96,21 +91,37 @@ export class ReplicaFetcher {
           replicaId: this.selfId,
           maxWaitMs: this.opts.maxWaitMs,
           maxBytes: this.opts.maxBytes,
-          partitions: sent.map((r) => ({
-            topicId: r.topicId,
-            partition: r.partition,
-            leaderEpoch: r.leaderEpoch,
-            fetchOffset: r.log.logEndOffset,
-            lastFetchedEpoch: r.log.latestEpoch(),
-          })),
+          ...this.session.build(
+            sent.map((r) => ({
+              topicId: r.topicId,
+              partition: r.partition,
+              leaderEpoch: r.leaderEpoch,
+              fetchOffset: r.log.logEndOffset,
+              lastFetchedEpoch: r.log.latestEpoch(),
+            })),
+          ),
         };
-        const sentEpochs = new Map(req.partitions.map((p) => [`${p.topicId}:${p.partition}`, p.leaderEpoch]));
-        const res = await this.fetch(this.leaderId, req, this.opts.maxWaitMs + this.opts.requestTimeoutMs);
+        let res: FetchResponse;
+        try {
+          res = await this.fetch(this.leaderId, req, this.opts.maxWaitMs + this.opts.requestTimeoutMs);
+        } catch (err) {
+          // The leader may or may not have applied this request: start the session over.
+          this.session.reset();
+          throw err;
+        }
+        if (res.sessionError !== undefined) {
+          this.logger.debug({ leader: this.leaderId, sessionError: res.sessionError }, 'fetch session refused; sending a full fetch');
+          this.session.reset();
+          continue;
+        }
+        // Read the epochs this round was sent with before the session moves on.
+        const sentEpochs = new Map(res.partitions.map((p) => [partitionKey(p), this.session.sentLeaderEpoch(partitionKey(p))]));
+        this.session.answered(res.sessionId);
         // Partitions are independent logs: append them in parallel, so their writes and fsyncs
         // (flush=batch) overlap instead of queueing one after another.
         const handled = await Promise.all(
           res.partitions.map(async (p) => {
-            const k = `${p.topicId}:${p.partition}`;
+            const k = partitionKey(p);
             const r = this.partitions.get(k);
             if (r === undefined || r.closed || r.role !== 'follower') return true;
             // An answer from a leader epoch that ended while the fetch was in flight is stale: drop it.

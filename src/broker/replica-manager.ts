@@ -7,6 +7,8 @@ import { PartitionReplica } from './partition-replica.ts';
 import type { Acks } from './partition-replica.ts';
 import { ReplicaFetcher } from './replica-fetcher.ts';
 import type { FetchPartitionResponse, FetchRequest, FetchResponse, FetchRpc } from './replica-fetcher.ts';
+import { FetchSessionCache } from './fetch-session.ts';
+import type { SessionPartitionState } from './fetch-session.ts';
 import type { OpenReplicaLog } from './replica-log.ts';
 
 export interface ReplicaManagerDeps {
@@ -44,6 +46,8 @@ export interface PartitionOffsets {
 export class ReplicaManager {
   private readonly replicas = new Map<string, PartitionReplica>();
   private readonly fetchers = new Map<number, ReplicaFetcher>();
+  /** Leader side of the followers' incremental fetch sessions. */
+  private readonly fetchSessions = new FetchSessionCache();
   private latest: MetadataImage | undefined;
   private reconciling: Promise<void> = Promise.resolve();
   private reconcileQueued = false;
@@ -94,6 +98,7 @@ export class ReplicaManager {
     await this.reconciling;
     await Promise.all([...this.fetchers.values()].map((f) => f.close()));
     this.fetchers.clear();
+    this.fetchSessions.clear();
     for (const r of this.replicas.values()) r.close();
     await Promise.all([...this.replicas.values()].map((r) => r.log.close()));
     this.replicas.clear();
@@ -160,30 +165,62 @@ export class ReplicaManager {
     return { logStartOffset: r.log.logStartOffset, highWatermark: r.log.highWatermark, logEndOffset: r.log.logEndOffset };
   }
 
-  /** Leader side of a follower's fetch session: every partition answered, long-polling when all are empty. */
+  /**
+   * Leader side of a follower's fetch session (KIP-227, fetch-session.ts): applies what the
+   * request restates, answers the partitions with news, long-polling while none has records.
+   */
   async handleFetch(req: FetchRequest): Promise<FetchResponse> {
+    let resolved: ReturnType<FetchSessionCache['resolve']>;
+    try {
+      resolved = this.fetchSessions.resolve(req.replicaId, req);
+    } catch (err) {
+      if (err instanceof RunnelError && (err.errorName === 'FETCH_SESSION_ID_NOT_FOUND' || err.errorName === 'INVALID_FETCH_SESSION_EPOCH')) {
+        return { partitions: [], sessionId: 0, sessionError: err.errorName };
+      }
+      throw err;
+    }
+    const { session, listed, full } = resolved;
     const deadline = Date.now() + Math.min(req.maxWaitMs, this.deps.requestTimeoutMs);
     for (;;) {
-      const answers: FetchPartitionResponse[] = [];
+      const answers: { state: SessionPartitionState; answer: FetchPartitionResponse }[] = [];
       let bytes = 0;
-      for (const p of req.partitions) {
+      let urgent = false;
+      const now = Date.now();
+      for (const [k, sp] of session.partitions) {
+        let answer: FetchPartitionResponse;
         try {
-          const r = this.leaderReplica(p.topicId, p.partition, p.leaderEpoch);
-          const a = await r.fetchFromFollower(req.replicaId, p.fetchOffset, p.lastFetchedEpoch, Math.max(1, req.maxBytes - bytes), Date.now());
+          const r = this.leaderReplica(sp.topicId, sp.partition, sp.leaderEpoch);
+          // Not restated and nothing new for it: the common case costs no read and no await.
+          const a =
+            (listed.has(k) ? undefined : r.caughtUpFollowerFetch(req.replicaId, sp.fetchOffset, now)) ??
+            (await r.fetchFromFollower(req.replicaId, sp.fetchOffset, sp.lastFetchedEpoch, Math.max(1, req.maxBytes - bytes), now));
           bytes += a.records.length;
-          answers.push({ topicId: p.topicId, partition: p.partition, ...a });
+          if (a.divergingEpoch !== undefined || a.behindLogStart === true) urgent = true;
+          const news = full || a.records.length > 0 || urgent || a.highWatermark !== sp.sentHighWatermark || a.logStartOffset !== sp.sentLogStartOffset;
+          if (!news) continue;
+          answer = { topicId: sp.topicId, partition: sp.partition, ...a };
         } catch (err) {
           const mapped = fromLogError(err);
           const e = mapped instanceof RunnelError ? mapped : new RunnelError('UNKNOWN_SERVER_ERROR', String(err));
-          answers.push({ topicId: p.topicId, partition: p.partition, error: e.toWire() });
+          answer = { topicId: sp.topicId, partition: sp.partition, error: e.toWire() };
+          urgent = true;
         }
+        answers.push({ state: sp, answer });
       }
       const left = deadline - Date.now();
-      if (bytes > 0 || left <= 0 || answers.some((a) => a.error !== undefined || a.divergingEpoch !== undefined || a.behindLogStart === true)) {
-        return { partitions: answers };
+      if (bytes > 0 || left <= 0 || urgent) {
+        for (const { state, answer } of answers) {
+          if (answer.highWatermark !== undefined) state.sentHighWatermark = answer.highWatermark;
+          if (answer.logStartOffset !== undefined) state.sentLogStartOffset = answer.logStartOffset;
+        }
+        return { partitions: answers.map((a) => a.answer), sessionId: session.id };
       }
       // Nothing new anywhere: wait for any of these partitions to move (produce wakes us).
-      const waits = req.partitions.map((p) => this.replicas.get(key(p.topicId, p.partition))).filter((r) => r !== undefined);
+      const waits: PartitionReplica[] = [];
+      for (const sp of session.partitions.values()) {
+        const r = this.replicas.get(key(sp.topicId, sp.partition));
+        if (r !== undefined) waits.push(r);
+      }
       await waitForAnyProgress(waits, left);
     }
   }

@@ -116,6 +116,27 @@ describe('partition replica (leader side)', () => {
     expect(r.isrChangeNeeded(t0 + 5000, 1000)).toEqual([1, 2, 3]);
   });
 
+  it('keeps a fetch session\'s silent, caught-up follower in sync, but only at a position it heard in this epoch (KIP-227)', async () => {
+    const r = await leaderReplica();
+    const t0 = Date.now();
+    await r.produce(batch(2), 1, 1000);
+    // New in this leader epoch: the follower's position is unknown, so the quick path declines
+    // and the full fetch (with its epoch check) has to run first.
+    expect(r.caughtUpFollowerFetch(2, 2, t0)).toBeUndefined();
+    await r.fetchFromFollower(2, 2, 3, 1 << 20, t0);
+    await r.fetchFromFollower(3, 2, 3, 1 << 20, t0);
+    // Later session fetches that do not restate the partition keep both followers in the ISR.
+    expect(r.caughtUpFollowerFetch(2, 2, t0 + 4000)).toMatchObject({ records: Buffer.alloc(0), highWatermark: 2 });
+    expect(r.caughtUpFollowerFetch(3, 2, t0 + 4000)).toBeDefined();
+    expect(r.isrChangeNeeded(t0 + 4500, 1000)).toBeUndefined();
+    // With records past the follower's position, the quick path declines: they must be read.
+    await r.produce(batch(1), 1, 1000);
+    expect(r.caughtUpFollowerFetch(2, 2, t0 + 4600)).toBeUndefined();
+    // A new leader epoch forgets every follower position again.
+    r.applyMetadata(state({ leaderEpoch: 4, partitionEpoch: 8 }), 2, t0);
+    expect(r.caughtUpFollowerFetch(2, 3, t0 + 4700)).toBeUndefined();
+  });
+
   it('answers a resent batch (same producer id and sequence) with its first offsets instead of appending it again', async () => {
     const r = await leaderReplica();
     const stamped = (seq: number): Buffer =>
