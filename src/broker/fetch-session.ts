@@ -101,15 +101,17 @@ export class FollowerFetchSession {
 }
 
 /** A partition of a leader-side session: the follower's last stated position and what it was last sent. */
-export interface SessionPartitionState extends FetchPartitionRequest {
+export interface SessionPartitionState<R> extends FetchPartitionRequest {
   /** High watermark and log start last sent in an answer (-1: never). */
   sentHighWatermark: number;
   sentLogStartOffset: number;
+  /** The leader's replica object for it, once looked up (saves a lookup per partition per round). */
+  replica: R | undefined;
 }
 
 /** The leader's side of one follower's session. */
-export class LeaderFetchSession {
-  readonly partitions = new Map<string, SessionPartitionState>();
+export class LeaderFetchSession<R> {
+  readonly partitions = new Map<string, SessionPartitionState<R>>();
   /** The epoch the next incremental request must carry. */
   nextEpoch = FULL_FETCH_EPOCH + 1;
 
@@ -135,6 +137,7 @@ export class LeaderFetchSession {
         // A new leader epoch starts over: the follower must hear the leader's marks again.
         sentHighWatermark: old !== undefined && old.leaderEpoch === p.leaderEpoch ? old.sentHighWatermark : -1,
         sentLogStartOffset: old !== undefined && old.leaderEpoch === p.leaderEpoch ? old.sentLogStartOffset : -1,
+        replica: undefined,
       });
     }
     return listed;
@@ -145,17 +148,17 @@ export class LeaderFetchSession {
  * The leader's sessions, one per follower broker (a follower runs one fetcher per leader, so
  * a new full request from it replaces its old session): bounded by the number of brokers.
  */
-export class FetchSessionCache {
-  private readonly byReplica = new Map<number, LeaderFetchSession>();
+export class FetchSessionCache<R> {
+  private readonly byReplica = new Map<number, LeaderFetchSession<R>>();
 
   /**
    * The session a request belongs to, updated with its partitions, and the keys it listed
    * (every key for a full request). Throws FETCH_SESSION_ID_NOT_FOUND or
    * INVALID_FETCH_SESSION_EPOCH when the follower must start over with a full request.
    */
-  resolve(replicaId: number, req: SessionRequest): { session: LeaderFetchSession; listed: Set<string>; full: boolean } {
+  resolve(replicaId: number, req: SessionRequest): { session: LeaderFetchSession<R>; listed: Set<string>; full: boolean } {
     if (req.sessionEpoch === FULL_FETCH_EPOCH) {
-      const session = new LeaderFetchSession(this.newId(), replicaId);
+      const session = new LeaderFetchSession<R>(this.newId(), replicaId);
       this.byReplica.set(replicaId, session);
       return { session, listed: session.apply(req.partitions, []), full: true };
     }

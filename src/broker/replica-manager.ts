@@ -47,7 +47,7 @@ export class ReplicaManager {
   private readonly replicas = new Map<string, PartitionReplica>();
   private readonly fetchers = new Map<number, ReplicaFetcher>();
   /** Leader side of the followers' incremental fetch sessions. */
-  private readonly fetchSessions = new FetchSessionCache();
+  private readonly fetchSessions = new FetchSessionCache<PartitionReplica>();
   private latest: MetadataImage | undefined;
   private reconciling: Promise<void> = Promise.resolve();
   private reconcileQueued = false;
@@ -170,7 +170,7 @@ export class ReplicaManager {
    * request restates, answers the partitions with news, long-polling while none has records.
    */
   async handleFetch(req: FetchRequest): Promise<FetchResponse> {
-    let resolved: ReturnType<FetchSessionCache['resolve']>;
+    let resolved: ReturnType<FetchSessionCache<PartitionReplica>['resolve']>;
     try {
       resolved = this.fetchSessions.resolve(req.replicaId, req);
     } catch (err) {
@@ -182,14 +182,21 @@ export class ReplicaManager {
     const { session, listed, full } = resolved;
     const deadline = Date.now() + Math.min(req.maxWaitMs, this.deps.requestTimeoutMs);
     for (;;) {
-      const answers: { state: SessionPartitionState; answer: FetchPartitionResponse }[] = [];
+      const answers: { state: SessionPartitionState<PartitionReplica>; answer: FetchPartitionResponse }[] = [];
       let bytes = 0;
       let urgent = false;
       const now = Date.now();
       for (const [k, sp] of session.partitions) {
         let answer: FetchPartitionResponse;
         try {
-          const r = this.leaderReplica(sp.topicId, sp.partition, sp.leaderEpoch);
+          // A replica that was replaced (topic deleted, log reopened) is closed: look it up again.
+          let r = sp.replica;
+          if (r === undefined || r.closed) {
+            r = this.leaderReplica(sp.topicId, sp.partition, sp.leaderEpoch);
+            sp.replica = r;
+          } else {
+            r.checkLeader(sp.leaderEpoch);
+          }
           // Not restated and nothing new for it: the common case costs no read and no await.
           const a =
             (listed.has(k) ? undefined : r.caughtUpFollowerFetch(req.replicaId, sp.fetchOffset, now)) ??
@@ -218,8 +225,8 @@ export class ReplicaManager {
       // Nothing new anywhere: wait for any of these partitions to move (produce wakes us).
       const waits: PartitionReplica[] = [];
       for (const sp of session.partitions.values()) {
-        const r = this.replicas.get(key(sp.topicId, sp.partition));
-        if (r !== undefined) waits.push(r);
+        const r = sp.replica;
+        if (r !== undefined && !r.closed) waits.push(r);
       }
       await waitForAnyProgress(waits, left);
     }

@@ -17,7 +17,7 @@ function sessionError(f: () => unknown): string | undefined {
 describe('incremental fetch sessions (KIP-227)', () => {
   it('lists every partition in the first request, then only what moved, and forgets what was dropped', () => {
     const f = new FollowerFetchSession();
-    const leader = new FetchSessionCache();
+    const leader = new FetchSessionCache<string>();
 
     const first = f.build([p(0, 0), p(1, 0), p(2, 0)]);
     expect(first).toMatchObject({ sessionId: 0, sessionEpoch: FULL_FETCH_EPOCH, forgotten: [] });
@@ -51,12 +51,12 @@ describe('incremental fetch sessions (KIP-227)', () => {
 
   it('refuses an unknown session or an epoch out of step, and the follower starts over with a full request', () => {
     const f = new FollowerFetchSession();
-    const leader = new FetchSessionCache();
+    const leader = new FetchSessionCache<string>();
     const opened = leader.resolve(3, f.build([p(0, 0)]));
     f.answered(opened.session.id);
 
     // The leader restarted: it holds no session.
-    const fresh = new FetchSessionCache();
+    const fresh = new FetchSessionCache<string>();
     expect(sessionError(() => fresh.resolve(3, f.build([p(0, 1)])))).toBe('FETCH_SESSION_ID_NOT_FOUND');
     f.reset();
     const full = f.build([p(0, 1)]);
@@ -71,7 +71,7 @@ describe('incremental fetch sessions (KIP-227)', () => {
   });
 
   it('keeps one session per follower broker: a new full request replaces the old one', () => {
-    const leader = new FetchSessionCache();
+    const leader = new FetchSessionCache<string>();
     const a = leader.resolve(2, { sessionId: 0, sessionEpoch: 0, partitions: [p(0, 0)], forgotten: [] });
     const b = leader.resolve(2, { sessionId: 0, sessionEpoch: 0, partitions: [p(1, 0)], forgotten: [] });
     expect(b.session.id).not.toBe(a.session.id);
@@ -90,7 +90,7 @@ describe('incremental fetch sessions (KIP-227)', () => {
   });
 
   it('restates the leader\'s marks to a follower whose leader epoch changed', () => {
-    const leader = new FetchSessionCache();
+    const leader = new FetchSessionCache<string>();
     const s = leader.resolve(2, { sessionId: 0, sessionEpoch: 0, partitions: [p(0, 3)], forgotten: [] }).session;
     const st = s.partitions.get('t:0');
     if (st === undefined) throw new Error('missing');
