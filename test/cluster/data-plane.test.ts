@@ -145,7 +145,9 @@ describe('the data plane on three real processes', () => {
     const victim = c.ids.find((id) => id !== controller && id !== p0?.leader_id) ?? 0;
     const via = c.ids.find((id) => id !== victim) ?? 0;
     await c.kill(victim);
-    await pollUntil('the ISR to shrink', async () => (await partitions(controller, 'durable'))[0]?.isr.length === 2, 20_000, 50);
+    // As the partition leader sees it: the controller commits the shrink before the leader applies it.
+    const leader = p0?.leader_id ?? 0;
+    await pollUntil('the ISR to shrink on the leader', async () => (await partitions(leader, 'durable'))[0]?.isr.length === 2, 20_000, 50);
     const refused = await post(via, '/topics/durable?acks=all', { records: [{ value: 'refused' }] });
     expect(refused.status, JSON.stringify(refused.body)).toBe(503);
     expect((refused.body as ProduceAnswer).offsets[0]).toMatchObject({ offset: null, error_code: 50003, error: 'NOT_ENOUGH_REPLICAS' });
