@@ -91,6 +91,8 @@ export class PartitionReplica {
         // Kafka's makeLeader: every follower starts as just caught up, its offset unknown.
         this.followers = new Map(p.replicas.filter((b) => b !== this.selfId).map((b) => [b, { leo: -1, lastCaughtUpMs: nowMs }]));
         this.logger.info({ partition: this.name, leaderEpoch: p.leaderEpoch, isr: p.isr }, 'became leader');
+        // A failure here fences the log, and the next append reports it to its producer.
+        this.log.assignLeaderEpochAtEnd(p.leaderEpoch).catch((err: unknown) => this.logger.warn({ err, partition: this.name }, 'could not record the new leader epoch'));
       }
       if (this.isr.length < this.minInsyncReplicas) {
         this.failAckWaiters(() => new RunnelError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `${this.name}: the ISR shrank to ${this.isr.length}, below min.insync.replicas=${this.minInsyncReplicas}`));

@@ -25,6 +25,8 @@ export interface ReplicaLog {
   /** Deletes whole old segments past retention.ms / retention.bytes, never at or above the HW. */
   applyRetention(nowMs: number): Promise<number>;
   updateLimits(limits: { segmentBytes: number; retentionMs: number; retentionBytes: number }): void;
+  /** A new leader's epoch starts at its log end: recorded (and checkpointed) now, ordered with appends. */
+  assignLeaderEpochAtEnd(leaderEpoch: number): Promise<void>;
   latestEpoch(): number;
   /** KIP-101 OffsetsForLeaderEpoch: the largest epoch <= `epoch` held, and where it ends. */
   endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number };

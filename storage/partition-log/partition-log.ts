@@ -285,6 +285,18 @@ export class PartitionLog {
     return this.enqueue(() => this.restartAt(offset));
   }
 
+  /**
+   * A new leader records that `leaderEpoch` starts at its log end, at once, as Kafka's
+   * makeLeader does (KIP-101): the epoch checkpoint (write, fsync, rename) is paid when
+   * leadership changes instead of inside the first produce request of the epoch. Ordered
+   * with appends, so that first append finds the epoch already assigned.
+   */
+  assignLeaderEpochAtEnd(leaderEpoch: number): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.epochs.assign(leaderEpoch, this.logEndOffset)) await this.epochs.checkpoint();
+    });
+  }
+
   latestEpoch(): number {
     return this.epochs.latestEpoch();
   }

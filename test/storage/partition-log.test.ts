@@ -294,6 +294,28 @@ describe('PartitionLog', () => {
     check();
   });
 
+  it('records a new leader epoch at the log end before any append (KIP-101 makeLeader), durably, and its first append adds nothing', async () => {
+    const dir = await tempDir();
+    let log = await openLog(dir);
+    await log.appendAsLeader(batchOf('a', 3), 4);
+    await log.assignLeaderEpochAtEnd(6);
+    expect([log.latestEpoch(), log.epochStartOffset(6)]).toEqual([6, 3]);
+    expect(log.endOffsetForEpoch(4)).toEqual({ epoch: 4, endOffset: 3 });
+    await log.appendAsLeader(batchOf('b', 2), 6);
+    expect(log.epochEntries()).toEqual([
+      { epoch: 4, startOffset: 0 },
+      { epoch: 6, startOffset: 3 },
+    ]);
+    await log.close();
+    log = await openLog(dir);
+    expect(log.epochStartOffset(6)).toBe(3);
+    // An epoch that never appended is superseded by the next leader's.
+    await log.assignLeaderEpochAtEnd(7);
+    await log.assignLeaderEpochAtEnd(8);
+    expect(log.epochEntries().map((e) => e.epoch)).toEqual([4, 6, 8]);
+    await log.close();
+  });
+
   it('appends as a follower with the leader offsets and epochs, refusing gaps and corruption', async () => {
     const log = await openLog(await tempDir());
     const a = buildBatch([{ key: null, value: Buffer.from('a'), headers: [], timestamp: 1 }], { baseOffset: 0, leaderEpoch: 3 });
