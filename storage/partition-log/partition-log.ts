@@ -258,7 +258,14 @@ export class PartitionLog {
    */
   truncateTo(offset: number): Promise<void> {
     return this.enqueue(async () => {
-      if (offset >= this.logEndOffset) return;
+      if (offset >= this.logEndOffset) {
+        // Nothing to cut, but an epoch entry may start at the log end with no batch in it: this
+        // broker became leader (assignLeaderEpochAtEnd) and appended nothing before another
+        // leader took over. Left in place, the follower would keep presenting that epoch and
+        // the leader keep answering "diverging" (Kafka UnifiedLog.truncateTo does the same).
+        if (this.epochs.truncateFromEnd(this.logEndOffset)) await this.epochs.checkpoint();
+        return;
+      }
       if (offset <= this.logStartOffset) {
         await this.restartAt(offset);
         return;

@@ -313,6 +313,12 @@ describe('PartitionLog', () => {
     await log.assignLeaderEpochAtEnd(7);
     await log.assignLeaderEpochAtEnd(8);
     expect(log.epochEntries().map((e) => e.epoch)).toEqual([4, 6, 8]);
+    // That leader lost its leadership having appended nothing; the new leader's answer makes it
+    // truncate to its log end, which must drop the empty epoch, or it would present epoch 8
+    // and be told "diverging" forever.
+    await log.truncateTo(log.logEndOffset);
+    expect(log.latestEpoch()).toBe(6);
+    expect(log.logEndOffset).toBe(5);
     await log.close();
   });
 
