@@ -26,6 +26,8 @@ export interface SideResult {
  */
 const SINGLE_WARMUP = 2000;
 const SINGLE_MEASURED = 3000;
+/** Unmeasured publishing before the throughput runs, as runnel's side does (data-bench.ts). */
+const THROUGHPUT_WARMUP_SECONDS = 3;
 
 const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
@@ -101,6 +103,15 @@ export async function natsBench(urls: readonly string[], recordBytes: readonly n
       return lat.sort((a, b) => a - b);
     };
     const singleLat = await single();
+    // The same unmeasured throughput warm-up runnel's side gets (data-bench.ts).
+    await jsm.streams.add({ name: 'WARMUP', subjects: ['warmup'], num_replicas: 3, storage: StorageType.File });
+    const warmPayload = new Uint8Array(recordBytes[0] ?? 100);
+    const warmEnd = performance.now() + THROUGHPUT_WARMUP_SECONDS * 1000;
+    await Promise.all(
+      Array.from({ length: window }, async () => {
+        while (performance.now() < warmEnd) await js.publish('warmup', warmPayload);
+      }),
+    );
     const rows = [];
     for (const size of recordBytes) {
       const stream = `S${size}`;
