@@ -45,10 +45,6 @@ export const ERRORS = {
   NOT_COORDINATOR: { status: 503, code: 50309 },
   /** The coordinator is reading the group's committed offsets back from the offsets topic. */
   COORDINATOR_LOAD_IN_PROGRESS: { status: 503, code: 50310 },
-  /** Replication only: the leader holds no such fetch session (KIP-227); the follower sends a full fetch. */
-  FETCH_SESSION_ID_NOT_FOUND: { status: 503, code: 50311 },
-  /** Replication only: a fetch session request out of step; the follower sends a full fetch. */
-  INVALID_FETCH_SESSION_EPOCH: { status: 503, code: 50312 },
   REQUEST_TIMED_OUT: { status: 504, code: 50401 },
   UNKNOWN_SERVER_ERROR: { status: 500, code: 50001 },
   /** A partition log failed (disk error, closed while in use). */

@@ -1,5 +1,4 @@
 import { randomInt } from 'node:crypto';
-import { RunnelError } from '../errors.ts';
 
 // Incremental fetch sessions (Kafka KIP-227, trimmed). A follower fetches every partition it
 // follows on one leader in one long-polling request; listing all of them every time costs
@@ -35,6 +34,9 @@ export const FULL_FETCH_EPOCH = 0;
 export function partitionKey(p: PartitionRef): string {
   return `${p.topicId}:${p.partition}`;
 }
+
+/** Kafka's names for a session the leader will not continue: the follower sends a full fetch. */
+export type SessionRefusal = 'FETCH_SESSION_ID_NOT_FOUND' | 'INVALID_FETCH_SESSION_EPOCH';
 
 /** What a follower sends for one round of its session. */
 export interface SessionRequest {
@@ -73,22 +75,21 @@ export class FollowerFetchSession {
     return { sessionId: this.id, sessionEpoch: this.epoch, partitions: changed, forgotten };
   }
 
-  /** The leader epoch the leader holds for `key` in this round's request (to drop stale answers). */
-  sentLeaderEpoch(key: string): number | undefined {
-    return this.pending?.partitions.get(key)?.leaderEpoch;
-  }
-
-  /** The answer to the last built request arrived: the leader now holds what it listed. */
-  answered(sessionId: number): void {
+  /**
+   * The answer to the last built request arrived: the leader now holds what it listed.
+   * Returns that request's partitions by key (the epochs its answer was given for).
+   */
+  answered(sessionId: number): ReadonlyMap<string, FetchPartitionRequest> {
     const p = this.pending;
     this.pending = undefined;
     if (p === undefined || sessionId === 0) {
       this.reset();
-      return;
+      return p?.partitions ?? new Map();
     }
     if (p.epoch === FULL_FETCH_EPOCH) this.id = sessionId;
     this.told = p.partitions;
     this.epoch = p.epoch + 1;
+    return p.partitions;
   }
 
   /** Forget the session (an error, a refused session, a new leader): the next request is full. */
@@ -128,16 +129,18 @@ export class LeaderFetchSession<R> {
       const k = partitionKey(p);
       listed.add(k);
       const old = this.partitions.get(k);
+      // A new leader epoch starts over: the follower must hear the leader's marks again.
+      const sameEpoch = old !== undefined && old.leaderEpoch === p.leaderEpoch;
       this.partitions.set(k, {
         topicId: p.topicId,
         partition: p.partition,
         leaderEpoch: p.leaderEpoch,
         fetchOffset: p.fetchOffset,
         lastFetchedEpoch: p.lastFetchedEpoch,
-        // A new leader epoch starts over: the follower must hear the leader's marks again.
-        sentHighWatermark: old !== undefined && old.leaderEpoch === p.leaderEpoch ? old.sentHighWatermark : -1,
-        sentLogStartOffset: old !== undefined && old.leaderEpoch === p.leaderEpoch ? old.sentLogStartOffset : -1,
-        replica: undefined,
+        sentHighWatermark: sameEpoch ? old.sentHighWatermark : -1,
+        sentLogStartOffset: sameEpoch ? old.sentLogStartOffset : -1,
+        // The leader checks the cached replica's role, epoch and liveness before every use.
+        replica: old?.replica,
       });
     }
     return listed;
@@ -153,28 +156,25 @@ export class FetchSessionCache<R> {
 
   /**
    * The session a request belongs to, updated with its partitions, and the keys it listed
-   * (every key for a full request). Throws FETCH_SESSION_ID_NOT_FOUND or
-   * INVALID_FETCH_SESSION_EPOCH when the follower must start over with a full request.
+   * (every key for a full request); or why the follower must start over with a full request.
    */
-  resolve(replicaId: number, req: SessionRequest): { session: LeaderFetchSession<R>; listed: Set<string>; full: boolean } {
+  resolve(replicaId: number, req: SessionRequest): { session: LeaderFetchSession<R>; listed: Set<string>; full: boolean } | { refused: SessionRefusal } {
     if (req.sessionEpoch === FULL_FETCH_EPOCH) {
       const session = new LeaderFetchSession<R>(this.newId(), replicaId);
       this.byReplica.set(replicaId, session);
       return { session, listed: session.apply(req.partitions, []), full: true };
     }
     const session = this.byReplica.get(replicaId);
-    if (session === undefined || session.id !== req.sessionId) {
-      throw new RunnelError('FETCH_SESSION_ID_NOT_FOUND', `fetch session ${req.sessionId} of broker ${replicaId} is not held here; send a full fetch`);
-    }
+    if (session === undefined || session.id !== req.sessionId) return { refused: 'FETCH_SESSION_ID_NOT_FOUND' };
     if (req.sessionEpoch !== session.nextEpoch) {
       this.byReplica.delete(replicaId);
-      throw new RunnelError('INVALID_FETCH_SESSION_EPOCH', `fetch session ${req.sessionId} of broker ${replicaId} expected epoch ${session.nextEpoch}, got ${req.sessionEpoch}; send a full fetch`);
+      return { refused: 'INVALID_FETCH_SESSION_EPOCH' };
     }
     session.nextEpoch++;
     return { session, listed: session.apply(req.partitions, req.forgotten), full: false };
   }
 
-  /** Drops every session (this broker stopped leading, or is closing). */
+  /** Drops every session (the broker is closing). */
   clear(): void {
     this.byReplica.clear();
   }

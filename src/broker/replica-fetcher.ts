@@ -1,7 +1,7 @@
 import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { FollowerFetchSession, partitionKey } from './fetch-session.ts';
-import type { SessionRequest } from './fetch-session.ts';
+import type { SessionRefusal, SessionRequest } from './fetch-session.ts';
 import type { PartitionReplica } from './partition-replica.ts';
 
 export interface FetchRequest extends SessionRequest {
@@ -27,7 +27,7 @@ export interface FetchResponse {
   /** The session the leader holds for this follower; 0 when it holds none. */
   readonly sessionId: number;
   /** Set when the session was refused: the follower starts over with a full fetch. */
-  readonly sessionError?: 'FETCH_SESSION_ID_NOT_FOUND' | 'INVALID_FETCH_SESSION_EPOCH';
+  readonly sessionError?: SessionRefusal;
 }
 
 export type FetchRpc = (leaderId: number, req: FetchRequest, timeoutMs: number) => Promise<FetchResponse>;
@@ -114,9 +114,7 @@ export class ReplicaFetcher {
           this.session.reset();
           continue;
         }
-        // Read the epochs this round was sent with before the session moves on.
-        const sentEpochs = new Map(res.partitions.map((p) => [partitionKey(p), this.session.sentLeaderEpoch(partitionKey(p))]));
-        this.session.answered(res.sessionId);
+        const asked = this.session.answered(res.sessionId);
         // Partitions are independent logs: append them in parallel, so their writes and fsyncs
         // (flush=batch) overlap instead of queueing one after another.
         const handled = await Promise.all(
@@ -125,7 +123,7 @@ export class ReplicaFetcher {
             const r = this.partitions.get(k);
             if (r === undefined || r.closed || r.role !== 'follower') return true;
             // An answer from a leader epoch that ended while the fetch was in flight is stale: drop it.
-            if (r.leaderId !== this.leaderId || r.leaderEpoch !== sentEpochs.get(k)) return true;
+            if (r.leaderId !== this.leaderId || r.leaderEpoch !== asked.get(k)?.leaderEpoch) return true;
             return this.handle(r, p);
           }),
         );

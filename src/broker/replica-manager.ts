@@ -170,15 +170,8 @@ export class ReplicaManager {
    * request restates, answers the partitions with news, long-polling while none has records.
    */
   async handleFetch(req: FetchRequest): Promise<FetchResponse> {
-    let resolved: ReturnType<FetchSessionCache<PartitionReplica>['resolve']>;
-    try {
-      resolved = this.fetchSessions.resolve(req.replicaId, req);
-    } catch (err) {
-      if (err instanceof RunnelError && (err.errorName === 'FETCH_SESSION_ID_NOT_FOUND' || err.errorName === 'INVALID_FETCH_SESSION_EPOCH')) {
-        return { partitions: [], sessionId: 0, sessionError: err.errorName };
-      }
-      throw err;
-    }
+    const resolved = this.fetchSessions.resolve(req.replicaId, req);
+    if ('refused' in resolved) return { partitions: [], sessionId: 0, sessionError: resolved.refused };
     const { session, listed, full } = resolved;
     const deadline = Date.now() + Math.min(req.maxWaitMs, this.deps.requestTimeoutMs);
     for (;;) {

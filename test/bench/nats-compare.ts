@@ -8,6 +8,7 @@ import { AckPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/je
 import { connect } from '@nats-io/transport-node';
 import { pollUntil } from '../support/poll.ts';
 import { httpRequest } from './http-client.ts';
+import { createBenchTopic } from './produce-load.ts';
 import { freePorts } from '../support/process-cluster.ts';
 
 // The NATS JetStream side of `npm run bench -- --compare nats`: a 3-node JetStream cluster on
@@ -103,35 +104,31 @@ export async function natsBench(urls: readonly string[], recordBytes: readonly n
       return lat.sort((a, b) => a - b);
     };
     const singleLat = await single();
-    // The same unmeasured throughput warm-up runnel's side gets (data-bench.ts).
-    await jsm.streams.add({ name: 'WARMUP', subjects: ['warmup'], num_replicas: 3, storage: StorageType.File });
-    const warmPayload = new Uint8Array(recordBytes[0] ?? 100);
-    const warmEnd = performance.now() + THROUGHPUT_WARMUP_SECONDS * 1000;
-    await Promise.all(
-      Array.from({ length: window }, async () => {
-        while (performance.now() < warmEnd) await js.publish('warmup', warmPayload);
-      }),
-    );
-    const rows = [];
-    for (const size of recordBytes) {
-      const stream = `S${size}`;
-      await jsm.streams.add({ name: stream, subjects: [`s${size}`], num_replicas: 3, storage: StorageType.File });
-      const payload = new Uint8Array(size).fill(120);
+    /** Async publish with `window` in flight (nats.js's idiom for throughput) for `secs`; the ack latencies. */
+    const publishFor = async (subject: string, payload: Uint8Array, secs: number): Promise<number[]> => {
       const lat: number[] = [];
-      let acked = 0;
-      const end = performance.now() + seconds * 1000;
-      const t0 = performance.now();
-      // Async publish with `window` in flight (nats.js's idiom for throughput).
+      const end = performance.now() + secs * 1000;
       await Promise.all(
         Array.from({ length: window }, async () => {
           while (performance.now() < end) {
             const s = performance.now();
-            await js.publish(`s${size}`, payload);
+            await js.publish(subject, payload);
             lat.push(performance.now() - s);
-            acked++;
           }
         }),
       );
+      return lat;
+    };
+    // The same unmeasured throughput warm-up runnel's side gets (data-bench.ts).
+    await jsm.streams.add({ name: 'WARMUP', subjects: ['warmup'], num_replicas: 3, storage: StorageType.File });
+    await publishFor('warmup', new Uint8Array(recordBytes[0] ?? 100), THROUGHPUT_WARMUP_SECONDS);
+    const rows = [];
+    for (const size of recordBytes) {
+      const stream = `S${size}`;
+      await jsm.streams.add({ name: stream, subjects: [`s${size}`], num_replicas: 3, storage: StorageType.File });
+      const t0 = performance.now();
+      const lat = await publishFor(`s${size}`, new Uint8Array(size).fill(120), seconds);
+      const acked = lat.length;
       const secs = (performance.now() - t0) / 1000;
       lat.sort((a, b) => a - b);
       // Consume everything back with a pull consumer, no acks.
@@ -157,13 +154,7 @@ export async function natsBench(urls: readonly string[], recordBytes: readonly n
 
 /** runnel's one-record-at-a-time acks=all latency to a partition's leader. */
 export async function runnelSingleLatency(brokerUrl: (id: number) => string, clusterId: string, leaderOf: () => Promise<number>): Promise<number[]> {
-  const base = brokerUrl(1);
-  const res = await fetch(`${base}/v3/clusters/${clusterId}/topics`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ topic_name: 'single', partitions_count: 1, replication_factor: 3, configs: [{ name: 'min.insync.replicas', value: '2' }] }),
-  });
-  if (res.status !== 201) throw new Error(`create single: ${res.status} ${await res.text()}`);
+  await createBenchTopic(brokerUrl(1), clusterId, 'single', 1);
   const leader = await leaderOf();
   const body = JSON.stringify({ records: [{ value: Buffer.alloc(100, 120).toString('base64') }] });
   const lat: number[] = [];

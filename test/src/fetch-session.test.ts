@@ -1,17 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { FetchSessionCache, FollowerFetchSession, FULL_FETCH_EPOCH } from '../../src/broker/fetch-session.ts';
 import type { FetchPartitionRequest } from '../../src/broker/fetch-session.ts';
-import { RunnelError } from '../../src/errors.ts';
 
 const p = (partition: number, fetchOffset: number, leaderEpoch = 0, lastFetchedEpoch = 0): FetchPartitionRequest => ({ topicId: 't', partition, leaderEpoch, fetchOffset, lastFetchedEpoch });
 
-function sessionError(f: () => unknown): string | undefined {
-  try {
-    f();
-    return undefined;
-  } catch (err) {
-    return err instanceof RunnelError ? err.errorName : String(err);
-  }
+/** Why the leader refused the request, or undefined when it took it. */
+function sessionError(f: () => ReturnType<FetchSessionCache<string>['resolve']>): string | undefined {
+  const r = f();
+  return 'refused' in r ? r.refused : undefined;
+}
+
+/** The session a request was taken into (throws if refused). */
+function taken(r: ReturnType<FetchSessionCache<string>['resolve']>): Exclude<ReturnType<FetchSessionCache<string>['resolve']>, { refused: unknown }> {
+  if ('refused' in r) throw new Error(`refused: ${r.refused}`);
+  return r;
 }
 
 describe('incremental fetch sessions (KIP-227)', () => {
@@ -22,7 +24,7 @@ describe('incremental fetch sessions (KIP-227)', () => {
     const first = f.build([p(0, 0), p(1, 0), p(2, 0)]);
     expect(first).toMatchObject({ sessionId: 0, sessionEpoch: FULL_FETCH_EPOCH, forgotten: [] });
     expect(first.partitions.map((x) => x.partition)).toEqual([0, 1, 2]);
-    const opened = leader.resolve(2, first);
+    const opened = taken(leader.resolve(2, first));
     expect(opened.full).toBe(true);
     expect([...opened.listed].sort()).toEqual(['t:0', 't:1', 't:2']);
     f.answered(opened.session.id);
@@ -32,7 +34,7 @@ describe('incremental fetch sessions (KIP-227)', () => {
     expect(second.sessionId).toBe(opened.session.id);
     expect(second.sessionEpoch).toBe(1);
     expect(second.partitions).toEqual([p(1, 5), p(2, 0, 1)]);
-    const inc = leader.resolve(2, second);
+    const inc = taken(leader.resolve(2, second));
     expect(inc.full).toBe(false);
     expect([...inc.listed].sort()).toEqual(['t:1', 't:2']);
     expect(inc.session.partitions.get('t:1')?.fetchOffset).toBe(5);
@@ -42,17 +44,17 @@ describe('incremental fetch sessions (KIP-227)', () => {
     // Nothing moved: an empty incremental request; then partition 0 is no longer followed.
     const idle = f.build([p(0, 0), p(1, 5), p(2, 0, 1)]);
     expect(idle.partitions).toEqual([]);
-    f.answered(leader.resolve(2, idle).session.id);
+    f.answered(taken(leader.resolve(2, idle)).session.id);
     const dropped = f.build([p(1, 5), p(2, 0, 1)]);
     expect(dropped.forgotten).toEqual([{ topicId: 't', partition: 0 }]);
-    const after = leader.resolve(2, dropped);
+    const after = taken(leader.resolve(2, dropped));
     expect([...after.session.partitions.keys()].sort()).toEqual(['t:1', 't:2']);
   });
 
   it('refuses an unknown session or an epoch out of step, and the follower starts over with a full request', () => {
     const f = new FollowerFetchSession();
     const leader = new FetchSessionCache<string>();
-    const opened = leader.resolve(3, f.build([p(0, 0)]));
+    const opened = taken(leader.resolve(3, f.build([p(0, 0)])));
     f.answered(opened.session.id);
 
     // The leader restarted: it holds no session.
@@ -72,11 +74,11 @@ describe('incremental fetch sessions (KIP-227)', () => {
 
   it('keeps one session per follower broker: a new full request replaces the old one', () => {
     const leader = new FetchSessionCache<string>();
-    const a = leader.resolve(2, { sessionId: 0, sessionEpoch: 0, partitions: [p(0, 0)], forgotten: [] });
-    const b = leader.resolve(2, { sessionId: 0, sessionEpoch: 0, partitions: [p(1, 0)], forgotten: [] });
+    const a = taken(leader.resolve(2, { sessionId: 0, sessionEpoch: 0, partitions: [p(0, 0)], forgotten: [] }));
+    const b = taken(leader.resolve(2, { sessionId: 0, sessionEpoch: 0, partitions: [p(1, 0)], forgotten: [] }));
     expect(b.session.id).not.toBe(a.session.id);
     expect(sessionError(() => leader.resolve(2, { sessionId: a.session.id, sessionEpoch: 1, partitions: [], forgotten: [] }))).toBe('FETCH_SESSION_ID_NOT_FOUND');
-    expect([...leader.resolve(2, { sessionId: b.session.id, sessionEpoch: 1, partitions: [], forgotten: [] }).session.partitions.keys()]).toEqual(['t:1']);
+    expect([...taken(leader.resolve(2, { sessionId: b.session.id, sessionEpoch: 1, partitions: [], forgotten: [] })).session.partitions.keys()]).toEqual(['t:1']);
   });
 
   it('forgets what the leader was last sent when an answer is lost, so nothing is assumed', () => {
@@ -91,7 +93,7 @@ describe('incremental fetch sessions (KIP-227)', () => {
 
   it('restates the leader\'s marks to a follower whose leader epoch changed', () => {
     const leader = new FetchSessionCache<string>();
-    const s = leader.resolve(2, { sessionId: 0, sessionEpoch: 0, partitions: [p(0, 3)], forgotten: [] }).session;
+    const s = taken(leader.resolve(2, { sessionId: 0, sessionEpoch: 0, partitions: [p(0, 3)], forgotten: [] })).session;
     const st = s.partitions.get('t:0');
     if (st === undefined) throw new Error('missing');
     st.sentHighWatermark = 3;
