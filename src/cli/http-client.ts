@@ -57,7 +57,8 @@ const RETRY_503_EVERY_MS = 100;
 /** Errors that prove the request never reached the server. */
 const NOT_CONNECTED = new Set(['bad port', 'ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
-function networkCode(err: Error): string | undefined {
+/** The socket-level reason a request failed (ECONNREFUSED, 'timed out', ...), if there is one. */
+export function networkCode(err: Error): string | undefined {
   let e: unknown = err;
   // fetch wraps the socket error: TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }).
   for (let depth = 0; depth < 4 && e instanceof Error; depth++) {
@@ -79,10 +80,15 @@ export function normalizeBrokerUrl(raw: string): string {
   return withScheme;
 }
 
+export interface ClusterEntry {
+  readonly cluster_id: string;
+  readonly controller_id: number | null;
+}
+
 export class BrokerClient {
   /** Index of the broker that answered last: tried first next time. */
   private preferred = 0;
-  private clusterIdCache: string | undefined;
+  private clusterCache: ClusterEntry | undefined;
 
   constructor(readonly urls: readonly string[]) {
     if (urls.length === 0) throw new Error('BrokerClient needs at least one broker URL');
@@ -107,14 +113,18 @@ export class BrokerClient {
     return this.request<T>({ ...opts, path, method: 'GET', idempotent: true });
   }
 
-  /** The cluster id (GET /v3/clusters), fetched once. */
+  /** The cluster (GET /v3/clusters), fetched once. */
+  async cluster(): Promise<ClusterEntry> {
+    if (this.clusterCache !== undefined) return this.clusterCache;
+    const r = await this.get<{ data: ClusterEntry[] }>('/v3/clusters');
+    const c = r.data[0];
+    if (c === undefined) throw new Error('GET /v3/clusters named no cluster');
+    this.clusterCache = c;
+    return c;
+  }
+
   async clusterId(): Promise<string> {
-    if (this.clusterIdCache !== undefined) return this.clusterIdCache;
-    const r = await this.get<{ data: { cluster_id: string }[] }>('/v3/clusters');
-    const id = r.data[0]?.cluster_id;
-    if (id === undefined) throw new Error('GET /v3/clusters named no cluster');
-    this.clusterIdCache = id;
-    return id;
+    return (await this.cluster()).cluster_id;
   }
 
   /** `/v3/clusters/{cid}` + path. */

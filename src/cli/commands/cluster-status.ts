@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { addGlobalOptions, runWithContext } from '../context.ts';
+import { networkCode } from '../http-client.ts';
 import type { CliContext } from '../context.ts';
 import { renderTable } from '../table.ts';
 import { getPartitions } from './topic.ts';
@@ -64,16 +65,13 @@ async function nodeStatus(ctx: CliContext, cid: string, url: string, broker: Bro
       error: health.status === 200 ? null : `healthz answered ${health.status}`,
     };
   } catch (err) {
-    const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
-    const why = cause instanceof Error ? ((cause as { code?: string }).code ?? cause.message) : String(cause);
+    const why = err instanceof Error ? (networkCode(err) ?? err.message) : String(err);
     return { id: broker?.broker_id ?? null, url, healthy: false, broker_status: broker?.status ?? null, raft: null, error: why };
   }
 }
 
 export async function clusterStatus(ctx: CliContext): Promise<ClusterStatus> {
-  const clusters = await ctx.client.get<{ data: { cluster_id: string; controller_id: number | null }[] }>('/v3/clusters');
-  const cluster = clusters.data[0];
-  if (cluster === undefined) throw new Error('GET /v3/clusters named no cluster');
+  const cluster = await ctx.client.cluster();
   const cid = cluster.cluster_id;
   const brokers = (await ctx.client.get<{ data: Broker[] }>(await ctx.client.v3('/brokers'))).data;
   // The nodes the metadata knows, plus any --brokers URL that is none of them (a node that never joined).
