@@ -169,7 +169,7 @@ export function queryInt(query: Record<string, unknown>, name: string, min: numb
 }
 
 /** A client-supplied value for an error message, cut short so a huge one cannot bloat the answer. */
-function shown(v: unknown): string {
+export function shown(v: unknown): string {
   const text = (JSON.stringify(v) as string | undefined) ?? typeof v;
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }
@@ -236,7 +236,7 @@ export function produceResponse(outcomes: readonly ProduceOutcome[]): { status: 
   return { status, body: { offsets } };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

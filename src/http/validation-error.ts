@@ -5,6 +5,7 @@
 
 import { ERRORS, invalid } from '../errors.ts';
 import type { ErrorName, RunnelError } from '../errors.ts';
+import { isObject, shown } from './produce-request.ts';
 
 /**
  * Annotation keywords of our route schemas, declared to ajv (which is strict about unknown
@@ -35,14 +36,14 @@ export function validationError(errors: readonly SchemaValidationError[], part: 
   // lists every branch's failure and then its own: the combinator's error says it best.
   const e = errors.find((x) => x.keyword === 'anyOf' || x.keyword === 'oneOf') ?? errors[0];
   if (e === undefined) return invalid(part ?? 'request', 'failed schema validation');
-  const schema = isRecord(e.parentSchema) ? e.parentSchema : {};
+  const schema = isObject(e.parentSchema) ? e.parentSchema : {};
   const path = fieldPath(e.instancePath);
   const field = (name: string): string => (path === '' ? name : `${path}.${name}`);
   switch (e.keyword) {
     case 'required':
       return invalid(field(String(e.params['missingProperty'])), 'is required');
     case 'additionalProperties': {
-      const known = isRecord(schema['properties']) ? Object.keys(schema['properties']) : [];
+      const known = isObject(schema['properties']) ? Object.keys(schema['properties']) : [];
       return invalid(field(String(e.params['additionalProperty'])), `unknown field${known.length > 0 ? `; known: ${known.join(', ')}` : ''}`);
     }
     default:
@@ -57,7 +58,7 @@ export function validationError(errors: readonly SchemaValidationError[], part: 
 }
 
 /** `/configs/0/name` -> `configs[0].name` (RFC 6901 escapes undone). */
-export function fieldPath(pointer: string): string {
+function fieldPath(pointer: string): string {
   let out = '';
   for (const raw of pointer.split('/').slice(1)) {
     const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
@@ -129,12 +130,3 @@ function errorNameOf(v: unknown): ErrorName {
   return typeof v === 'string' && v in ERRORS ? (v as ErrorName) : 'INVALID_REQUEST';
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** A client-supplied value for an error message, cut short so a huge one cannot bloat the answer. */
-function shown(v: unknown): string {
-  const text = (JSON.stringify(v) as string | undefined) ?? typeof v;
-  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
-}

@@ -65,47 +65,42 @@ export function registerStateGauges(registry: Registry, source: MetricsSource, l
     }
   };
 
-  const underReplicated: Gauge = new Gauge({
-    name: 'runnel_partitions_under_replicated',
-    help: 'Partitions this node leads (in its metadata image) whose ISR is smaller than their replica set; sum over nodes for the cluster',
-    registers,
-    collect: guarded('runnel_partitions_under_replicated', () => {
-      let n = 0;
-      for (const t of source.image().allTopics()) for (const p of t.partitions) if (p.leader === self && p.isr.length < p.replicas.length) n++;
-      underReplicated.set(n);
-    }),
-  });
-  const offline: Gauge = new Gauge({
-    name: 'runnel_partitions_offline',
-    help: 'Partitions in the cluster with no leader, as this node\'s metadata image has them (every node reports the cluster-wide count)',
-    registers,
-    collect: guarded('runnel_partitions_offline', () => {
-      let n = 0;
-      for (const t of source.image().allTopics()) for (const p of t.partitions) if (p.leader < 0) n++;
-      offline.set(n);
-    }),
-  });
+  /** A count of the partitions in this node's image that `counts`. */
+  const partitionCount = (name: string, help: string, counts: (p: PartitionState) => boolean): void => {
+    const g: Gauge = new Gauge({
+      name,
+      help,
+      registers,
+      collect: guarded(name, () => {
+        let n = 0;
+        for (const t of source.image().allTopics()) for (const p of t.partitions) if (counts(p)) n++;
+        g.set(n);
+      }),
+    });
+  };
+  partitionCount(
+    'runnel_partitions_under_replicated',
+    'Partitions this node leads (in its metadata image) whose ISR is smaller than their replica set; sum over nodes for the cluster',
+    (p) => p.leader === self && p.isr.length < p.replicas.length,
+  );
+  partitionCount('runnel_partitions_offline', "Partitions in the cluster with no leader, as this node's metadata image has them (every node reports the cluster-wide count)", (p) => p.leader < 0);
 
-  const hw: Gauge<'topic' | 'partition'> = new Gauge({
-    name: 'runnel_partition_high_watermark',
-    help: 'High watermark of each partition this node leads',
-    labelNames: ['topic', 'partition'],
-    registers,
-    collect: guarded('runnel_partition_high_watermark', () => {
-      hw.reset();
-      for (const { t, p, r } of ledHere()) hw.set({ topic: t.name, partition: String(p.partition) }, r.log.highWatermark);
-    }),
-  });
-  const leo: Gauge<'topic' | 'partition'> = new Gauge({
-    name: 'runnel_partition_log_end_offset',
-    help: 'Log end offset of each partition this node leads',
-    labelNames: ['topic', 'partition'],
-    registers,
-    collect: guarded('runnel_partition_log_end_offset', () => {
-      leo.reset();
-      for (const { t, p, r } of ledHere()) leo.set({ topic: t.name, partition: String(p.partition) }, r.log.logEndOffset);
-    }),
-  });
+  /** One series per partition this node leads, read from its replica. */
+  const ledGauge = (name: string, help: string, read: (r: ReplicaView) => number): void => {
+    const g: Gauge<'topic' | 'partition'> = new Gauge({
+      name,
+      help,
+      labelNames: ['topic', 'partition'],
+      registers,
+      collect: guarded(name, () => {
+        g.reset();
+        for (const { t, p, r } of ledHere()) g.set({ topic: t.name, partition: String(p.partition) }, read(r));
+      }),
+    });
+  };
+  ledGauge('runnel_partition_high_watermark', 'High watermark of each partition this node leads', (r) => r.log.highWatermark);
+  ledGauge('runnel_partition_log_end_offset', 'Log end offset of each partition this node leads', (r) => r.log.logEndOffset);
+
   const lag: Gauge<'topic' | 'partition' | 'follower'> = new Gauge({
     name: 'runnel_replica_lag_records',
     help: 'Per follower of each partition this node leads: leader log end offset minus the follower\'s, as its last fetch told the leader (absent until it fetched from this leader)',
