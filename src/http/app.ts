@@ -6,7 +6,7 @@ import type { RunnelNode } from '../node/runnel-node.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
 import { registerConsumerRoutes } from './consumer-routes.ts';
 import { registerDataRoutes } from './data-routes.ts';
-import { registerMetricsRoutes } from './metrics-routes.ts';
+import { meterRoutes, registerMetricsRoutes } from './metrics-routes.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerTestHookRoutes, TEST_HOOKS_ENV } from './test-hook-routes.ts';
 import { SCHEMA_ANNOTATIONS, validationError } from './validation-error.ts';
@@ -88,6 +88,7 @@ const AJV_OPTIONS = {
 };
 
 function declareRoutes(app: FastifyInstance, deps: HttpAppDeps): void {
+  meterRoutes(app, deps.node);
   registerAdminRoutes(app, deps.node);
   registerDataRoutes(app, deps.node);
   registerConsumerRoutes(app, deps.node);

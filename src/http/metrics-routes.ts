@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onResponseAsyncHookHandler, preSerializationAsyncHookHandler } from 'fastify';
 import type { RequestSeries } from '../metrics/node-metrics.ts';
 import type { RunnelNode } from '../node/runnel-node.ts';
 
@@ -32,40 +32,44 @@ const METERED = new Map<string, MeteredRoute>([
 ]);
 
 /**
- * `GET /metrics` (Prometheus text format 0.0.4, served by every node) and the per-request
- * produce and fetch series: fastify hooks on the metered routes count once per request (a
- * Map lookup, a few label hashes) and never walk the records. The topic label is the path's
- * topic only when it exists in the metadata image, else "" (unknown topics are client input
- * and must not create series).
+ * The per-request produce and fetch series: hooks attached, as each route is declared, to the
+ * metered routes only (every other request pays nothing). They count once per request (a few
+ * label hashes) and never walk the records. The topic label is the path's topic only when it
+ * exists in the metadata image, else "" (unknown topics are client input and must not create
+ * series). Call before the routes are declared.
  */
-export function registerMetricsRoutes(app: FastifyInstance, node: RunnelNode): void {
-  const metrics = node.metrics;
+export function meterRoutes(app: FastifyInstance, node: RunnelNode): void {
   app.decorateRequest('metricsRecords', 0);
-
-  const meteredRoute = (method: string, url: string | undefined): MeteredRoute | undefined => (url === undefined ? undefined : METERED.get(`${method} ${url}`));
-
-  app.addHook('preSerialization', (req, reply, payload: unknown, done) => {
-    const m = meteredRoute(req.method, req.routeOptions.url);
-    if (m !== undefined && reply.statusCode < 300) req.metricsRecords = m.records(payload);
-    done(null, payload);
-  });
-
-  app.addHook('onResponse', (req, reply, done) => {
-    const m = meteredRoute(req.method, req.routeOptions.url);
-    if (m !== undefined) {
+  app.addHook('onRoute', (route) => {
+    const m = typeof route.method === 'string' ? METERED.get(`${route.method} ${route.url}`) : undefined;
+    if (m === undefined) return;
+    const s: RequestSeries = node.metrics[m.series];
+    const preSerialization: preSerializationAsyncHookHandler = async (req, reply, payload) => {
+      if (reply.statusCode < 300) req.metricsRecords = m.records(payload);
+      return payload;
+    };
+    const onResponse: onResponseAsyncHookHandler = async (req, reply) => {
       const name = m.topicInPath ? (req.params as Record<string, string | undefined>)['t'] : undefined;
       const topic = name !== undefined && node.image().topic(name) !== undefined ? name : '';
-      const s: RequestSeries = metrics[m.series];
       s.requests.inc({ topic, status: String(reply.statusCode) });
       s.duration.observe({ topic }, reply.elapsedTime / 1000);
       if (req.metricsRecords > 0) s.records.inc({ topic }, req.metricsRecords);
       // Bytes in: the request body as declared; bytes out: the body fastify sent (it sets Content-Length).
       const bytes = Number(m.series === 'produce' ? req.headers['content-length'] : reply.getHeader('content-length'));
       if (bytes > 0) s.bytes.inc({ topic }, bytes);
-    }
-    done();
+    };
+    route.preSerialization = [...hooksOf(route.preSerialization), preSerialization];
+    route.onResponse = [...hooksOf(route.onResponse), onResponse];
   });
+}
 
+function hooksOf<T>(h: T | T[] | undefined): T[] {
+  return h === undefined ? [] : Array.isArray(h) ? h : [h];
+}
+
+/** `GET /metrics`: Prometheus text format 0.0.4, served by every node. */
+export function registerMetricsRoutes(app: FastifyInstance, node: RunnelNode): void {
+  const metrics = node.metrics;
   app.get('/metrics', async (_req, reply) => {
     const text = await metrics.scrape();
     return reply.type(metrics.contentType).send(text);
