@@ -1,4 +1,5 @@
 import { RunnelError } from '../errors.ts';
+import { assertNever } from '../../raft/assert.ts';
 import type { Logger } from '../logger.ts';
 import type { PartitionState } from '../metadata/image.ts';
 import { readBatchHeader } from '../../storage/record-batch.ts';
@@ -17,6 +18,32 @@ interface FollowerState {
   leo: number;
   /** Last time the follower had fetched up to our log end offset (Kafka's lastCaughtUpTimeMs). */
   lastCaughtUpMs: number;
+}
+
+/** An AlterPartition this leader sent (Kafka's PendingExpandIsr / PendingShrinkIsr). */
+interface PendingIsrChange {
+  readonly isr: readonly number[];
+  /** The partition epoch the request was based on; metadata past it settles the change. */
+  readonly partitionEpoch: number;
+  /** A request is out, or the controller is ahead of us: wait for its answer or our metadata. */
+  awaiting: boolean;
+}
+
+/** What became of an AlterPartition request, as the leader learns it. */
+export type IsrChangeOutcome =
+  /** The controller answered with the partition as it now stands. */
+  | { readonly kind: 'answered'; readonly state: PartitionState }
+  /** The controller refused it as invalid: nothing was or will be committed. */
+  | { readonly kind: 'refused' }
+  /** The controller is ahead of this leader (newer partition or leader epoch): wait for the metadata. */
+  | { readonly kind: 'stale' }
+  /** No answer (timeout, no controller): it may still commit; send it again. */
+  | { readonly kind: 'unknown' };
+
+export interface AlterIsrRequest {
+  readonly leaderEpoch: number;
+  readonly partitionEpoch: number;
+  readonly isr: readonly number[];
 }
 
 interface AckWaiter {
@@ -57,8 +84,12 @@ export class PartitionReplica {
   private readonly progressWaiters = new Set<() => void>();
   /** Producer batches in the log, to answer a resent batch with its first offsets. */
   readonly producers = new ProducerState();
-  /** An AlterPartition request is in flight (one at a time, as in Kafka). */
-  isrChangeInFlight = false;
+  /**
+   * The ISR change this leader asked the controller for and has not yet seen committed in its
+   * metadata (one at a time, as in Kafka). Until then the high watermark counts its members
+   * too (KIP-497's maximal ISR), so a joiner never enters the ISR behind the HW.
+   */
+  private pendingIsr: PendingIsrChange | undefined;
   closed = false;
 
   constructor(
@@ -81,6 +112,9 @@ export class PartitionReplica {
     this.replicas = p.replicas;
     const wasLeader = this.role === 'leader';
     const newEpoch = p.leaderEpoch !== this.leaderEpoch;
+    // Our metadata moved past the request's base (it committed, or something else did and
+    // the controller will refuse it), or leadership moved: the committed ISR is the truth again.
+    if (this.pendingIsr !== undefined && (p.partitionEpoch !== this.pendingIsr.partitionEpoch || newEpoch || p.leader !== this.selfId)) this.pendingIsr = undefined;
     if (p.leader !== this.leaderId || p.leaderEpoch !== this.leaderEpoch) this.clearTail();
     this.leaderId = p.leader;
     this.leaderEpoch = p.leaderEpoch;
@@ -212,9 +246,21 @@ export class PartitionReplica {
     return leo === undefined || leo < 0 ? undefined : leo;
   }
 
-  /** Leader: ISR members that fell behind for longer than `lagMs`, and replicas back in sync. */
-  isrChangeNeeded(nowMs: number, lagMs: number, mayJoin: (brokerId: number) => boolean = () => true): readonly number[] | undefined {
-    if (this.role !== 'leader' || this.isrChangeInFlight) return undefined;
+  /**
+   * Leader: the AlterPartition to send now, if any: ISR members that fell behind for longer
+   * than `lagMs` out, replicas back in sync in. The change becomes pending at once (the high
+   * watermark counts its members from now on) and stays so until `isrChangeSettled` or the
+   * metadata settles it. A change whose answer was lost is sent again as it was (Kafka's
+   * AlterPartitionManager retries the same request).
+   */
+  nextIsrChange(nowMs: number, lagMs: number, mayJoin: (brokerId: number) => boolean = () => true): AlterIsrRequest | undefined {
+    if (this.role !== 'leader') return undefined;
+    const pending = this.pendingIsr;
+    if (pending !== undefined) {
+      if (pending.awaiting) return undefined;
+      pending.awaiting = true;
+      return { leaderEpoch: this.leaderEpoch, partitionEpoch: pending.partitionEpoch, isr: pending.isr };
+    }
     const next = new Set(this.isr);
     for (const [id, f] of this.followers) {
       const inIsr = this.isr.includes(id);
@@ -224,7 +270,42 @@ export class PartitionReplica {
       if (!inIsr && f.leo >= this.log.highWatermark && f.leo >= epochStart && nowMs - f.lastCaughtUpMs <= lagMs && mayJoin(id)) next.add(id);
     }
     const changed = next.size !== this.isr.length || [...next].some((b) => !this.isr.includes(b));
-    return changed ? [...next].sort((a, b) => a - b) : undefined;
+    if (!changed) return undefined;
+    const isr = [...next].sort((a, b) => a - b);
+    this.pendingIsr = { isr, partitionEpoch: this.partitionEpoch, awaiting: true };
+    return { leaderEpoch: this.leaderEpoch, partitionEpoch: this.partitionEpoch, isr };
+  }
+
+  /** The ISR change asked for at `partitionEpoch` came back with `outcome`. */
+  isrChangeSettled(partitionEpoch: number, outcome: IsrChangeOutcome): void {
+    const pending = this.pendingIsr;
+    if (pending === undefined || pending.partitionEpoch !== partitionEpoch) return;
+    switch (outcome.kind) {
+      case 'answered':
+        // Committed with a new partition epoch: pending until our own metadata shows it
+        // (applyMetadata clears it), so the HW never counts fewer replicas than the
+        // committed ISR. Same epoch: the controller found nothing to change.
+        if (outcome.state.partitionEpoch === partitionEpoch) this.pendingIsr = undefined;
+        break;
+      case 'refused':
+        this.pendingIsr = undefined;
+        this.maybeAdvanceHighWatermark();
+        break;
+      case 'stale':
+        break;
+      case 'unknown':
+        pending.awaiting = false;
+        break;
+      default:
+        assertNever(outcome);
+    }
+  }
+
+  /** The ISR the high watermark is computed over: the committed ISR plus a pending change's members (KIP-497). */
+  private maximalIsr(): readonly number[] {
+    const pending = this.pendingIsr;
+    if (pending === undefined) return this.isr;
+    return [...new Set([...this.isr, ...pending.isr])];
   }
 
   /**
@@ -251,7 +332,7 @@ export class PartitionReplica {
   private trimTail(): void {
     if (this.tail.length === 0) return;
     let fetched = Number.POSITIVE_INFINITY;
-    for (const id of this.isr) {
+    for (const id of this.maximalIsr()) {
       if (id === this.selfId) continue;
       fetched = Math.min(fetched, this.followers.get(id)?.leo ?? -1);
     }
@@ -331,11 +412,16 @@ export class PartitionReplica {
     this.wakeProgress();
   }
 
-  /** HW = the smallest log end offset in the ISR; frozen while the ISR is below min.insync.replicas. */
+  /**
+   * HW = the smallest log end offset in the maximal ISR (KIP-497: the committed ISR plus the
+   * members of a pending change; a pending shrink still counts the member it drops, so a
+   * shrink only counts once committed); frozen while the committed ISR is below
+   * min.insync.replicas (KAFKA-15583).
+   */
   private maybeAdvanceHighWatermark(): void {
     if (this.role !== 'leader' || this.isr.length < this.minInsyncReplicas) return;
     let hw = this.log.durableEndOffset;
-    for (const id of this.isr) {
+    for (const id of this.maximalIsr()) {
       if (id === this.selfId) continue;
       const f = this.followers.get(id);
       if (f === undefined || f.leo < 0) return;

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import type { MetadataImage, TopicState } from '../metadata/image.ts';
+import type { MetadataImage, PartitionState, TopicState } from '../metadata/image.ts';
 import { fromLogError } from './log-errors.ts';
 import { PartitionReplica } from './partition-replica.ts';
-import type { Acks } from './partition-replica.ts';
+import type { Acks, IsrChangeOutcome } from './partition-replica.ts';
 import { ReplicaFetcher } from './replica-fetcher.ts';
 import type { FetchPartitionResponse, FetchRequest, FetchResponse, FetchRpc } from './replica-fetcher.ts';
 import { FetchSessionCache } from './fetch-session.ts';
@@ -17,7 +17,7 @@ export interface ReplicaManagerDeps {
   readonly openLog: OpenReplicaLog;
   readonly fetchRpc: FetchRpc;
   /** AlterPartition through the active controller. */
-  readonly alterIsr: (req: { topicId: string; partition: number; leaderId: number; leaderEpoch: number; partitionEpoch: number; isr: readonly number[] }) => Promise<unknown>;
+  readonly alterIsr: (req: { topicId: string; partition: number; leaderId: number; leaderEpoch: number; partitionEpoch: number; isr: readonly number[] }) => Promise<PartitionState>;
   /** Topic config value, else the cluster.yaml default. */
   readonly topicConfig: (topic: TopicState, name: string) => string;
   readonly replicaLagTimeMaxMs: number;
@@ -307,18 +307,36 @@ export class ReplicaManager {
     for (const r of this.replicas.values()) {
       // KIP-841: a fenced (or unknown) broker cannot join an ISR, so do not ask for it each round.
       const latest = this.latest;
-      const isr = r.isrChangeNeeded(now, this.deps.replicaLagTimeMaxMs, (id) => latest?.broker(id)?.fenced === false);
-      if (isr === undefined) continue;
-      r.isrChangeInFlight = true;
-      this.deps.logger.info({ partition: r.name, from: r.isr, to: isr }, 'asking the controller to change the ISR');
+      const change = r.nextIsrChange(now, this.deps.replicaLagTimeMaxMs, (id) => latest?.broker(id)?.fenced === false);
+      if (change === undefined) continue;
+      this.deps.logger.info({ partition: r.name, from: r.isr, to: change.isr }, 'asking the controller to change the ISR');
       this.deps
-        .alterIsr({ topicId: r.topicId, partition: r.partition, leaderId: this.deps.brokerId, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, isr })
-        .catch((err: unknown) => this.deps.logger.warn({ err, partition: r.name }, 'ISR change refused'))
-        .finally(() => {
-          r.isrChangeInFlight = false;
-        });
+        .alterIsr({ topicId: r.topicId, partition: r.partition, leaderId: this.deps.brokerId, ...change })
+        .then(
+          (state) => r.isrChangeSettled(change.partitionEpoch, { kind: 'answered', state }),
+          (err: unknown) => {
+            const outcome = isrChangeFailure(err);
+            this.deps.logger.warn({ err, partition: r.name, outcome: outcome.kind }, 'ISR change not applied');
+            r.isrChangeSettled(change.partitionEpoch, outcome);
+          },
+        );
     }
   }
+}
+
+const REFUSED: ReadonlySet<string> = new Set(['INVALID_REQUEST', 'UNKNOWN_TOPIC_OR_PARTITION']);
+const CONTROLLER_AHEAD: ReadonlySet<string> = new Set(['INVALID_UPDATE_VERSION', 'FENCED_LEADER_EPOCH']);
+
+/**
+ * How a failed AlterPartition leaves the pending change. Only a refusal of the request itself
+ * proves nothing was committed; a controller ahead of this leader will show it the outcome in
+ * the metadata; anything else (a timeout, no controller) may still have committed.
+ */
+function isrChangeFailure(err: unknown): IsrChangeOutcome {
+  if (!(err instanceof RunnelError)) return { kind: 'unknown' };
+  if (REFUSED.has(err.errorName)) return { kind: 'refused' };
+  if (CONTROLLER_AHEAD.has(err.errorName)) return { kind: 'stale' };
+  return { kind: 'unknown' };
 }
 
 /** Kafka's replica.high.watermark.checkpoint.interval.ms default. */

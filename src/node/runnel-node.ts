@@ -29,7 +29,7 @@ import { GroupClient } from '../groups/group-client.ts';
 import { GroupCoordinator } from '../groups/group-coordinator.ts';
 import type { GroupCall } from '../groups/group-coordinator.ts';
 import { OFFSETS_TOPIC, offsetsPartitionFor } from '../groups/offsets-topic.ts';
-import type { TopicState } from '../metadata/image.ts';
+import type { PartitionState, TopicState } from '../metadata/image.ts';
 import { PartitionLog } from '../../storage/partition-log/partition-log.ts';
 import { IsrChangeCounter } from '../metrics/isr-change-counter.ts';
 import { NodeMetrics } from '../metrics/node-metrics.ts';
@@ -178,7 +178,7 @@ export class RunnelNode {
       dataDir: this.self.dataDir,
       openLog: (o) => PartitionLog.open({ ...o, logger: replicaLog }),
       fetchRpc: async (leader, req: FetchRequest, timeoutMs) => (await this.rpc.request(leader, 'fetch', req, { timeoutMs })) as FetchResponse,
-      alterIsr: (req) => this.callController({ method: 'alterPartition', ...req }),
+      alterIsr: async (req) => (await this.callController({ method: 'alterPartition', ...req })) as PartitionState,
       topicConfig: (t, name) => this.topicConfig(t, name),
       replicaLagTimeMaxMs: this.config.broker.replicaLagTimeMaxMs,
       retentionCheckIntervalMs: this.config.log.retentionCheckIntervalMs,

@@ -106,14 +106,80 @@ describe('partition replica (leader side)', () => {
     await r.produce(batch(2), 1, 1000);
     await r.fetchFromFollower(2, 2, 3, 1 << 20, t0);
     // Follower 3 never fetches: after the lag limit it leaves the ISR.
-    expect(r.isrChangeNeeded(t0 + 100, 1000)).toBeUndefined();
+    expect(r.nextIsrChange(t0 + 100, 1000)).toBeUndefined();
     await r.fetchFromFollower(2, 2, 3, 1 << 20, t0 + 4900);
-    expect(r.isrChangeNeeded(t0 + 5000, 1000)).toEqual([1, 2]);
+    expect(r.nextIsrChange(t0 + 5000, 1000)).toEqual({ leaderEpoch: 3, partitionEpoch: 7, isr: [1, 2] });
+    // One change at a time: nothing more while it is pending.
+    expect(r.nextIsrChange(t0 + 5000, 1000)).toBeUndefined();
     r.applyMetadata(state({ isr: [1, 2], partitionEpoch: 8 }), 2, t0);
     await r.fetchFromFollower(3, 2, 3, 1 << 20, t0 + 5000);
     // KIP-841: not while broker 3 is fenced (the controller would refuse it every round).
-    expect(r.isrChangeNeeded(t0 + 5000, 1000, (id) => id !== 3)).toBeUndefined();
-    expect(r.isrChangeNeeded(t0 + 5000, 1000)).toEqual([1, 2, 3]);
+    expect(r.nextIsrChange(t0 + 5000, 1000, (id) => id !== 3)).toBeUndefined();
+    expect(r.nextIsrChange(t0 + 5000, 1000)?.isr).toEqual([1, 2, 3]);
+  });
+
+  it('counts a pending joiner for the high watermark until the metadata settles the change (KIP-497 maximal ISR)', async () => {
+    const r = await leaderReplica([1, 2], 2);
+    const t0 = Date.now();
+    await r.produce(batch(2), 1, 1000);
+    await r.fetchFromFollower(2, 2, 3, 1 << 20, t0);
+    await r.fetchFromFollower(3, 2, 3, 1 << 20, t0);
+    expect(r.log.highWatermark).toBe(2);
+    const change = r.nextIsrChange(t0, 1000);
+    expect(change?.isr).toEqual([1, 2, 3]);
+    // In flight: broker 2 fetches past new records, broker 3 does not; the HW waits for 3.
+    const acked = r.produce(batch(3), -1, 10_000);
+    await appended(r, 5);
+    await r.fetchFromFollower(2, 5, 3, 1 << 20, t0);
+    expect(r.log.highWatermark).toBe(2);
+    // The answer comes before this broker's metadata shows the commit: still pending.
+    r.isrChangeSettled(7, { kind: 'answered', state: state({ isr: [1, 2, 3], partitionEpoch: 8 }) });
+    await r.fetchFromFollower(2, 5, 3, 1 << 20, t0);
+    expect(r.log.highWatermark).toBe(2);
+    r.applyMetadata(state({ isr: [1, 2, 3], partitionEpoch: 8 }), 2, t0);
+    expect(r.log.highWatermark).toBe(2);
+    await r.fetchFromFollower(3, 5, 3, 1 << 20, t0);
+    expect(await acked).toBe(2);
+    expect(r.log.highWatermark).toBe(5);
+  });
+
+  it('counts a replica being dropped until the shrink is committed, and resends a change whose answer was lost', async () => {
+    const r = await leaderReplica([1, 2, 3], 1);
+    const t0 = Date.now();
+    await r.produce(batch(2), 1, 1000);
+    await r.fetchFromFollower(2, 2, 3, 1 << 20, t0);
+    await r.fetchFromFollower(3, 0, 3, 1 << 20, t0);
+    await r.fetchFromFollower(2, 2, 3, 1 << 20, t0 + 5000);
+    const shrink = r.nextIsrChange(t0 + 5000, 1000);
+    expect(shrink?.isr).toEqual([1, 2]);
+    expect(r.log.highWatermark).toBe(0);
+    // No answer (the controller moved): the same request goes out again, and the HW still waits for 3.
+    r.isrChangeSettled(7, { kind: 'unknown' });
+    expect(r.nextIsrChange(t0 + 5000, 1000)).toEqual(shrink);
+    await r.fetchFromFollower(2, 2, 3, 1 << 20, t0 + 5000);
+    expect(r.log.highWatermark).toBe(0);
+    // Committed and applied: broker 3 no longer holds the HW back.
+    r.applyMetadata(state({ isr: [1, 2], partitionEpoch: 8 }), 1, t0 + 5000);
+    expect(r.log.highWatermark).toBe(2);
+  });
+
+  it('drops a pending expansion the controller refuses, and waits for the metadata when the controller is ahead', async () => {
+    const r = await leaderReplica([1, 2], 1);
+    const t0 = Date.now();
+    await r.produce(batch(2), 1, 1000);
+    await r.fetchFromFollower(2, 2, 3, 1 << 20, t0);
+    await r.fetchFromFollower(3, 2, 3, 1 << 20, t0);
+    expect(r.nextIsrChange(t0, 1000)?.isr).toEqual([1, 2, 3]);
+    r.isrChangeSettled(7, { kind: 'stale' });
+    expect(r.nextIsrChange(t0, 1000)).toBeUndefined();
+    r.applyMetadata(state({ isr: [1, 2], partitionEpoch: 8 }), 1, t0);
+    const again = r.nextIsrChange(t0, 1000);
+    expect(again).toEqual({ leaderEpoch: 3, partitionEpoch: 8, isr: [1, 2, 3] });
+    await r.produce(batch(1), 1, 1000);
+    await r.fetchFromFollower(2, 3, 3, 1 << 20, t0);
+    expect(r.log.highWatermark).toBe(2);
+    r.isrChangeSettled(8, { kind: 'refused' });
+    expect(r.log.highWatermark).toBe(3);
   });
 
   it('keeps a fetch session\'s silent, caught-up follower in sync, but only at a position it heard in this epoch (KIP-227)', async () => {
@@ -128,7 +194,7 @@ describe('partition replica (leader side)', () => {
     // Later session fetches that do not restate the partition keep both followers in the ISR.
     expect(r.caughtUpFollowerFetch(2, 2, t0 + 4000)).toMatchObject({ records: Buffer.alloc(0), highWatermark: 2 });
     expect(r.caughtUpFollowerFetch(3, 2, t0 + 4000)).toBeDefined();
-    expect(r.isrChangeNeeded(t0 + 4500, 1000)).toBeUndefined();
+    expect(r.nextIsrChange(t0 + 4500, 1000)).toBeUndefined();
     // With records past the follower's position, the quick path declines: they must be read.
     await r.produce(batch(1), 1, 1000);
     expect(r.caughtUpFollowerFetch(2, 2, t0 + 4600)).toBeUndefined();
