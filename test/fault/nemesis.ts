@@ -1,9 +1,15 @@
 import type { Prng } from '../sim/prng.ts';
 import type { ProcessCluster } from '../support/process-cluster.ts';
 
-export type FaultKind = 'kill' | 'pause' | 'cut-pair' | 'isolate';
+export type FaultKind = 'kill' | 'pause' | 'cut-pair' | 'isolate' | 'isr-churn';
 
-export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'pause', 'cut-pair', 'isolate'];
+export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'pause', 'cut-pair', 'isolate', 'isr-churn'];
+
+/**
+ * replica_lag_time_max_ms of the fault suite's cluster. The isr-churn fault pauses a follower
+ * just past it (and under the 2000 ms broker session timeout, so the follower is not fenced).
+ */
+export const ISR_CHURN_LAG_MS = 1000;
 
 /** One line of the fault log: a fault begins or ends, or something the nemesis noticed. */
 export interface FaultEvent {
@@ -23,11 +29,15 @@ export interface NemesisOptions {
   readonly t0: number;
   /** No new fault starts after this many ms since t0; the one in progress is healed. */
   readonly durationMs: number;
+  /** The fault kinds drawn from (all of them by default). */
+  readonly kinds?: readonly FaultKind[];
 }
 
 export interface NemesisResult {
   readonly events: FaultEvent[];
   readonly counts: Record<FaultKind, number>;
+  /** Single injections (a kill, a pause, a cut...): an isr-churn fault is several. */
+  readonly injected: number;
   /** Set when the cluster did not answer /healthz again after a fault (no more faults followed). */
   readonly stuck?: string;
 }
@@ -82,7 +92,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function runNemesis(opts: NemesisOptions): Promise<NemesisResult> {
   const { cluster: c, rng } = opts;
   const events: FaultEvent[] = [];
-  const counts: Record<FaultKind, number> = { kill: 0, pause: 0, 'cut-pair': 0, isolate: 0 };
+  const counts: Record<FaultKind, number> = { kill: 0, pause: 0, 'cut-pair': 0, isolate: 0, 'isr-churn': 0 };
+  let injected = 0;
   const now = (): number => performance.now() - opts.t0;
   const log = (kind: FaultEvent['kind'], phase: FaultEvent['phase'], nodes: readonly number[], detail: string): void => {
     events.push({ atMs: now(), kind, phase, nodes, detail });
@@ -107,12 +118,70 @@ export async function runNemesis(opts: NemesisOptions): Promise<NemesisResult> {
     return { id: rng.pick(c.ids), why: 'random' };
   };
 
+  /**
+   * ISR churn (the window KIP-497 closes): a follower of one partition is paused just past the
+   * lag limit, so its leader drops it from the ISR, then resumed, so it catches up and the
+   * leader asks to add it back; repeated. Once, the follower is frozen again just after a
+   * resume (its expansion likely in flight) and the partition leader is killed meanwhile, so
+   * the follower may be elected: a high watermark that ran past it loses acknowledged records.
+   */
+  const isrChurn = async (): Promise<void> => {
+    const asked = rng.pick(c.ids);
+    let ps: { partition_id: number; leader_id: number | null; replicas: number[] }[];
+    try {
+      ps = ((await getJson(c, asked, c.v3(`/topics/${opts.topic}/partitions`))) as { data: typeof ps }).data;
+    } catch (err) {
+      log('note', 'note', [asked], `isr-churn: could not read the partitions: ${(err as Error).message}`);
+      return;
+    }
+    const p = ps.length > 0 ? rng.pick(ps) : undefined;
+    const leader = p?.leader_id ?? null;
+    if (p === undefined || leader === null || !c.ids.includes(leader)) return;
+    const follower = rng.pick(p.replicas.filter((id) => id !== leader && c.ids.includes(id)));
+    const rounds = 2 + rng.int(3);
+    const killAfter = rng.int(rounds);
+    log('isr-churn', 'begin', [follower, leader], `partition ${p.partition_id}: pause follower ${follower} past the lag limit ${rounds} times; kill leader ${leader} after resume ${killAfter + 1}`);
+    let killed = false;
+    for (let i = 0; i < rounds; i++) {
+      const pauseMs = ISR_CHURN_LAG_MS + 150 + rng.int(400);
+      c.pause(follower);
+      injected++;
+      await sleep(pauseMs);
+      c.resume(follower);
+      log('note', 'note', [follower], `isr-churn: follower ${follower} paused ${pauseMs} ms, resumed`);
+      if (i !== killAfter) {
+        await sleep(300 + rng.int(900));
+        continue;
+      }
+      // The follower is catching up and its leader will soon ask to add it back: freeze it
+      // mid-rejoin, so records can be acknowledged past it while the request is in flight,
+      // and kill the leader before the lag limit drops it again. The cluster has no majority
+      // until the follower resumes; then a new leader is elected from the ISR.
+      await sleep(rng.int(500));
+      c.pause(follower);
+      await sleep(200 + rng.int(400));
+      log('note', 'note', [leader, follower], `isr-churn: follower ${follower} frozen mid-rejoin; SIGKILL leader ${leader}`);
+      await c.kill(leader);
+      injected++;
+      await sleep(100 + rng.int(300));
+      c.resume(follower);
+      killed = true;
+      await sleep(500 + rng.int(1500));
+      c.start(leader);
+      log('note', 'note', [leader], `isr-churn: restarted node ${leader}`);
+      // One fault at a time: the restarted leader answers again before the next pause.
+      await c.waitHealthy(c.ids, 30_000);
+    }
+    log('isr-churn', 'end', [follower, leader], `partition ${p.partition_id}: churn over${killed ? '' : ' (no kill)'}`);
+  };
+
   while (now() < opts.durationMs) {
     await sleep(500 + rng.int(2000));
     if (now() >= opts.durationMs) break;
-    const kind = rng.pick(FAULT_KINDS);
+    const kind = rng.pick(opts.kinds ?? FAULT_KINDS);
     const holdMs = 1000 + rng.int(3000);
     counts[kind]++;
+    if (kind !== 'isr-churn') injected++;
     switch (kind) {
       case 'kill': {
         const v = await pickVictim();
@@ -152,6 +221,9 @@ export async function runNemesis(opts: NemesisOptions): Promise<NemesisResult> {
         log(kind, 'end', [v.id], `healed node ${v.id}'s links`);
         break;
       }
+      case 'isr-churn':
+        await isrChurn();
+        break;
     }
     // One fault at a time: the next waits until every node answers /healthz again.
     const t = now();
@@ -161,10 +233,10 @@ export async function runNemesis(opts: NemesisOptions): Promise<NemesisResult> {
     } catch (err) {
       const stuck = `not healthy again 30 s after healing: ${(err as Error).message}`;
       log('note', 'note', [], stuck);
-      return { events, counts, stuck };
+      return { events, counts, injected, stuck };
     }
   }
-  return { events, counts };
+  return { events, counts, injected };
 }
 
 export function formatFaultLog(events: readonly FaultEvent[]): string {

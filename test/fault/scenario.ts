@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Prng } from '../sim/prng.ts';
 import { pollUntil } from '../support/poll.ts';
-import { FAST_TIMINGS, ProcessCluster } from '../support/process-cluster.ts';
+import { fastTimings, ProcessCluster } from '../support/process-cluster.ts';
 import { checkConsumerHistory, checkHistory, readAllReplicas, totalViolations, waitConverged } from './checker.ts';
 import type { CheckReport, ConsumerCheckReport, Violation, ViolationKind } from './checker.ts';
 import { readCommittedOffsets, startConsumerWorkload } from './consumer-workload.ts';
 import type { ConsumerHistory, ConsumerWorkload } from './consumer-workload.ts';
-import { FAULT_KINDS, formatFaultLog, healAll, runNemesis } from './nemesis.ts';
-import type { NemesisResult } from './nemesis.ts';
+import { FAULT_KINDS, formatFaultLog, healAll, ISR_CHURN_LAG_MS, runNemesis } from './nemesis.ts';
+import type { FaultKind, NemesisResult } from './nemesis.ts';
 import { produceOnce, startWorkload } from './workload.ts';
 import type { Attempt } from './workload.ts';
 
@@ -22,6 +22,8 @@ export interface ScenarioOptions {
   readonly recordsPerRequest?: number;
   /** Members of the consumer group reading the topic meanwhile (0: no consumer workload). */
   readonly consumers?: number;
+  /** The nemesis's fault kinds (all by default). */
+  readonly kinds?: readonly FaultKind[];
 }
 
 export interface ScenarioResult {
@@ -31,6 +33,7 @@ export interface ScenarioResult {
   /** The consumer group's part, when it ran. */
   readonly consumerReport?: ConsumerCheckReport;
   readonly faults: NemesisResult;
+  /** Faults injected (an isr-churn fault counts each pause and kill). */
   readonly faultCount: number;
   readonly durationMs: number;
   /** The one-line summary, as printed. */
@@ -89,7 +92,9 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   const topic = `fault-${opts.seed}`;
   // The groups' default session timeout is also how long a new coordinator holds back grants
   // after a failover: as short as the members' sessions, so the consumers resume quickly.
-  const extraYaml = `${FAST_TIMINGS}\ngroups: {session_timeout_ms: ${CONSUMER_SESSION_TIMEOUT_MS}}`;
+  // A lag limit under the broker session timeout: the isr-churn fault pauses a follower just
+  // past it, so the follower leaves the ISR and rejoins it without being fenced.
+  const extraYaml = `${fastTimings({ replicaLagTimeMaxMs: ISR_CHURN_LAG_MS })}\ngroups: {session_timeout_ms: ${CONSUMER_SESSION_TIMEOUT_MS}}`;
   const c = await ProcessCluster.create({ extraYaml, env: { RUNNEL_TEST_HOOKS: '1' } });
   let consumers: ConsumerWorkload | undefined;
   try {
@@ -131,7 +136,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       t0,
     });
     // Stop the producers even when the nemesis failed: their attempts are the history.
-    const outcome = await runNemesis({ cluster: c, topic, rng: nemesisRng, t0, durationMs: opts.seconds * 1000 }).then(
+    const outcome = await runNemesis({ cluster: c, topic, rng: nemesisRng, t0, durationMs: opts.seconds * 1000, ...(opts.kinds === undefined ? {} : { kinds: opts.kinds }) }).then(
       (faults) => ({ faults }),
       (err: unknown) => ({ err }),
     );
@@ -199,7 +204,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       await writeFile(join(keptDir, 'violations.txt'), report.violations.map((v) => `${v.kind}: ${v.message}`).join('\n') + '\n').catch(() => undefined);
       console.log(`[fault] seed=${opts.seed} VIOLATIONS (cluster logs and data kept in ${keptDir}):\n${report.violations.map((v) => `  ${v.kind}: ${v.message}`).join('\n')}`);
     }
-    const faultCount = Object.values(faults.counts).reduce((a, b) => a + b, 0);
+    const faultCount = faults.injected;
     return {
       seed: opts.seed, report, faults, faultCount, durationMs, summary, faultLog,
       ...(consumerReport === undefined ? {} : { consumerReport }),

@@ -30,12 +30,20 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** Timings for tests: quick elections, fencing and ISR shrinking (cluster.yaml sections). */
-export const FAST_TIMINGS = [
-  'raft: {election_timeout_ms: 1000, heartbeat_interval_ms: 100, tick_ms: 50}',
-  'broker: {heartbeat_interval_ms: 200, session_timeout_ms: 2000, replica_lag_time_max_ms: 2000, leader_rebalance_interval_ms: 1000}',
-  'log: {retention_check_interval_ms: 500}',
-].join('\n');
+/**
+ * Timings for tests: quick elections, fencing and ISR shrinking (cluster.yaml sections).
+ * `replicaLagTimeMaxMs` below the broker session timeout lets a paused follower leave the ISR
+ * (and rejoin it) without being fenced.
+ */
+export function fastTimings(o: { replicaLagTimeMaxMs?: number } = {}): string {
+  return [
+    'raft: {election_timeout_ms: 1000, heartbeat_interval_ms: 100, tick_ms: 50}',
+    `broker: {heartbeat_interval_ms: 200, session_timeout_ms: 2000, replica_lag_time_max_ms: ${o.replicaLagTimeMaxMs ?? 2000}, leader_rebalance_interval_ms: 1000}`,
+    'log: {retention_check_interval_ms: 500}',
+  ].join('\n');
+}
+
+export const FAST_TIMINGS = fastTimings();
 
 export interface HttpResult {
   readonly status: number;
