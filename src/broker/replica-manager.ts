@@ -28,6 +28,12 @@ export interface ReplicaManagerDeps {
   readonly fetchMaxBytes?: number;
   readonly flush: 'batch' | 'always' | 'os';
   readonly logger: Logger;
+  /**
+   * FAULT TESTS ONLY (RUNNEL_TEST_ALTER_PARTITION_DELAY_MS under RUNNEL_TEST_HOOKS=1): hold
+   * each AlterPartition this long before sending it, as a slow controller would, so the
+   * fault suite's ISR changes stay in flight long enough for its faults to land meanwhile.
+   */
+  readonly alterIsrDelayMs?: number;
 }
 
 export interface PartitionOffsets {
@@ -310,8 +316,9 @@ export class ReplicaManager {
       const change = r.nextIsrChange(now, this.deps.replicaLagTimeMaxMs, (id) => latest?.broker(id)?.fenced === false);
       if (change === undefined) continue;
       this.deps.logger.info({ partition: r.name, from: r.isr, to: change.isr }, 'asking the controller to change the ISR');
-      this.deps
-        .alterIsr({ topicId: r.topicId, partition: r.partition, leaderId: this.deps.brokerId, ...change })
+      const send = (): Promise<PartitionState> => this.deps.alterIsr({ topicId: r.topicId, partition: r.partition, leaderId: this.deps.brokerId, ...change });
+      const delayMs = this.deps.alterIsrDelayMs ?? 0;
+      (delayMs > 0 ? new Promise((resolve) => setTimeout(resolve, delayMs)).then(send) : send())
         .then(
           (state) => r.isrChangeSettled(change.partitionEpoch, { kind: 'answered', state }),
           (err: unknown) => {

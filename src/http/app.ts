@@ -8,7 +8,8 @@ import { registerConsumerRoutes } from './consumer-routes.ts';
 import { registerDataRoutes } from './data-routes.ts';
 import { meterRoutes, registerMetricsRoutes } from './metrics-routes.ts';
 import { registerOpenApi } from './openapi.ts';
-import { registerTestHookRoutes, TEST_HOOKS_ENV } from './test-hook-routes.ts';
+import { registerTestHookRoutes } from './test-hook-routes.ts';
+import { testHooksEnabled } from '../test-hooks.ts';
 import { SCHEMA_ANNOTATIONS, validationError } from './validation-error.ts';
 
 export interface HttpAppDeps {
@@ -93,7 +94,7 @@ function declareRoutes(app: FastifyInstance, deps: HttpAppDeps): void {
   registerDataRoutes(app, deps.node);
   registerConsumerRoutes(app, deps.node);
   registerMetricsRoutes(app, deps.node);
-  if (process.env[TEST_HOOKS_ENV] === '1') {
+  if (testHooksEnabled()) {
     deps.logger.warn('test hooks enabled: fault-injection routes under /_test are served');
     registerTestHookRoutes(app, deps.node);
   }

@@ -3,11 +3,8 @@ import { batches, decodeRecords } from '../../storage/record-batch.ts';
 import { invalid, RunnelError } from '../errors.ts';
 import type { RunnelNode } from '../node/runnel-node.ts';
 
-/** Set to 1 in a node's environment to serve the fault-test routes below. Never in production. */
-export const TEST_HOOKS_ENV = 'RUNNEL_TEST_HOOKS';
-
 /**
- * FOR FAULT TESTS ONLY: registered only when RUNNEL_TEST_HOOKS=1.
+ * FOR FAULT TESTS ONLY: registered only when RUNNEL_TEST_HOOKS=1 (src/test-hooks.ts).
  * - POST /_test/links {"cut":[2,3]}: drop all rpc traffic between this node and those peers
  *   (both directions, at this node); {"cut":[]} heals.
  * - GET /_test/replicas/{topic}/{p}?offset=N: this node's own replica of a partition (not

@@ -11,6 +11,7 @@ import type { ClusterConfig, NodeConfig } from '../config/load-config.ts';
 import { findNode } from '../config/load-config.ts';
 import { RunnelError } from '../errors.ts';
 import { buildHttpApp } from '../http/app.ts';
+import { testAlterPartitionDelayMs } from '../test-hooks.ts';
 import type { Logger } from '../logger.ts';
 import { componentLogger } from '../logger.ts';
 import { Controller } from '../metadata/controller.ts';
@@ -185,6 +186,7 @@ export class RunnelNode {
       requestTimeoutMs: this.config.rpc.requestTimeoutMs,
       flush: this.config.log.flush,
       logger: replicaLog,
+      alterIsrDelayMs: testAlterPartitionDelayMs(),
     });
     this.replicaManager = rm;
     this.partitionClient = new PartitionClient(this.nodeId, () => this.image(), rm, (peer, method, payload, timeoutMs) => this.rpc.request(peer, method, payload, { timeoutMs }));

@@ -44,6 +44,8 @@ export interface ScenarioResult {
 }
 
 const PRODUCE_TIMEOUT_MS = 3000;
+/** How long every leader holds an AlterPartition before sending it (RUNNEL_TEST_ALTER_PARTITION_DELAY_MS). */
+const ALTER_PARTITION_DELAY_MS = 300;
 const HTTP_TIMEOUT_MS = 5000;
 const CONVERGE_TIMEOUT_MS = 60_000;
 const FINAL_WRITE_TIMEOUT_MS = 30_000;
@@ -95,7 +97,9 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   // A lag limit under the broker session timeout: the isr-churn fault pauses a follower just
   // past it, so the follower leaves the ISR and rejoins it without being fenced.
   const extraYaml = `${fastTimings({ replicaLagTimeMaxMs: ISR_CHURN_LAG_MS })}\ngroups: {session_timeout_ms: ${CONSUMER_SESSION_TIMEOUT_MS}}`;
-  const c = await ProcessCluster.create({ extraYaml, env: { RUNNEL_TEST_HOOKS: '1' } });
+  // Leaders hold each AlterPartition a while, as a slow controller would: ISR changes stay in
+  // flight long enough for the nemesis's faults to land in the middle of them.
+  const c = await ProcessCluster.create({ extraYaml, env: { RUNNEL_TEST_HOOKS: '1', RUNNEL_TEST_ALTER_PARTITION_DELAY_MS: String(ALTER_PARTITION_DELAY_MS) } });
   let consumers: ConsumerWorkload | undefined;
   try {
     c.startAll();
