@@ -2,8 +2,10 @@
 // other commands talk to it over the HTTP API (API.md). Exit codes: 0 ok, 1 the operation
 // failed, 2 the command line is wrong.
 
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { RunnelError } from '../errors.ts';
+import { LOG_FORMATS } from '../log-format.ts';
+import type { LogFormat } from '../log-format.ts';
 import { intArg } from './arg-parsers.ts';
 import { registerClusterCommands } from './commands/cluster-status.ts';
 import { registerConsumeCommand } from './commands/consume.ts';
@@ -29,6 +31,11 @@ function configOf(cmd: Command): string | undefined {
   return cmd.opts<{ config?: string }>().config ?? cmd.parent?.opts<{ config?: string }>().config;
 }
 
+/** --log-format of `start` and `node`; without it, pretty on a terminal and JSON lines elsewhere. */
+function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'log lines as JSON (one object a line) or pretty (colored text); default: pretty on a terminal, else json').choices(LOG_FORMATS);
+}
+
 function buildProgram(): Command {
   const program = new Command('runnel')
     .description('runnel: a Kafka-style distributed commit log. Run a cluster, and manage and use it over its HTTP API.')
@@ -44,9 +51,10 @@ function buildProgram(): Command {
     .command('start')
     .description('start every node of the cluster file, each as its own process (Ctrl-C stops them)')
     .option('--config <file>', 'the cluster file (default: cluster.yaml)')
-    .action(async (_o: unknown, cmd: Command) => {
+    .addOption(logFormatOption())
+    .action(async (o: { logFormat?: LogFormat }, cmd: Command) => {
       const { runCluster } = await import('./commands/start.ts');
-      await runCluster(configOf(cmd) ?? 'cluster.yaml');
+      await runCluster(configOf(cmd) ?? 'cluster.yaml', o.logFormat);
     });
 
   program
@@ -54,12 +62,13 @@ function buildProgram(): Command {
     .description('start one node of the cluster file in this process (one per machine or container)')
     .option('--config <file>', 'the cluster file')
     .option('--id <n>', 'the id of this node in the file', intArg(0))
-    .action(async (o: { id?: number }, cmd: Command) => {
+    .addOption(logFormatOption())
+    .action(async (o: { id?: number; logFormat?: LogFormat }, cmd: Command) => {
       const config = configOf(cmd);
       if (config === undefined) throw new UsageError('node: --config is required');
       if (o.id === undefined) throw new UsageError('node: --id must be a node id from the config');
       const { runNode } = await import('./commands/node.ts');
-      await runNode(config, o.id);
+      await runNode(config, o.id, o.logFormat);
     });
 
   registerClusterCommands(program);
