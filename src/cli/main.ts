@@ -1,10 +1,11 @@
 // The `runnel` command line (bin: src/cli/bin.js). `start` and `node` run the cluster; the
 // other commands talk to it over the HTTP API (API.md). Exit codes: 0 ok, 1 the operation
-// failed, 2 the command line is wrong.
+// failed, 2 the command line is wrong, 3 (`node`) the data_dir is locked by another process.
 
 import { Command, CommanderError, Option } from 'commander';
 import { RunnelError } from '../errors.ts';
 import { LOG_FORMATS } from '../log-format.ts';
+import { DataDirLockedError, EXIT_DATA_DIR_LOCKED } from '../node/data-dir-lock.ts';
 import type { LogFormat } from '../log-format.ts';
 import { intArg } from './arg-parsers.ts';
 import { registerClusterCommands } from './commands/cluster-status.ts';
@@ -45,7 +46,7 @@ function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError('(add --help for usage)');
   addGlobalOptions(program);
-  program.addHelpText('after', `\nBrokers: --brokers URL,URL, else $${BROKERS_ENV}, else the nodes of ./cluster.yaml (or --config FILE); the next broker is tried when one is unreachable.\nExit codes: 0 ok, 1 the operation failed, 2 bad command line.`);
+  program.addHelpText('after', `\nBrokers: --brokers URL,URL, else $${BROKERS_ENV}, else the nodes of ./cluster.yaml (or --config FILE); the next broker is tried when one is unreachable.\nExit codes: 0 ok, 1 the operation failed, 2 bad command line, 3 (node) its data_dir is locked by another process.`);
 
   program
     .command('start')
@@ -86,6 +87,11 @@ function reportError(err: unknown): number {
   if (err instanceof UsageError) {
     console.error(`error: ${err.message}\n(add --help for usage)`);
     return EXIT_USAGE;
+  }
+  // node: another process (this node still stopping, or started twice) holds the data_dir.
+  if (err instanceof DataDirLockedError) {
+    console.error(`error: ${err.message}`);
+    return EXIT_DATA_DIR_LOCKED;
   }
   // start / node: a bad cluster file is a usage error, as before.
   if (err instanceof RunnelError) {

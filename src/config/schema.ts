@@ -192,6 +192,12 @@ export const CONFIG_SCHEMA = {
       doc: 'Largest rpc frame (64 MiB) sent or accepted; a peer sending a larger one is disconnected.',
     }),
   }),
+  process: section({
+    data_dir_lock_wait_ms: ms(
+      10_000,
+      "At start, how long a node waits for its data_dir while another process holds it (the node's previous process still stopping) before it exits with code 3.",
+    ),
+  }),
 } satisfies Fields;
 
 // ---- ClusterConfig, derived from the table: snake_case keys become camelCase fields ----

@@ -161,6 +161,6 @@ describe('cluster.yaml', () => {
     expect(md).toContain('| `raft.election_timeout_ms` | integer 1..2147483647 | `1000` |');
     expect(md).toContain('| `log.flush` | `batch` \\| `always` \\| `os` | `batch` |');
     expect(md).toContain('| `cluster_id` | string (letters, digits, ".", "_", "-") | required |');
-    expect(Object.keys(CONFIG_SCHEMA)).toEqual(['cluster_id', 'nodes', 'topic_defaults', 'raft', 'broker', 'groups', 'log', 'rpc']);
+    expect(Object.keys(CONFIG_SCHEMA)).toEqual(['cluster_id', 'nodes', 'topic_defaults', 'raft', 'broker', 'groups', 'log', 'rpc', 'process']);
   });
 });
