@@ -35,6 +35,7 @@ import { IsrChangeCounter } from '../metrics/isr-change-counter.ts';
 import { NodeMetrics } from '../metrics/node-metrics.ts';
 import { registerStateGauges } from '../metrics/state-gauges.ts';
 import type { ControllerCall } from './controller-calls.ts';
+import { openUnlocked } from './data-dir-lock.ts';
 import { parseControllerCall, runControllerCall } from './controller-calls.ts';
 
 /** Errors worth retrying against the controller: it moved, or is being elected. */
@@ -144,8 +145,9 @@ export class RunnelNode {
 
   async start(): Promise<void> {
     const voters = this.config.nodes.map((n) => n.id);
-    this.raftStore = await openRaftStore({ dir: join(this.self.dataDir, 'raft'), voters });
-    this.metaStore = await MetadataStore.open(join(this.self.dataDir, 'metadata'));
+    const lock = { nodeId: this.nodeId, dataDir: this.self.dataDir, waitMs: this.config.process.dataDirLockWaitMs, log: this.log };
+    this.raftStore = await openUnlocked(lock, () => openRaftStore({ dir: join(this.self.dataDir, 'raft'), voters }));
+    this.metaStore = await openUnlocked(lock, () => MetadataStore.open(join(this.self.dataDir, 'metadata')));
     this.machine = new MetadataMachine(this.metaStore);
     const applied = await this.machine.open();
     const isrChanges = new IsrChangeCounter(this.nodeId, this.machine.image(), (kind) => this.metrics.countIsrChange(kind));
