@@ -1,9 +1,12 @@
 // The `runnel` command line (bin: src/cli/bin.js). `start` and `node` run the cluster; the
 // other commands talk to it over the HTTP API (API.md). Exit codes: 0 ok, 1 the operation
-// failed, 2 the command line is wrong.
+// failed, 2 the command line is wrong, 3 (`node`) the data_dir is locked by another process.
 
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { RunnelError } from '../errors.ts';
+import { LOG_FORMATS } from '../log-format.ts';
+import { DataDirLockedError, EXIT_DATA_DIR_LOCKED } from '../node/data-dir-lock.ts';
+import type { LogFormat } from '../log-format.ts';
 import { intArg } from './arg-parsers.ts';
 import { registerClusterCommands } from './commands/cluster-status.ts';
 import { registerConsumeCommand } from './commands/consume.ts';
@@ -29,6 +32,11 @@ function configOf(cmd: Command): string | undefined {
   return cmd.opts<{ config?: string }>().config ?? cmd.parent?.opts<{ config?: string }>().config;
 }
 
+/** --log-format of `start` and `node`; without it, pretty on a terminal and JSON lines elsewhere. */
+function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'log lines as JSON (one object a line) or pretty (colored text); default: pretty on a terminal, else json').choices(LOG_FORMATS);
+}
+
 function buildProgram(): Command {
   const program = new Command('runnel')
     .description('runnel: a Kafka-style distributed commit log. Run a cluster, and manage and use it over its HTTP API.')
@@ -38,15 +46,16 @@ function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError('(add --help for usage)');
   addGlobalOptions(program);
-  program.addHelpText('after', `\nBrokers: --brokers URL,URL, else $${BROKERS_ENV}, else the nodes of ./cluster.yaml (or --config FILE); the next broker is tried when one is unreachable.\nExit codes: 0 ok, 1 the operation failed, 2 bad command line.`);
+  program.addHelpText('after', `\nBrokers: --brokers URL,URL, else $${BROKERS_ENV}, else the nodes of ./cluster.yaml (or --config FILE); the next broker is tried when one is unreachable.\nExit codes: 0 ok, 1 the operation failed, 2 bad command line, 3 (node) its data_dir is locked by another process.`);
 
   program
     .command('start')
     .description('start every node of the cluster file, each as its own process (Ctrl-C stops them)')
     .option('--config <file>', 'the cluster file (default: cluster.yaml)')
-    .action(async (_o: unknown, cmd: Command) => {
+    .addOption(logFormatOption())
+    .action(async (o: { logFormat?: LogFormat }, cmd: Command) => {
       const { runCluster } = await import('./commands/start.ts');
-      await runCluster(configOf(cmd) ?? 'cluster.yaml');
+      await runCluster(configOf(cmd) ?? 'cluster.yaml', o.logFormat);
     });
 
   program
@@ -54,12 +63,13 @@ function buildProgram(): Command {
     .description('start one node of the cluster file in this process (one per machine or container)')
     .option('--config <file>', 'the cluster file')
     .option('--id <n>', 'the id of this node in the file', intArg(0))
-    .action(async (o: { id?: number }, cmd: Command) => {
+    .addOption(logFormatOption())
+    .action(async (o: { id?: number; logFormat?: LogFormat }, cmd: Command) => {
       const config = configOf(cmd);
       if (config === undefined) throw new UsageError('node: --config is required');
       if (o.id === undefined) throw new UsageError('node: --id must be a node id from the config');
       const { runNode } = await import('./commands/node.ts');
-      await runNode(config, o.id);
+      await runNode(config, o.id, o.logFormat);
     });
 
   registerClusterCommands(program);
@@ -77,6 +87,11 @@ function reportError(err: unknown): number {
   if (err instanceof UsageError) {
     console.error(`error: ${err.message}\n(add --help for usage)`);
     return EXIT_USAGE;
+  }
+  // node: another process (this node still stopping, or started twice) holds the data_dir.
+  if (err instanceof DataDirLockedError) {
+    console.error(`error: ${err.message}`);
+    return EXIT_DATA_DIR_LOCKED;
   }
   // start / node: a bad cluster file is a usage error, as before.
   if (err instanceof RunnelError) {

@@ -134,6 +134,14 @@ export const CONFIG_SCHEMA = {
       default: 64 * 1024 * 1024,
       doc: 'Backpressure: record bytes a node may have in flight in produce requests (64 MiB); beyond it a produce gets 429 THROTTLING_QUOTA_EXCEEDED with Retry-After instead of being buffered. A lone request is always let through.',
     }),
+    controlled_shutdown_timeout_ms: ms(
+      5000,
+      'On SIGTERM, the longest a broker waits for the controller to fence it and move the partitions it leads to other in-sync replicas; then it stops anyway.',
+    ),
+    controlled_shutdown_no_controller_ms: ms(
+      2000,
+      'On SIGTERM, a broker that can reach no controller (the metadata quorum has no leader, or its leader is gone) for this long stops without moving its leaderships, as when every node stops at once.',
+    ),
     leader_rebalance_interval_ms: int({
       min: 0,
       max: MAX_TIMER_MS,
@@ -191,6 +199,12 @@ export const CONFIG_SCHEMA = {
       default: 67_108_864,
       doc: 'Largest rpc frame (64 MiB) sent or accepted; a peer sending a larger one is disconnected.',
     }),
+  }),
+  process: section({
+    data_dir_lock_wait_ms: ms(
+      10_000,
+      "At start, how long a node waits for its data_dir while another process holds it (the node's previous process still stopping) before it exits with code 3.",
+    ),
   }),
 } satisfies Fields;
 

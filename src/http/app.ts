@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -34,8 +34,9 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   const logger: FastifyBaseLogger = deps.logger;
   // While closing, keep serving requests on open connections (they are forwarded to the new
   // leaders after a controlled shutdown) rather than answering 503; RunnelNode.close() cuts
-  // the connections that are still open after a short grace.
-  const app = Fastify({ loggerInstance: logger, return503OnClosing: false, disableRequestLogging: true, bodyLimit: 16 * 1024 * 1024, ajv: { customOptions: AJV_OPTIONS } });
+  // the connections that are still open after a short grace. No per-request log lines:
+  // fastify 5 takes that switch from a LogController (the top-level option is FSTDEP023).
+  const app = Fastify({ loggerInstance: logger, return503OnClosing: false, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 16 * 1024 * 1024, ajv: { customOptions: AJV_OPTIONS } });
   // Response schemas are documentation (OpenAPI) only: answers are sent with JSON.stringify as
   // before. fast-json-stringify would drop undeclared fields and coerce mistyped ones (null
   // into 0) silently, turning any gap between a schema and a handler into wrong answers.

@@ -36,13 +36,13 @@ import { IsrChangeCounter } from '../metrics/isr-change-counter.ts';
 import { NodeMetrics } from '../metrics/node-metrics.ts';
 import { registerStateGauges } from '../metrics/state-gauges.ts';
 import type { ControllerCall } from './controller-calls.ts';
+import { controlledShutdown } from './controlled-shutdown.ts';
+import { openUnlocked } from './data-dir-lock.ts';
 import { parseControllerCall, runControllerCall } from './controller-calls.ts';
 
 /** Errors worth retrying against the controller: it moved, or is being elected. */
 const RETRIABLE = new Set(['NOT_CONTROLLER', 'NETWORK_EXCEPTION', 'BROKER_NOT_AVAILABLE', 'REQUEST_TIMED_OUT', 'LEADER_NOT_AVAILABLE']);
 const CONTROLLER_RETRY_MS = 50;
-/** Bound on waiting for the controller to move this broker's leaderships away on SIGTERM. */
-const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 5_000;
 /** In-flight HTTP requests get this long to finish when the node stops. */
 const HTTP_DRAIN_GRACE_MS = 1000;
 /** Bound on the read barrier of findTopic. */
@@ -145,8 +145,9 @@ export class RunnelNode {
 
   async start(): Promise<void> {
     const voters = this.config.nodes.map((n) => n.id);
-    this.raftStore = await openRaftStore({ dir: join(this.self.dataDir, 'raft'), voters });
-    this.metaStore = await MetadataStore.open(join(this.self.dataDir, 'metadata'));
+    const lock = { nodeId: this.nodeId, dataDir: this.self.dataDir, waitMs: this.config.process.dataDirLockWaitMs, log: this.log };
+    this.raftStore = await openUnlocked(lock, () => openRaftStore({ dir: join(this.self.dataDir, 'raft'), voters }));
+    this.metaStore = await openUnlocked(lock, () => MetadataStore.open(join(this.self.dataDir, 'metadata')));
     this.machine = new MetadataMachine(this.metaStore);
     const applied = await this.machine.open();
     const isrChanges = new IsrChangeCounter(this.nodeId, this.machine.image(), (kind) => this.metrics.countIsrChange(kind));
@@ -251,28 +252,24 @@ export class RunnelNode {
   }
 
   /**
-   * Kafka's controlled shutdown, for SIGTERM: stop heartbeating, have the controller fence
-   * this broker and move its leaderships to other in-sync replicas, and wait (bounded) until
-   * this node's image shows it leads nothing. Requests already in flight are retried by
-   * their nodes on the new leaders; then close() drains HTTP and stops everything.
+   * Kafka's controlled shutdown, for SIGTERM: stop heartbeating, have the controller move this
+   * broker's leaderships away (bounded, see controlled-shutdown.ts). Requests already in flight
+   * are retried by their nodes on the new leaders; then close() drains HTTP and stops everything.
    */
   async shutdown(): Promise<void> {
     clearInterval(this.heartbeatTimer);
-    const deadline = Date.now() + CONTROLLED_SHUTDOWN_TIMEOUT_MS;
-    const others = this.image().allBrokers().filter((b) => b.id !== this.nodeId && !b.fenced);
-    if (others.length === 0) {
-      // The last broker standing: there is nowhere to move leadership to (and maybe no quorum).
-      this.log.info('controlled shutdown skipped: no other live broker');
-      await this.close();
-      return;
-    }
-    try {
-      await this.callController({ method: 'controlledShutdown', brokerId: this.nodeId, incarnationId: this.incarnationId }, CONTROLLED_SHUTDOWN_TIMEOUT_MS);
-      while (Date.now() < deadline && this.leaderships() > 0) await new Promise((r) => setTimeout(r, 20));
-      this.log.info({ leaderships: this.leaderships() }, 'controlled shutdown: leaderships moved');
-    } catch (err) {
-      this.log.warn({ err }, 'controlled shutdown failed; stopping anyway');
-    }
+    await controlledShutdown({
+      askController: async (timeoutMs) => (await this.callController({ method: 'controlledShutdown', brokerId: this.nodeId, incarnationId: this.incarnationId }, timeoutMs)) as { leaderships: number },
+      leaderships: () => this.leaderships(),
+      otherLiveBrokers: () => this.image().allBrokers().filter((b) => b.id !== this.nodeId && !b.fenced).length,
+      controllerReachable: () => {
+        const leader = this.raft?.status().leaderId ?? NONE;
+        return leader !== NONE && (leader === this.nodeId || this.rpc.isConnected(leader));
+      },
+      timeoutMs: this.config.broker.controlledShutdownTimeoutMs,
+      noControllerMs: this.config.broker.controlledShutdownNoControllerMs,
+      log: this.log,
+    });
     await this.close();
   }
 

@@ -50,7 +50,7 @@ describe('cluster.yaml', () => {
       electionTicks: 20,
       heartbeatTicks: 2,
     });
-    expect(cfg.broker).toEqual({ heartbeatIntervalMs: 500, sessionTimeoutMs: 6000, replicaLagTimeMaxMs: 10_000, produceInflightBytesMax: 67_108_864, leaderRebalanceIntervalMs: 30_000 });
+    expect(cfg.broker).toEqual({ heartbeatIntervalMs: 500, sessionTimeoutMs: 6000, replicaLagTimeMaxMs: 10_000, produceInflightBytesMax: 67_108_864, controlledShutdownTimeoutMs: 5000, controlledShutdownNoControllerMs: 2000, leaderRebalanceIntervalMs: 30_000 });
     expect(cfg.groups).toEqual({ sessionTimeoutMs: 10_000, offsetsTopicPartitions: 10 });
     expect(cfg.log).toEqual({
       segmentBytes: 1_073_741_824,
@@ -61,6 +61,7 @@ describe('cluster.yaml', () => {
       maxMessageBytes: 1_048_588,
     });
     expect(cfg.rpc).toEqual({ requestTimeoutMs: 5000, connectBackoffMaxMs: 2000, maxFrameBytes: 67_108_864 });
+    expect(cfg.process).toEqual({ dataDirLockWaitMs: 10_000 });
     expect(cfg.topicDefaults).toEqual({ partitions: 3, replicationFactor: 3, minInsyncReplicas: 2 });
   });
 
@@ -161,6 +162,6 @@ describe('cluster.yaml', () => {
     expect(md).toContain('| `raft.election_timeout_ms` | integer 1..2147483647 | `1000` |');
     expect(md).toContain('| `log.flush` | `batch` \\| `always` \\| `os` | `batch` |');
     expect(md).toContain('| `cluster_id` | string (letters, digits, ".", "_", "-") | required |');
-    expect(Object.keys(CONFIG_SCHEMA)).toEqual(['cluster_id', 'nodes', 'topic_defaults', 'raft', 'broker', 'groups', 'log', 'rpc']);
+    expect(Object.keys(CONFIG_SCHEMA)).toEqual(['cluster_id', 'nodes', 'topic_defaults', 'raft', 'broker', 'groups', 'log', 'rpc', 'process']);
   });
 });

@@ -1,11 +1,13 @@
 import { loadConfig } from '../../config/load-config.ts';
+import { chooseLogFormat } from '../../log-format.ts';
+import type { LogFormat } from '../../log-format.ts';
 import { createRootLogger } from '../../logger.ts';
 import { RunnelNode } from '../../node/runnel-node.ts';
 
 /** `runnel node --config FILE --id N`: runs one node in this process until SIGTERM / SIGINT. */
-export async function runNode(configPath: string, nodeId: number): Promise<void> {
+export async function runNode(configPath: string, nodeId: number, logFormat?: LogFormat): Promise<void> {
   const config = await loadConfig(configPath);
-  const logger = createRootLogger({ nodeId });
+  const logger = createRootLogger({ nodeId, format: chooseLogFormat(logFormat, process.stdout.isTTY === true) });
   const node = new RunnelNode(config, nodeId, logger);
   let stopping = false;
   const stop = (signal: string): void => {

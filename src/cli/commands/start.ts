@@ -3,21 +3,27 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../config/load-config.ts';
+import { chooseLogFormat } from '../../log-format.ts';
+import type { LogFormat } from '../../log-format.ts';
 
 /** How long a node gets to close cleanly after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 10_000;
 
 /** `runnel start`: one child process per node of the file, output prefixed, all stopped on Ctrl-C. */
-export async function runCluster(configPath: string): Promise<void> {
+export async function runCluster(configPath: string, logFormat?: LogFormat): Promise<void> {
   const config = await loadConfig(configPath);
+  // The nodes write into pipes: the format (and colors) follow this process's own stdout.
+  const format = chooseLogFormat(logFormat, process.stdout.isTTY === true);
+  const colors = format === 'pretty' && process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined ? { FORCE_COLOR: '1' } : {};
   const main = fileURLToPath(new URL('../main.ts', import.meta.url));
   const tsx = import.meta.resolve('tsx');
   const children = new Map<number, ChildProcess>();
   for (const n of config.nodes) {
     // detached: each node leads its own process group, so a stop reaches everything it started.
-    const child = spawn(process.execPath, ['--import', tsx, main, 'node', '--config', configPath, '--id', String(n.id)], {
+    const child = spawn(process.execPath, ['--import', tsx, main, 'node', '--config', configPath, '--id', String(n.id), '--log-format', format], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
+      env: { ...process.env, ...colors },
     });
     children.set(n.id, child);
     const tag = `[node-${n.id}]`;
