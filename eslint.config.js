@@ -26,7 +26,7 @@ export default tseslint.config(
     files: ['raft/**/*.ts'],
     ignores: ['raft/node.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'net', 'timers', 'crypto', 'level', '../src/*', '../storage/*'], message: 'raft core is pure: no I/O imports.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'net', 'timers', 'crypto', 'level', '**/src/**', '**/storage/**'], message: 'raft core is pure: no I/O imports.' }] }],
       'no-restricted-globals': ['error', 'Date', 'setTimeout', 'setInterval', 'setImmediate', 'process', 'performance', 'queueMicrotask'],
       'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Inject an Rng.' }],
       'no-restricted-syntax': [
@@ -41,13 +41,14 @@ export default tseslint.config(
     // raft/ imports neither src/ nor storage/ (ARCHITECTURE.md: imports point down).
     files: ['raft/node.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../src/*', '../storage/*', 'level'], message: 'raft/ imports neither src/ nor storage/.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/src/**', '**/storage/**', 'level'], message: 'raft/ imports neither src/ nor storage/.' }] }],
     },
   },
   {
+    // Any depth: storage/partition-log/ would reach src/ through ../../src/.
     files: ['storage/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../src/*'], message: 'storage/ must not import src/.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/src/**'], message: 'storage/ must not import src/.' }] }],
     },
   },
   {

@@ -1,16 +1,22 @@
 import { randomInt } from 'node:crypto';
-import { RunnelError } from '../errors.ts';
+import { retryUntil } from '../deadline.ts';
+import { invalid, RunnelError } from '../errors.ts';
 import type { MetadataImage, TopicState } from '../metadata/image.ts';
+import type { PeerCaller, RpcMethod } from '../rpc/rpc-method.ts';
+import type { Fields } from '../rpc/wire-shape.ts';
+import { bytes, fields, int, str } from '../rpc/wire-shape.ts';
 import { mappingLogErrors } from './log-errors.ts';
 import type { Acks } from './partition-replica.ts';
 import type { PartitionOffsets, ReplicaManager } from './replica-manager.ts';
 
-/** How a node calls another node (the rpc layer). */
-export type PeerRequest = (peerId: number, method: string, payload: unknown, timeoutMs: number) => Promise<unknown>;
-
 /** Conditions that pass when the partition's leadership settles: retried inside the request's deadline. */
 const RETRIABLE = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'BROKER_NOT_AVAILABLE', 'FENCED_LEADER_EPOCH']);
-const RETRY_MS = 50;
+/** Margin over a produce's own timeout for the rpc carrying it (the leader answers at its timeout). */
+const PRODUCE_RPC_MARGIN_MS = 1000;
+/** Margin over a long poll's wait: for the rpc, and for leader moves within it. */
+const CONSUME_RPC_MARGIN_MS = 5000;
+/** Default bound on an offsets lookup. */
+const OFFSETS_TIMEOUT_MS = 5000;
 
 export interface ProduceCall {
   readonly topicId: string;
@@ -29,6 +35,52 @@ export interface ConsumeCall {
 }
 
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+export interface PartitionRef {
+  readonly topicId: string;
+  readonly partition: number;
+}
+
+const partitionRef = (o: Fields): PartitionRef => ({ topicId: str(o, 'topicId'), partition: int(o, 'partition') });
+
+function acks(o: Fields): Acks {
+  const a = o['acks'];
+  if (a !== 0 && a !== 1 && a !== -1) throw invalid('acks', 'must be 0, 1 or -1');
+  return a;
+}
+
+/** rpc `produce`: append a batch on the partition's leader. */
+export const PRODUCE_RPC: RpcMethod<ProduceCall, { baseOffset: number }> = {
+  name: 'produce',
+  parseRequest: (payload) => {
+    const o = fields(payload, 'produce');
+    return { ...partitionRef(o), batch: bytes(o, 'batch'), acks: acks(o), timeoutMs: int(o, 'timeoutMs') };
+  },
+  parseResponse: (payload) => ({ baseOffset: int(fields(payload, 'produce answer'), 'baseOffset') }),
+};
+
+/** rpc `consume`: a long-polling read on the partition's leader, up to its high watermark. */
+export const CONSUME_RPC: RpcMethod<ConsumeCall, { records: Uint8Array; highWatermark: number }> = {
+  name: 'consume',
+  parseRequest: (payload) => {
+    const o = fields(payload, 'consume');
+    return { ...partitionRef(o), offset: int(o, 'offset'), maxBytes: int(o, 'maxBytes'), timeoutMs: int(o, 'timeoutMs') };
+  },
+  parseResponse: (payload) => {
+    const o = fields(payload, 'consume answer');
+    return { records: bytes(o, 'records'), highWatermark: int(o, 'highWatermark') };
+  },
+};
+
+/** rpc `offsets`: the leader's log start offset and high watermark. */
+export const OFFSETS_RPC: RpcMethod<PartitionRef, PartitionOffsets> = {
+  name: 'offsets',
+  parseRequest: (payload) => partitionRef(fields(payload, 'offsets')),
+  parseResponse: (payload) => {
+    const o = fields(payload, 'offsets answer');
+    return { logStartOffset: int(o, 'logStartOffset'), highWatermark: int(o, 'highWatermark'), logEndOffset: int(o, 'logEndOffset') };
+  },
+};
 
 /**
  * Reaches a partition's leader from any node: locally when this broker leads it, else over
@@ -57,73 +109,54 @@ export class PartitionClient {
     private readonly selfId: number,
     private readonly image: () => MetadataImage,
     private readonly replicas: ReplicaManager,
-    private readonly request: PeerRequest,
+    private readonly peers: PeerCaller,
   ) {}
 
-  /** Registers the rpc methods other nodes call on this one's leaders. */
-  handlers(): Record<string, (payload: unknown) => Promise<unknown>> {
-    return {
-      produce: (p) =>
-        mappingLogErrors(async () => {
-          const c = p as ProduceCall;
-          return { baseOffset: await this.replicas.produce(c.topicId, c.partition, asBuffer(c.batch), c.acks, c.timeoutMs) };
-        }),
-      consume: (p) =>
-        mappingLogErrors(() => {
-          const c = p as ConsumeCall;
-          return this.replicas.consume(c.topicId, c.partition, c.offset, c.maxBytes, c.timeoutMs);
-        }),
-      offsets: (p) =>
-        mappingLogErrors(() => {
-          const c = p as { topicId: string; partition: number };
-          return Promise.resolve(this.replicas.offsets(c.topicId, c.partition));
-        }),
-    };
+  // ---- the leader's side of the rpc methods above (src/node/rpc-routes.ts) ----
+
+  answerProduce(c: ProduceCall): Promise<{ baseOffset: number }> {
+    return mappingLogErrors(async () => ({ baseOffset: await this.replicas.produce(c.topicId, c.partition, asBuffer(c.batch), c.acks, c.timeoutMs) }));
+  }
+
+  answerConsume(c: ConsumeCall): Promise<{ records: Buffer; highWatermark: number }> {
+    return mappingLogErrors(() => this.replicas.consume(c.topicId, c.partition, c.offset, c.maxBytes, c.timeoutMs));
+  }
+
+  answerOffsets(c: PartitionRef): Promise<PartitionOffsets> {
+    return mappingLogErrors(() => Promise.resolve(this.replicas.offsets(c.topicId, c.partition)));
   }
 
   produce(c: ProduceCall): Promise<number> {
     return this.onLeader(c.topicId, c.partition, c.timeoutMs, async (leader, left) => {
       if (leader === this.selfId) return this.replicas.produce(c.topicId, c.partition, asBuffer(c.batch), c.acks, left);
-      const r = (await this.request(leader, 'produce', { ...c, timeoutMs: left }, left + 1000)) as { baseOffset: number };
+      const r = await this.peers.call(leader, PRODUCE_RPC, { ...c, timeoutMs: left }, left + PRODUCE_RPC_MARGIN_MS);
       return r.baseOffset;
     });
   }
 
   consume(c: ConsumeCall): Promise<{ records: Buffer; highWatermark: number }> {
     // The long poll may use the whole timeout; allow leader moves within it plus a margin.
-    return this.onLeader(c.topicId, c.partition, c.timeoutMs + 5000, async (leader) => {
+    return this.onLeader(c.topicId, c.partition, c.timeoutMs + CONSUME_RPC_MARGIN_MS, async (leader) => {
       if (leader === this.selfId) return this.replicas.consume(c.topicId, c.partition, c.offset, c.maxBytes, c.timeoutMs);
-      const r = (await this.request(leader, 'consume', c, c.timeoutMs + 5000)) as { records: Uint8Array; highWatermark: number };
+      const r = await this.peers.call(leader, CONSUME_RPC, c, c.timeoutMs + CONSUME_RPC_MARGIN_MS);
       return { records: asBuffer(r.records), highWatermark: r.highWatermark };
     });
   }
 
-  offsets(topicId: string, partition: number, timeoutMs = 5000): Promise<PartitionOffsets> {
+  offsets(topicId: string, partition: number, timeoutMs = OFFSETS_TIMEOUT_MS): Promise<PartitionOffsets> {
     return this.onLeader(topicId, partition, timeoutMs, async (leader, left) => {
       if (leader === this.selfId) return this.replicas.offsets(topicId, partition);
-      return (await this.request(leader, 'offsets', { topicId, partition }, left)) as PartitionOffsets;
+      return this.peers.call(leader, OFFSETS_RPC, { topicId, partition }, left);
     });
   }
 
-  private async onLeader<T>(topicId: string, partition: number, timeoutMs: number, call: (leader: number, leftMs: number) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+  private onLeader<T>(topicId: string, partition: number, timeoutMs: number, call: (leader: number, leftMs: number) => Promise<T>): Promise<T> {
+    return retryUntil(Date.now() + timeoutMs, { retriable: RETRIABLE }, (leftMs) => {
       const t: TopicState | undefined = this.image().topicById(topicId);
       const p = t?.partitions[partition];
       if (t === undefined || p === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `partition ${partition} of topic id ${topicId} does not exist (any more)`);
-      let lastErr: RunnelError;
-      if (p.leader < 0) {
-        lastErr = new RunnelError('LEADER_NOT_AVAILABLE', `${t.name}-${partition} has no leader: its in-sync replicas (${p.isr.join(',')}) are down`);
-      } else {
-        try {
-          return await mappingLogErrors(() => call(p.leader, Math.max(1, deadline - Date.now())));
-        } catch (err) {
-          if (!(err instanceof RunnelError) || !RETRIABLE.has(err.errorName)) throw err;
-          lastErr = err;
-        }
-      }
-      if (Date.now() + RETRY_MS >= deadline) throw lastErr;
-      await new Promise((r) => setTimeout(r, RETRY_MS));
-    }
+      if (p.leader < 0) throw new RunnelError('LEADER_NOT_AVAILABLE', `${t.name}-${partition} has no leader: its in-sync replicas (${p.isr.join(',')}) are down`);
+      return mappingLogErrors(() => call(p.leader, leftMs));
+    });
   }
 }

@@ -1,6 +1,13 @@
+import { retryUntil } from '../deadline.ts';
 import { RunnelError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { ControllerClient } from '../metadata/controller-client.ts';
 import type { MetadataImage } from '../metadata/image.ts';
-import type { GroupCall, GroupCoordinator } from './group-coordinator.ts';
+import type { PeerCaller } from '../rpc/rpc-method.ts';
+import type { TopicPartition } from './assignor.ts';
+import { GROUP_RPC, parseFetchedOffsets, parseGroupList, parseGroupSnapshot, parseHeartbeatAnswer, parseLocateAnswer } from './group-calls.ts';
+import type { GroupSnapshot } from './group-calls.ts';
+import type { CommittedOffset, GroupCall, GroupCoordinator, HeartbeatAnswer, MemberHeartbeat } from './group-coordinator.ts';
 import { OFFSETS_TOPIC, offsetsPartitionFor } from './offsets-topic.ts';
 
 /** While the coordinator moves or loads, calls are retried inside their deadline. */
@@ -13,55 +20,83 @@ const RETRIABLE = new Set([
   'NETWORK_EXCEPTION',
   'NOT_ENOUGH_REPLICAS',
 ]);
-const RETRY_MS = 50;
+/** Bound on one call to a group's coordinator, retries included. */
+const GROUP_CALL_TIMEOUT_MS = 10_000;
+/** Bound on each node's answer to a group listing. */
+const LIST_TIMEOUT_MS = 2000;
 
 export interface GroupClientDeps {
   readonly brokerId: number;
   readonly image: () => MetadataImage;
   readonly coordinator: GroupCoordinator;
-  readonly request: (peerId: number, method: string, payload: unknown, timeoutMs: number) => Promise<unknown>;
-  /** Creates the offsets topic through the controller (409 when it exists is fine). */
-  readonly createOffsetsTopic: () => Promise<void>;
+  readonly peers: PeerCaller;
+  /** Creates the offsets topic on first use (Kafka's FindCoordinator does the same). */
+  readonly controller: ControllerClient;
+  readonly offsetsTopicPartitions: number;
+  readonly logger: Logger;
 }
 
 /** Reaches a group's coordinator (the leader of its offsets partition) from any node. */
 export class GroupClient {
   constructor(private readonly deps: GroupClientDeps) {}
 
-  async call(call: Exclude<GroupCall, { op: 'list' }>, timeoutMs = 10_000): Promise<unknown> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      let lastErr: unknown;
-      try {
-        const t = this.deps.image().topic(OFFSETS_TOPIC);
-        if (t === undefined) {
-          await this.deps.createOffsetsTopic();
-          throw new RunnelError('NOT_COORDINATOR', 'the offsets topic is being created');
-        }
-        const p = t.partitions[offsetsPartitionFor(call.group, t.partitions.length)];
-        if (p === undefined || p.leader < 0) throw new RunnelError('NOT_COORDINATOR', `the offsets partition of group "${call.group}" has no leader`);
-        if (p.leader === this.deps.brokerId) return await this.deps.coordinator.handle(call);
-        return await this.deps.request(p.leader, 'group', call, Math.max(1, deadline - Date.now()));
-      } catch (err) {
-        if (!(err instanceof RunnelError) || !RETRIABLE.has(err.errorName)) throw err;
-        lastErr = err;
+  /** One call on the group's coordinator; the answer differs by op (the typed methods below read it). */
+  async call(call: Exclude<GroupCall, { op: 'list' }>, timeoutMs = GROUP_CALL_TIMEOUT_MS): Promise<unknown> {
+    return retryUntil(Date.now() + timeoutMs, { retriable: RETRIABLE }, async (leftMs) => {
+      const t = this.deps.image().topic(OFFSETS_TOPIC);
+      if (t === undefined) {
+        await this.createOffsetsTopic();
+        throw new RunnelError('NOT_COORDINATOR', 'the offsets topic is being created');
       }
-      if (Date.now() + RETRY_MS >= deadline) throw lastErr;
-      await new Promise((r) => setTimeout(r, RETRY_MS));
-    }
+      const p = t.partitions[offsetsPartitionFor(call.group, t.partitions.length)];
+      if (p === undefined || p.leader < 0) throw new RunnelError('NOT_COORDINATOR', `the offsets partition of group "${call.group}" has no leader`);
+      if (p.leader === this.deps.brokerId) return await this.deps.coordinator.handle(call);
+      return await this.deps.peers.call(p.leader, GROUP_RPC, call, leftMs);
+    });
   }
 
-  /** Group ids coordinated anywhere in the cluster. */
+  /** The node a consumer instance of the group lives on. */
+  async locate(group: string, instance: string): Promise<number> {
+    return parseLocateAnswer(await this.call({ op: 'locate', group, instance }));
+  }
+
+  async heartbeat(group: string, hb: MemberHeartbeat): Promise<HeartbeatAnswer> {
+    return parseHeartbeatAnswer(await this.call({ op: 'heartbeat', group, hb }));
+  }
+
+  /** Committed offsets (-1: none) of some partitions, or of every partition the group committed. */
+  async fetchOffsets(group: string, partitions: readonly TopicPartition[] | undefined): Promise<CommittedOffset[]> {
+    return parseFetchedOffsets(await this.call(partitions === undefined ? { op: 'fetch', group } : { op: 'fetch', group, partitions }));
+  }
+
+  async describe(group: string): Promise<GroupSnapshot> {
+    return parseGroupSnapshot(await this.call({ op: 'describe', group }));
+  }
+
+  /** Group ids coordinated anywhere in the cluster (a node that does not answer adds none, logged). */
   async list(peers: readonly number[]): Promise<string[]> {
     const all = await Promise.all(
       peers.map(async (id) => {
         try {
-          return (id === this.deps.brokerId ? await this.deps.coordinator.handle({ op: 'list' }) : await this.deps.request(id, 'group', { op: 'list' }, 2000)) as string[];
-        } catch {
+          return parseGroupList(id === this.deps.brokerId ? await this.deps.coordinator.handle({ op: 'list' }) : await this.deps.peers.call(id, GROUP_RPC, { op: 'list' }, LIST_TIMEOUT_MS));
+        } catch (err) {
+          this.deps.logger.debug({ err, peer: id }, 'group listing: node did not answer; its groups are left out');
           return [];
         }
       }),
     );
     return [...new Set(all.flat())].sort();
+  }
+
+  private async createOffsetsTopic(): Promise<void> {
+    const live = this.deps.image().allBrokers().filter((b) => !b.fenced).length;
+    const rf = Math.max(1, Math.min(3, live));
+    const partitions = this.deps.offsetsTopicPartitions;
+    try {
+      await this.deps.controller.call({ method: 'createTopic', name: OFFSETS_TOPIC, partitions, replicationFactor: rf, configs: { 'min.insync.replicas': String(Math.min(2, rf)) } });
+      this.deps.logger.info({ partitions, replicationFactor: rf }, 'created the offsets topic');
+    } catch (err) {
+      if (!(err instanceof RunnelError && err.errorName === 'TOPIC_ALREADY_EXISTS')) throw err;
+    }
   }
 }

@@ -3,7 +3,9 @@ import { invalid, RunnelError } from '../errors.ts';
 import type { PartitionState, TopicState } from '../metadata/image.ts';
 import { isInternalTopic } from '../groups/offsets-topic.ts';
 import { TOPIC_CONFIGS } from '../metadata/topic-configs.ts';
-import type { RunnelNode } from '../node/runnel-node.ts';
+import type { AdminService, FetchService, MetadataService, QuorumService } from '../services/front-door-services.ts';
+import { checkCluster } from './http-deps.ts';
+import type { ClusterIdentity } from './http-deps.ts';
 import { adminSchemas as S } from './schemas/admin-schemas.ts';
 
 type Params = Record<string, string>;
@@ -11,8 +13,10 @@ type Params = Record<string, string>;
 /** The partitions listing waits at most this long for a leader's offsets. */
 const OFFSETS_TIMEOUT_MS = 1000;
 
-function topicConfigs(node: RunnelNode, t: TopicState): { name: string; value: string; is_default: boolean }[] {
-  return Object.keys(TOPIC_CONFIGS).map((name) => ({ name, value: node.topicConfig(t, name), is_default: node.topicConfigIsDefault(t, name) }));
+type AdminDeps = { readonly cluster: ClusterIdentity; readonly metadata: MetadataService; readonly admin: AdminService; readonly quorum: QuorumService; readonly fetch: FetchService };
+
+function topicConfigs(metadata: MetadataService, t: TopicState): { name: string; value: string; is_default: boolean }[] {
+  return Object.keys(TOPIC_CONFIGS).map((name) => ({ name, value: metadata.topicConfig(t, name), is_default: metadata.topicConfigIsDefault(t, name) }));
 }
 
 function partitionBody(p: PartitionState): Record<string, unknown> {
@@ -29,15 +33,15 @@ function partitionBody(p: PartitionState): Record<string, unknown> {
   };
 }
 
-function topicBody(node: RunnelNode, t: TopicState): Record<string, unknown> {
+function topicBody(deps: AdminDeps, t: TopicState): Record<string, unknown> {
   return {
-    cluster_id: node.config.clusterId,
+    cluster_id: deps.cluster.clusterId,
     topic_name: t.name,
     topic_id: t.id,
     is_internal: isInternalTopic(t.name),
     partitions_count: t.partitions.length,
     replication_factor: t.partitions[0]?.replicas.length ?? 0,
-    configs: topicConfigs(node, t),
+    configs: topicConfigs(deps.metadata, t),
     partitions: t.partitions.map(partitionBody),
   };
 }
@@ -73,39 +77,39 @@ function parseCreateTopic(body: unknown): { name: string; partitions?: number; r
 }
 
 /** API.md "Cluster and admin (v3 shapes)": every node answers; writes go to the controller. */
-export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): void {
-  const checkCluster = (p: Params): void => node.checkCluster(p['cid']);
-  const topicOr404 = (name: string): Promise<TopicState> => node.requireTopic(name);
+export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
+  const { cluster, metadata, admin, quorum } = deps;
+  const inCluster = (p: Params): void => checkCluster(cluster, p['cid']);
+  const topicOr404 = (name: string): Promise<TopicState> => metadata.requireTopic(name);
 
   app.get('/healthz', { schema: S.healthz }, (_req, reply) => {
-    if (!node.joined()) {
-      return reply.status(503).send({ error_code: 50307, message: `node ${node.nodeId} has not joined the quorum yet`, status: 'starting', node_id: node.nodeId });
+    if (!quorum.joined()) {
+      const err = new RunnelError('BROKER_NOT_AVAILABLE', `node ${cluster.nodeId} has not joined the quorum yet`);
+      return reply.status(503).send({ error_code: err.errorCode, message: err.message, status: 'starting', node_id: cluster.nodeId });
     }
-    return { status: 'ok', node_id: node.nodeId };
+    return { status: 'ok', node_id: cluster.nodeId };
   });
 
   app.get('/v3/clusters', { schema: S.clusters }, () => {
-    const leader = node.raftStatus().leaderId;
-    return { data: [{ cluster_id: node.config.clusterId, controller_id: leader === 0 ? null : leader, node_id: node.nodeId }] };
+    return { data: [{ cluster_id: cluster.clusterId, controller_id: quorum.controllerId(), node_id: cluster.nodeId }] };
   });
 
   app.get<{ Params: Params }>('/v3/clusters/:cid', { schema: S.cluster }, (req) => {
-    checkCluster(req.params);
-    const leader = node.raftStatus().leaderId;
-    return { cluster_id: node.config.clusterId, controller_id: leader === 0 ? null : leader };
+    inCluster(req.params);
+    return { cluster_id: cluster.clusterId, controller_id: quorum.controllerId() };
   });
 
   app.get<{ Params: Params }>('/v3/clusters/:cid/brokers', { schema: S.brokers }, (req) => {
-    checkCluster(req.params);
-    const brokers = node.image().allBrokers().sort((a, b) => a.id - b.id);
+    inCluster(req.params);
+    const brokers = metadata.image().allBrokers().sort((a, b) => a.id - b.id);
     return {
       data: brokers.map((b) => ({ broker_id: b.id, host: b.host, port: b.httpPort, rpc_port: b.rpcPort, status: b.fenced ? 'fenced' : 'active' })),
     };
   });
 
   app.get<{ Params: Params }>('/v3/clusters/:cid/raft', { schema: S.raft }, async (req) => {
-    checkCluster(req.params);
-    const q = await node.quorumStatus();
+    inCluster(req.params);
+    const q = await quorum.status();
     return {
       leader_id: q.leaderId,
       term: q.term,
@@ -115,31 +119,31 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
   });
 
   app.post<{ Params: Params }>('/v3/clusters/:cid/topics', { schema: S.createTopic }, async (req, reply) => {
-    checkCluster(req.params);
-    const t = (await node.callController({ method: 'createTopic', ...parseCreateTopic(req.body) })) as TopicState;
-    return reply.status(201).send(topicBody(node, t));
+    inCluster(req.params);
+    const t = await admin.createTopic(parseCreateTopic(req.body));
+    return reply.status(201).send(topicBody(deps, t));
   });
 
   app.get<{ Params: Params; Querystring: Record<string, string> }>('/v3/clusters/:cid/topics', { schema: S.listTopics }, (req) => {
-    checkCluster(req.params);
+    inCluster(req.params);
     // Internal topics (__consumer_offsets) only when asked for, as Kafka's tools do.
     const internal = req.query['include_internal'] === 'true';
-    const topics = node
+    const topics = metadata
       .image()
       .allTopics()
       .filter((t) => internal || !isInternalTopic(t.name))
       .sort((a, b) => a.name.localeCompare(b.name));
-    return { data: topics.map((t) => topicBody(node, t)) };
+    return { data: topics.map((t) => topicBody(deps, t)) };
   });
 
   app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t', { schema: S.getTopic }, async (req) => {
-    checkCluster(req.params);
-    return topicBody(node, await topicOr404(req.params['t'] ?? ''));
+    inCluster(req.params);
+    return topicBody(deps, await topicOr404(req.params['t'] ?? ''));
   });
 
   app.delete<{ Params: Params }>('/v3/clusters/:cid/topics/:t', { schema: S.deleteTopic }, async (req, reply) => {
-    checkCluster(req.params);
-    await node.callController({ method: 'deleteTopic', name: req.params['t'] ?? '' });
+    inCluster(req.params);
+    await admin.deleteTopic(req.params['t'] ?? '');
     return reply.status(204).send();
   });
 
@@ -147,7 +151,7 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
   const partitionWithOffsets = async (t: TopicState, p: PartitionState): Promise<Record<string, unknown>> => {
     const body = partitionBody(p);
     try {
-      const o = await node.partitions.offsets(t.id, p.partition, OFFSETS_TIMEOUT_MS);
+      const o = await deps.fetch.offsets(t.id, p.partition, OFFSETS_TIMEOUT_MS);
       return { ...body, high_watermark: o.highWatermark, log_start_offset: o.logStartOffset };
     } catch {
       return body; // leader unreachable or not ready: the offsets stay null
@@ -155,13 +159,13 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
   };
 
   app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions', { schema: S.partitions }, async (req) => {
-    checkCluster(req.params);
+    inCluster(req.params);
     const t = await topicOr404(req.params['t'] ?? '');
     return { data: await Promise.all(t.partitions.map((p) => partitionWithOffsets(t, p))) };
   });
 
   app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/partitions/:p', { schema: S.partition }, async (req) => {
-    checkCluster(req.params);
+    inCluster(req.params);
     const t = await topicOr404(req.params['t'] ?? '');
     const p = t.partitions[Number(req.params['p'])];
     if (p === undefined || !/^\d+$/.test(req.params['p'] ?? '')) {
@@ -171,24 +175,24 @@ export function registerAdminRoutes(app: FastifyInstance, node: RunnelNode): voi
   });
 
   app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs', { schema: S.configs }, async (req) => {
-    checkCluster(req.params);
-    return { data: topicConfigs(node, await topicOr404(req.params['t'] ?? '')) };
+    inCluster(req.params);
+    return { data: topicConfigs(metadata, await topicOr404(req.params['t'] ?? '')) };
   });
 
   app.get<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs/:name', { schema: S.config }, async (req) => {
-    checkCluster(req.params);
-    const c = topicConfigs(node, await topicOr404(req.params['t'] ?? '')).find((x) => x.name === req.params['name']);
+    inCluster(req.params);
+    const c = topicConfigs(metadata, await topicOr404(req.params['t'] ?? '')).find((x) => x.name === req.params['name']);
     if (c === undefined) throw new RunnelError('NOT_FOUND', `config "${req.params['name']}" is not a topic config runnel knows`);
     return c;
   });
 
   app.put<{ Params: Params }>('/v3/clusters/:cid/topics/:t/configs/:name', { schema: S.setConfig }, async (req, reply) => {
-    checkCluster(req.params);
+    inCluster(req.params);
     const body = req.body as Record<string, unknown> | null;
     const value = body?.['value'];
     if (typeof value !== 'string' && value !== null) throw invalid('value', 'must be a string (or null to reset to the default)');
     const name = req.params['name'] ?? '';
-    await node.callController({ method: 'alterTopicConfigs', name: req.params['t'] ?? '', changes: { [name]: value } });
+    await admin.alterTopicConfigs(req.params['t'] ?? '', { [name]: value });
     return reply.status(204).send();
   });
 }

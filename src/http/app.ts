@@ -2,10 +2,10 @@ import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import type { RunnelNode } from '../node/runnel-node.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
 import { registerConsumerRoutes } from './consumer-routes.ts';
 import { registerDataRoutes } from './data-routes.ts';
+import type { HttpDeps } from './http-deps.ts';
 import { meterRoutes, registerMetricsRoutes } from './metrics-routes.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerTestHookRoutes } from './test-hook-routes.ts';
@@ -13,7 +13,7 @@ import { testHooksEnabled } from '../test-hooks.ts';
 import { SCHEMA_ANNOTATIONS, validationError } from './validation-error.ts';
 
 export interface HttpAppDeps {
-  readonly node: RunnelNode;
+  readonly services: HttpDeps;
   readonly logger: Logger;
 }
 
@@ -59,7 +59,8 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     return reply.status(status).send({ error_code: status * 100 + 1, message } satisfies ErrorBody);
   });
   app.setNotFoundHandler((req, reply) => {
-    return reply.status(404).send({ error_code: 40400, message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` } satisfies ErrorBody);
+    const err = new RunnelError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`);
+    return reply.status(err.status).send({ error_code: err.errorCode, message: err.message } satisfies ErrorBody);
   });
   // @fastify/swagger documents the routes declared after it has loaded (an onRoute hook), so
   // the routes are declared in a plugin registered after it. Error and not-found handlers,
@@ -90,13 +91,14 @@ const AJV_OPTIONS = {
 };
 
 function declareRoutes(app: FastifyInstance, deps: HttpAppDeps): void {
-  meterRoutes(app, deps.node);
-  registerAdminRoutes(app, deps.node);
-  registerDataRoutes(app, deps.node);
-  registerConsumerRoutes(app, deps.node);
-  registerMetricsRoutes(app, deps.node);
+  const s = deps.services;
+  meterRoutes(app, s);
+  registerAdminRoutes(app, s);
+  registerDataRoutes(app, s);
+  registerConsumerRoutes(app, s);
+  registerMetricsRoutes(app, s);
   if (testHooksEnabled()) {
     deps.logger.warn('test hooks enabled: fault-injection routes under /_test are served');
-    registerTestHookRoutes(app, deps.node);
+    registerTestHookRoutes(app, s);
   }
 }

@@ -3,8 +3,8 @@
 // and the read query (offset, max_bytes, timeout_ms | timeout) is validated field by field.
 
 import { invalid } from '../errors.ts';
+import type { EmbeddedFormat } from './consumers/consumed-record.ts';
 import { mediaType, parseTimeoutMs, queryInt } from './produce-request.ts';
-import type { EmbeddedFormat } from './produce-request.ts';
 
 const JSON_V2 = 'application/vnd.kafka.json.v2+json';
 const BINARY_V2 = 'application/vnd.kafka.binary.v2+json';
@@ -43,53 +43,6 @@ function qualityOf(part: string): number {
     return value !== undefined && /^[0-9.]+$/.test(value) && q >= 0 && q <= 1 ? q : 0;
   }
   return 1;
-}
-
-/** A stored record as the log hands it to the HTTP layer. */
-export interface StoredRecord {
-  offset: number;
-  timestamp: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: readonly { key: string; value: Buffer | null }[];
-}
-
-/** One element of a consume answer (REST Proxy v2 record shape, plus timestamp and headers). */
-export interface ConsumedRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  /** json format: the JSON value (or the UTF-8 text when the bytes are not JSON); binary: base64. */
-  key: unknown;
-  value: unknown;
-  timestamp: number;
-  /** Header values are base64 in both formats, as on produce. */
-  headers: { name: string; value: string | null }[];
-}
-
-export function formatRecord(topic: string, partition: number, r: StoredRecord, format: EmbeddedFormat): ConsumedRecord {
-  return {
-    topic,
-    partition,
-    offset: r.offset,
-    key: embedded(r.key, format),
-    value: embedded(r.value, format),
-    timestamp: r.timestamp,
-    headers: r.headers.map((h) => ({ name: h.key, value: h.value === null ? null : h.value.toString('base64') })),
-  };
-}
-
-function embedded(bytes: Buffer | null, format: EmbeddedFormat): unknown {
-  if (bytes === null) return null;
-  if (format === 'binary') return bytes.toString('base64');
-  const text = bytes.toString('utf8');
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    // Written by a binary-format producer (or a Kafka client): not JSON. The text is the most
-    // faithful json-format rendering; binary consumers still get the exact bytes.
-    return text;
-  }
 }
 
 export interface ConsumeQueryDefaults {

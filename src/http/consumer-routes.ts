@@ -1,8 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { invalid, RunnelError } from '../errors.ts';
 import type { TopicPartition } from '../groups/assignor.ts';
-import type { InstanceOp } from '../groups/consumer-registry.ts';
-import type { RunnelNode } from '../node/runnel-node.ts';
+import type { GroupView } from '../groups/group-admin.ts';
+import type { GroupService, MetadataService } from '../services/front-door-services.ts';
+import type { InstanceOp } from './consumers/instance-ops.ts';
+import { checkCluster } from './http-deps.ts';
+import type { HttpDeps } from './http-deps.ts';
 import { parseTimeoutMs, queryInt } from './produce-request.ts';
 import { documentBody } from './schemas/common.ts';
 import { consumerSchemas } from './schemas/consumer-schemas.ts';
@@ -87,13 +90,38 @@ async function readGetBody(req: FastifyRequest): Promise<unknown> {
   }
 }
 
+/** GET /v3/clusters/{cid}/consumer-groups/{g}: a group in the REST v3 shape. */
+function groupBody(clusterId: string, g: GroupView): Record<string, unknown> {
+  return {
+    cluster_id: clusterId,
+    consumer_group_id: g.group,
+    state: g.state,
+    generation: g.generation,
+    partition_assignor: g.protocol,
+    coordinator_id: g.coordinatorId,
+    members: g.members.map((m) => ({ consumer_id: m.memberId, instance_id: m.memberId, node_id: m.nodeId, assignments: m.assignments })),
+    partitions: g.partitions.map((p) => ({
+      topic: p.topic,
+      partition: p.partition,
+      consumer_id: p.consumerId,
+      committed_offset: p.committedOffset,
+      end_offset: p.endOffset,
+      lag: p.lag,
+    })),
+  };
+}
+
 /**
  * API.md "Consumer groups (v2 consumer instances)" and the v3 consumer-group views. An
  * instance lives on the node that created it; any other node forwards to it (found through
  * the group's coordinator), so clients may call any node.
  */
-export function registerConsumerRoutes(app: FastifyInstance, node: RunnelNode): void {
-  const call = (req: FastifyRequest<{ Params: Params }>, op: InstanceOp): Promise<unknown> => node.instanceCall(req.params['g'] ?? '', req.params['i'] ?? '', op);
+export function registerConsumerRoutes(
+  app: FastifyInstance,
+  deps: Pick<HttpDeps, 'cluster' | 'consumers'> & { readonly metadata: MetadataService; readonly groups: GroupService },
+): void {
+  const { cluster, consumers, metadata, groups } = deps;
+  const call = (req: FastifyRequest<{ Params: Params }>, op: InstanceOp): Promise<unknown> => consumers.call(req.params['g'] ?? '', req.params['i'] ?? '', op);
   const noContent = (reply: FastifyReply) => reply.status(204).send();
   const base = '/consumers/:g/instances/:i';
   const S = consumerSchemas({
@@ -105,7 +133,7 @@ export function registerConsumerRoutes(app: FastifyInstance, node: RunnelNode): 
   });
   const withBody = (schema: FastifySchema) => ({ schema, preValidation: absentBodyAsEmpty });
 
-  app.post<{ Params: Params }>('/consumers/:g', withBody(S.create), async (req) => node.consumers.create(req.params['g'] ?? '', req.body));
+  app.post<{ Params: Params }>('/consumers/:g', withBody(S.create), async (req) => consumers.create(req.params['g'] ?? '', req.body));
 
   app.post<{ Params: Params }>(`${base}/subscription`, withBody(S.subscribe), async (req, reply) => {
     const b = obj(req.body);
@@ -118,7 +146,7 @@ export function registerConsumerRoutes(app: FastifyInstance, node: RunnelNode): 
     } else {
       if (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === 'string' && t !== '')) throw invalid('topics', 'must be a non-empty list of topic names');
       for (const t of topics as string[]) {
-        if ((await node.findTopic(t)) === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topics: topic "${t}" not found`);
+        if ((await metadata.findTopic(t)) === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topics: topic "${t}" not found`);
       }
       await call(req, { op: 'subscribe', topics: topics as string[] });
     }
@@ -173,30 +201,30 @@ export function registerConsumerRoutes(app: FastifyInstance, node: RunnelNode): 
   });
 
   app.get<{ Params: Params }>('/v3/clusters/:cid/consumer-groups', { schema: S.listGroups }, async (req) => {
-    node.checkCluster(req.params['cid']);
-    const ids = await node.groupIds();
-    return { data: await Promise.all(ids.map((g) => node.describeGroup(g))) };
+    checkCluster(cluster, req.params['cid']);
+    const ids = await groups.list();
+    return { data: await Promise.all(ids.map(async (g) => groupBody(cluster.clusterId, await groups.describe(g)))) };
   });
 
   app.get<{ Params: Params }>('/v3/clusters/:cid/consumer-groups/:g', { schema: S.group }, async (req) => {
-    node.checkCluster(req.params['cid']);
-    return node.describeGroup(req.params['g'] ?? '');
+    checkCluster(cluster, req.params['cid']);
+    return groupBody(cluster.clusterId, await groups.describe(req.params['g'] ?? ''));
   });
 
   // Not in the REST Proxy: Kafka's AdminClient.alterConsumerGroupOffsets, for `runnel group
   // reset-offsets`. Each offset is the new committed offset (the next to read), not the last
   // processed one as on an instance's commit. 409 NON_EMPTY_GROUP while the group has members.
   app.post<{ Params: Params }>('/v3/clusters/:cid/consumer-groups/:g/offsets', withBody(S.alterOffsets), async (req) => {
-    node.checkCluster(req.params['cid']);
+    checkCluster(cluster, req.params['cid']);
     const offsets = offsetsOf(obj(req.body)['offsets'], 'offsets');
     if (offsets.length === 0 || offsets.length > MAX_ALTER_OFFSETS) throw invalid('offsets', `must list 1 to ${MAX_ALTER_OFFSETS} partitions`);
     const counts = new Map<string, number>();
     for (const [i, o] of offsets.entries()) {
-      const count = counts.get(o.topic) ?? (await node.requireTopic(o.topic)).partitions.length;
+      const count = counts.get(o.topic) ?? (await metadata.requireTopic(o.topic)).partitions.length;
       counts.set(o.topic, count);
       if (o.partition >= count) throw new RunnelError('UNKNOWN_PARTITION', `offsets[${i}].partition: topic "${o.topic}" has partitions 0-${count - 1}, not ${o.partition}`);
     }
-    await node.alterGroupOffsets(req.params['g'] ?? '', offsets);
+    await groups.alterOffsets(req.params['g'] ?? '', offsets);
     return { offsets: offsets.map((o) => ({ ...o, metadata: '' })) };
   });
 }

@@ -4,9 +4,10 @@ import type { RecordInput } from '../../storage/record-batch.ts';
 import { partitionForKey, RoundRobin } from '../broker/partitioner.ts';
 import { invalid, RunnelError } from '../errors.ts';
 import type { TopicState } from '../metadata/image.ts';
-import type { RunnelNode } from '../node/runnel-node.ts';
-import { acceptFormat, formatRecord, parseConsumeQuery } from './consume-response.ts';
-import type { ConsumedRecord } from './consume-response.ts';
+import type { FetchService, MetadataService, ProduceBudget, ProduceService } from '../services/front-door-services.ts';
+import { acceptFormat, parseConsumeQuery } from './consume-response.ts';
+import { formatRecord } from './consumers/consumed-record.ts';
+import type { ConsumedRecord } from './consumers/consumed-record.ts';
 import { formatFromContentType, parseAcks, parseProduceBody, parseTimeoutMs, produceResponse } from './produce-request.ts';
 import type { Acks, ProduceOutcome } from './produce-request.ts';
 import { documentBody } from './schemas/common.ts';
@@ -35,7 +36,11 @@ function partitionOr404(t: TopicState, raw: string | undefined): number {
  * built into one RecordBatch per partition here, and the batch's bytes go to the partition's
  * leader unchanged (the leader only stamps offsets and its epoch).
  */
-export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void {
+export function registerDataRoutes(
+  app: FastifyInstance,
+  deps: { readonly metadata: MetadataService; readonly produce: ProduceService; readonly produceBudget: ProduceBudget; readonly fetch: FetchService },
+): void {
+  const { metadata, produce: producer, produceBudget, fetch } = deps;
   const roundRobin = new RoundRobin();
   const S = dataSchemas({
     maxRecordsPerRequest: MAX_RECORDS_PER_REQUEST,
@@ -51,7 +56,7 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
     const format = formatFromContentType(req.headers['content-type']);
     const acks = parseAcks(typeof req.query['acks'] === 'string' ? req.query['acks'] : undefined);
     const timeoutMs = parseTimeoutMs(req.query, DEFAULT_PRODUCE_TIMEOUT_MS, MAX_TIMEOUT_MS);
-    const t = await node.requireTopic(req.params['t'] ?? '');
+    const t = await metadata.requireTopic(req.params['t'] ?? '');
     const pinned = pathPartition === undefined ? undefined : partitionOr404(t, pathPartition);
     const records = parseProduceBody(req.body, format, { maxRecords: MAX_RECORDS_PER_REQUEST, ...(pinned !== undefined ? { pathPartition: pinned } : {}) });
     const count = t.partitions.length;
@@ -76,12 +81,12 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
       groups.set(p, g);
     });
     // Build and size-check every batch before anything is appended: a refused request leaves every log untouched.
-    const maxBytes = Number(node.topicConfig(t, 'max.message.bytes'));
+    const maxBytes = Number(metadata.topicConfig(t, 'max.message.bytes'));
     const built = [...groups].map(([partition, g]) => {
       const batch = buildBatch(g.records, {
-        producerId: node.partitions.producerId,
+        producerId: producer.producerId,
         producerEpoch: 0,
-        baseSequence: node.partitions.nextSequence(t.id, partition, g.records.length),
+        baseSequence: producer.nextSequence(t.id, partition, g.records.length),
       });
       if (batch.length > maxBytes) {
         throw new RunnelError('MESSAGE_TOO_LARGE', `records: the ${g.records.length} record(s) for partition ${partition} make a ${batch.length}-byte batch; max.message.bytes is ${maxBytes}`);
@@ -89,7 +94,7 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
       return { partition, indexes: g.indexes, batch };
     });
     const bytes = built.reduce((n, b) => n + b.batch.length, 0);
-    const release = node.produceBudget.acquire(bytes);
+    const release = produceBudget.acquire(bytes);
     try {
       return await send(req, t, built, records.length, acks, timeoutMs);
     } finally {
@@ -109,7 +114,7 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
     if (acks === 0) {
       // acks=0: answer at once; the append happens (or fails, logged) after.
       for (const b of built) {
-        node.partitions.produce({ topicId: t.id, partition: b.partition, batch: b.batch, acks, timeoutMs }).catch((err: unknown) => req.log.warn({ err, topic: t.name, partition: b.partition }, 'acks=0 produce failed'));
+        producer.produce({ topicId: t.id, partition: b.partition, batch: b.batch, acks, timeoutMs }).catch((err: unknown) => req.log.warn({ err, topic: t.name, partition: b.partition }, 'acks=0 produce failed'));
       }
       const partitionOf = new Map(built.flatMap((b) => b.indexes.map((i) => [i, b.partition] as const)));
       return { status: 200, body: { offsets: Array.from({ length: count }, (_, i) => ({ partition: partitionOf.get(i) ?? 0, offset: null, error_code: null, error: null })) } };
@@ -117,7 +122,7 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
     await Promise.all(
       built.map(async (b) => {
         try {
-          const base = await node.partitions.produce({ topicId: t.id, partition: b.partition, batch: b.batch, acks, timeoutMs });
+          const base = await producer.produce({ topicId: t.id, partition: b.partition, batch: b.batch, acks, timeoutMs });
           b.indexes.forEach((recordIndex, k) => (outcomes[recordIndex] = { partition: b.partition, offset: base + k }));
         } catch (err) {
           const e = err instanceof RunnelError ? err : new RunnelError('UNKNOWN_SERVER_ERROR', err instanceof Error ? err.message : String(err));
@@ -140,10 +145,10 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
 
   app.get<{ Params: Params; Querystring: Query }>('/topics/:t/partitions/:p/records', { schema: S.records }, async (req, reply) => {
     const format = acceptFormat(req.headers.accept);
-    const t = await node.requireTopic(req.params['t'] ?? '');
+    const t = await metadata.requireTopic(req.params['t'] ?? '');
     const partition = partitionOr404(t, req.params['p']);
     const q = parseConsumeQuery(req.query, { maxBytes: DEFAULT_READ_MAX_BYTES, timeoutMs: DEFAULT_READ_TIMEOUT_MS, maxTimeoutMs: MAX_TIMEOUT_MS });
-    const { records } = await node.partitions.consume({ topicId: t.id, partition, offset: q.offset, maxBytes: q.maxBytes, timeoutMs: q.timeoutMs });
+    const { records } = await fetch.consume({ topicId: t.id, partition, offset: q.offset, maxBytes: q.maxBytes, timeoutMs: q.timeoutMs });
     const out: ConsumedRecord[] = [];
     for (const { at } of batches(records)) {
       for (const r of decodeRecords(records, at)) if (r.offset >= q.offset) out.push(formatRecord(t.name, partition, r, format));
@@ -152,9 +157,9 @@ export function registerDataRoutes(app: FastifyInstance, node: RunnelNode): void
   });
 
   app.get<{ Params: Params }>('/topics/:t/partitions/:p/offsets', { schema: S.offsets }, async (req) => {
-    const t = await node.requireTopic(req.params['t'] ?? '');
+    const t = await metadata.requireTopic(req.params['t'] ?? '');
     const partition = partitionOr404(t, req.params['p']);
-    const o = await node.partitions.offsets(t.id, partition);
+    const o = await fetch.offsets(t.id, partition);
     return { beginning_offset: o.logStartOffset, end_offset: o.highWatermark };
   });
 

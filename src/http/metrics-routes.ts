@@ -1,6 +1,6 @@
 import type { FastifyInstance, onResponseAsyncHookHandler, preSerializationAsyncHookHandler } from 'fastify';
-import type { RequestSeries } from '../metrics/node-metrics.ts';
-import type { RunnelNode } from '../node/runnel-node.ts';
+import type { NodeMetrics, RequestSeries } from '../metrics/node-metrics.ts';
+import type { MetadataService } from '../services/front-door-services.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,19 +38,20 @@ const METERED = new Map<string, MeteredRoute>([
  * exists in the metadata image, else "" (unknown topics are client input and must not create
  * series). Call before the routes are declared.
  */
-export function meterRoutes(app: FastifyInstance, node: RunnelNode): void {
+export function meterRoutes(app: FastifyInstance, deps: { readonly metrics: NodeMetrics; readonly metadata: MetadataService }): void {
+  const { metrics, metadata } = deps;
   app.decorateRequest('metricsRecords', 0);
   app.addHook('onRoute', (route) => {
     const m = typeof route.method === 'string' ? METERED.get(`${route.method} ${route.url}`) : undefined;
     if (m === undefined) return;
-    const s: RequestSeries = node.metrics[m.series];
+    const s: RequestSeries = metrics[m.series];
     const preSerialization: preSerializationAsyncHookHandler = async (req, reply, payload) => {
       if (reply.statusCode < 300) req.metricsRecords = m.records(payload);
       return payload;
     };
     const onResponse: onResponseAsyncHookHandler = async (req, reply) => {
       const name = m.topicInPath ? (req.params as Record<string, string | undefined>)['t'] : undefined;
-      const topic = name !== undefined && node.image().topic(name) !== undefined ? name : '';
+      const topic = name !== undefined && metadata.image().topic(name) !== undefined ? name : '';
       s.requests.inc({ topic, status: String(reply.statusCode) });
       s.duration.observe({ topic }, reply.elapsedTime / 1000);
       if (req.metricsRecords > 0) s.records.inc({ topic }, req.metricsRecords);
@@ -68,8 +69,8 @@ function hooksOf<T>(h: T | T[] | undefined): T[] {
 }
 
 /** `GET /metrics`: Prometheus text format 0.0.4, served by every node. */
-export function registerMetricsRoutes(app: FastifyInstance, node: RunnelNode): void {
-  const metrics = node.metrics;
+export function registerMetricsRoutes(app: FastifyInstance, deps: { readonly metrics: NodeMetrics }): void {
+  const { metrics } = deps;
   app.get('/metrics', async (_req, reply) => {
     const text = await metrics.scrape();
     return reply.type(metrics.contentType).send(text);

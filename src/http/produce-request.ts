@@ -5,9 +5,8 @@
 
 import { invalid } from '../errors.ts';
 import type { RunnelError } from '../errors.ts';
+import type { EmbeddedFormat } from './consumers/consumed-record.ts';
 
-/** How keys and values are embedded in JSON bodies: JSON values, or base64 of raw bytes. */
-export type EmbeddedFormat = 'json' | 'binary';
 
 const JSON_V2 = 'application/vnd.kafka.json.v2+json';
 const BINARY_V2 = 'application/vnd.kafka.binary.v2+json';

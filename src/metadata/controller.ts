@@ -31,6 +31,12 @@ export interface ControllerDeps {
   /** A topic config value (topic setting, else cluster default). */
   readonly topicConfig?: (t: TopicState, name: string) => string;
   readonly topicDefaults: TopicDefaults;
+  /**
+   * The active controller's periodic duties (Kafka's QuorumController schedules them on its
+   * event queue): fence brokers whose sessions lapsed, and move leaderships back to preferred
+   * replicas (0: never). Left out, nothing runs on a timer: the caller (a test) drives them.
+   */
+  readonly duties?: { readonly sessionCheckIntervalMs: number; readonly leaderRebalanceIntervalMs: number };
   readonly logger: Logger;
 }
 
@@ -85,6 +91,8 @@ export class Controller {
   private readonly shuttingDown = new Map<number, string>();
   private activeSinceMs = 0;
   private active = false;
+  /** Timers of the periodic duties; set only while active. */
+  private dutyTimers: NodeJS.Timeout[] = [];
 
   constructor(private readonly deps: ControllerDeps) {}
 
@@ -95,11 +103,35 @@ export class Controller {
     this.lastHeartbeatMs.clear();
     this.queue = this.queue.then(() => ready).catch(() => undefined);
     this.deps.logger.info('controller active');
+    this.startDuties();
   }
 
+  /** This node stopped leading (or is closing): no more commands, no more periodic duties. */
   deactivate(): void {
     if (this.active) this.deps.logger.info('controller inactive');
     this.active = false;
+    for (const t of this.dutyTimers) clearInterval(t);
+    this.dutyTimers = [];
+  }
+
+  private startDuties(): void {
+    for (const t of this.dutyTimers) clearInterval(t);
+    this.dutyTimers = [];
+    const d = this.deps.duties;
+    if (d === undefined) return;
+    const log = this.deps.logger;
+    this.dutyTimers.push(
+      setInterval(() => {
+        this.checkSessions().catch((err: unknown) => log.warn({ err }, 'session check failed'));
+      }, d.sessionCheckIntervalMs),
+    );
+    if (d.leaderRebalanceIntervalMs > 0) {
+      this.dutyTimers.push(
+        setInterval(() => {
+          this.rebalanceLeaders().catch((err: unknown) => log.warn({ err }, 'leader rebalance failed'));
+        }, d.leaderRebalanceIntervalMs),
+      );
+    }
   }
 
   isActive(): boolean {

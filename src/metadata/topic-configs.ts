@@ -1,3 +1,5 @@
+import type { ClusterConfig } from '../config/load-config.ts';
+import type { TopicState } from './image.ts';
 import { invalid } from '../errors.ts';
 
 /** The topic configs runnel understands (Kafka names), with their value checks. */
@@ -51,4 +53,22 @@ export function validateTopicConfigs(configs: Readonly<Record<string, string>>, 
       'INVALID_CONFIG',
     );
   }
+}
+
+/** The cluster-wide values of the topic configs (cluster.yaml), used where a topic sets none. */
+export function topicConfigDefaults(config: ClusterConfig): Readonly<Record<string, string>> {
+  return {
+    'min.insync.replicas': String(config.topicDefaults.minInsyncReplicas),
+    'retention.ms': String(config.log.retentionMs),
+    'retention.bytes': String(config.log.retentionBytes),
+    'segment.bytes': String(config.log.segmentBytes),
+    'cleanup.policy': 'delete',
+    'max.message.bytes': String(config.log.maxMessageBytes),
+    'unclean.leader.election.enable': 'false',
+  };
+}
+
+/** A topic config: set on the topic, else the cluster default (API.md). */
+export function topicConfigValue(t: TopicState, name: string, defaults: Readonly<Record<string, string>>): string {
+  return t.configs[name] ?? defaults[name] ?? '';
 }

@@ -2,80 +2,63 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { NotLeaderError, ProposalDroppedError, ProposalOutcomeUnknownError, RaftNode } from '../../raft/node.ts';
-import type { Message, RaftStatus } from '../../raft/types.ts';
 import { NONE } from '../../raft/types.ts';
+import type { Message } from '../../raft/types.ts';
 import { MetadataStore } from '../../storage/metadata-store.ts';
+import { PartitionLog } from '../../storage/partition-log/partition-log.ts';
 import { openRaftStore } from '../../storage/raft-store.ts';
 import type { LevelRaftStore } from '../../storage/raft-store.ts';
+import { BrokerLifecycle } from '../broker/broker-lifecycle.ts';
+import { ByteBudget } from '../broker/byte-budget.ts';
+import { FETCH_RPC } from '../broker/fetch-rpc.ts';
+import { PartitionClient } from '../broker/partition-client.ts';
+import { ReplicaManager } from '../broker/replica-manager.ts';
 import type { ClusterConfig, NodeConfig } from '../config/load-config.ts';
 import { findNode } from '../config/load-config.ts';
 import { RunnelError } from '../errors.ts';
+import { GroupAdmin } from '../groups/group-admin.ts';
+import { GroupClient } from '../groups/group-client.ts';
+import { GroupCoordinator } from '../groups/group-coordinator.ts';
 import { buildHttpApp } from '../http/app.ts';
 import { testAlterPartitionDelayMs } from '../test-hooks.ts';
+import { ConsumerRegistry } from '../http/consumers/consumer-registry.ts';
 import type { Logger } from '../logger.ts';
 import { componentLogger } from '../logger.ts';
 import { Controller } from '../metadata/controller.ts';
+import { ControllerClient } from '../metadata/controller-client.ts';
 import type { MetadataImage } from '../metadata/image.ts';
 import { MetadataMachine } from '../metadata/metadata-machine.ts';
+import { MetadataView } from '../metadata/metadata-view.ts';
+import { QuorumView } from '../metadata/quorum-status.ts';
 import { encodeRecords } from '../metadata/records.ts';
-import { RpcNode, rpcNodeOptions } from '../rpc/rpc-node.ts';
-import { ByteBudget } from '../broker/byte-budget.ts';
-import { PartitionClient } from '../broker/partition-client.ts';
-import type { FetchRequest, FetchResponse } from '../broker/replica-fetcher.ts';
-import { ReplicaManager } from '../broker/replica-manager.ts';
-import type { PartitionReplica } from '../broker/partition-replica.ts';
-import { ConsumerRegistry } from '../groups/consumer-registry.ts';
-import type { InstanceOp } from '../groups/consumer-registry.ts';
-import { GroupClient } from '../groups/group-client.ts';
-import { GroupCoordinator } from '../groups/group-coordinator.ts';
-import type { GroupCall } from '../groups/group-coordinator.ts';
-import { OFFSETS_TOPIC, offsetsPartitionFor } from '../groups/offsets-topic.ts';
-import type { PartitionState, TopicState } from '../metadata/image.ts';
-import { PartitionLog } from '../../storage/partition-log/partition-log.ts';
+import { topicConfigDefaults, topicConfigValue } from '../metadata/topic-configs.ts';
 import { IsrChangeCounter } from '../metrics/isr-change-counter.ts';
 import { NodeMetrics } from '../metrics/node-metrics.ts';
 import { registerStateGauges } from '../metrics/state-gauges.ts';
-import type { ControllerCall } from './controller-calls.ts';
-import { controlledShutdown } from './controlled-shutdown.ts';
+import { peerCaller } from '../rpc/rpc-method.ts';
+import { RpcNode, rpcNodeOptions } from '../rpc/rpc-node.ts';
 import { openUnlocked } from './data-dir-lock.ts';
-import { parseControllerCall, runControllerCall } from './controller-calls.ts';
+import { registerRpcRoutes } from './rpc-routes.ts';
 
-/** Errors worth retrying against the controller: it moved, or is being elected. */
-const RETRIABLE = new Set(['NOT_CONTROLLER', 'NETWORK_EXCEPTION', 'BROKER_NOT_AVAILABLE', 'REQUEST_TIMED_OUT', 'LEADER_NOT_AVAILABLE']);
-const CONTROLLER_RETRY_MS = 50;
 /** In-flight HTTP requests get this long to finish when the node stops. */
 const HTTP_DRAIN_GRACE_MS = 1000;
-/** Bound on the read barrier of findTopic. */
-const METADATA_BARRIER_TIMEOUT_MS = 2000;
-
-export interface VoterStatus {
-  readonly nodeId: number;
-  readonly matchIndex: number | null;
-  readonly lastContactMs: number | null;
-}
-
-export interface QuorumStatus {
-  readonly leaderId: number | null;
-  readonly term: number;
-  readonly commitIndex: number;
-  readonly voters: readonly VoterStatus[];
-}
+/** Exit status when raft storage or the state machine fails: EX_SOFTWARE (sysexits.h), so a supervisor restarts the node. */
+const EXIT_RAFT_FATAL = 70;
 
 /**
- * One runnel process: a voter of the metadata quorum (raft on LevelDB, the metadata image,
- * the controller while it leads), a broker that registers and heartbeats with the active
- * controller, and the HTTP API. start() brings the parts up bottom-up; close() takes them
- * down top-down and awaits each.
+ * One runnel process, as a composition root (Kafka's BrokerServer, etcd's etcdserver): a voter
+ * of the metadata quorum (raft on LevelDB, the metadata image, the controller while it leads),
+ * a broker (replicas, partition and group clients, its lifecycle with the controller), and the
+ * front doors (HTTP today) handed the services they use. start() builds and starts the parts
+ * bottom-up; close() takes them down top-down and awaits each. It does nothing else.
  */
 export class RunnelNode {
   readonly incarnationId = randomUUID();
-  /** Backpressure on produce requests taken by this node (broker.produce_inflight_bytes_max). */
-  readonly produceBudget: ByteBudget;
   readonly self: NodeConfig;
-  /** Prometheus registry of this node, served at GET /metrics. */
-  readonly metrics: NodeMetrics;
   private readonly log: Logger;
+  private readonly metrics: NodeMetrics;
   private readonly rpc: RpcNode;
+  private readonly topicDefaults: Readonly<Record<string, string>>;
   private raftStore: LevelRaftStore | undefined;
   private metaStore: MetadataStore | undefined;
   private machine: MetadataMachine | undefined;
@@ -83,15 +66,9 @@ export class RunnelNode {
   private readonly controller: Controller;
   private http: FastifyInstance | undefined;
   private replicaManager: ReplicaManager | undefined;
-  private partitionClient: PartitionClient | undefined;
   private groupCoordinator: GroupCoordinator | undefined;
-  private groupClient: GroupClient | undefined;
   private consumerRegistry: ConsumerRegistry | undefined;
-  private readonly topicDefaults: Readonly<Record<string, string>>;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private sessionTimer: NodeJS.Timeout | undefined;
-  private rebalanceTimer: NodeJS.Timeout | undefined;
-  private heartbeating = false;
+  private lifecycle: BrokerLifecycle | undefined;
   private closed = false;
 
   constructor(
@@ -100,16 +77,7 @@ export class RunnelNode {
     private readonly root: Logger,
   ) {
     this.self = findNode(config, nodeId);
-    this.produceBudget = new ByteBudget(config.broker.produceInflightBytesMax);
-    this.topicDefaults = {
-      'min.insync.replicas': String(config.topicDefaults.minInsyncReplicas),
-      'retention.ms': String(config.log.retentionMs),
-      'retention.bytes': String(config.log.retentionBytes),
-      'segment.bytes': String(config.log.segmentBytes),
-      'cleanup.policy': 'delete',
-      'max.message.bytes': String(config.log.maxMessageBytes),
-      'unclean.leader.election.enable': 'false',
-    };
+    this.topicDefaults = topicConfigDefaults(config);
     this.log = componentLogger(root, 'node');
     this.metrics = new NodeMetrics(nodeId);
     this.rpc = new RpcNode(rpcNodeOptions(config, nodeId, componentLogger(root, 'rpc')));
@@ -133,156 +101,159 @@ export class RunnelNode {
       sessionTimeoutMs: config.broker.sessionTimeoutMs,
       heartbeatIntervalMs: config.broker.heartbeatIntervalMs,
       peerReachable: (brokerId) => brokerId === nodeId || this.rpc.isConnected(brokerId),
-      topicConfig: (t, name) => this.topicConfig(t, name),
+      topicConfig: (t, name) => topicConfigValue(t, name, this.topicDefaults),
       topicDefaults: {
         partitions: config.topicDefaults.partitions,
         replicationFactor: config.topicDefaults.replicationFactor,
         minInsyncReplicas: config.topicDefaults.minInsyncReplicas,
       },
+      duties: { sessionCheckIntervalMs: config.broker.heartbeatIntervalMs, leaderRebalanceIntervalMs: config.broker.leaderRebalanceIntervalMs },
       logger: componentLogger(root, 'controller'),
     });
   }
 
   async start(): Promise<void> {
-    const voters = this.config.nodes.map((n) => n.id);
-    const lock = { nodeId: this.nodeId, dataDir: this.self.dataDir, waitMs: this.config.process.dataDirLockWaitMs, log: this.log };
+    const { config, nodeId, root, rpc } = this;
+    const voters = config.nodes.map((n) => n.id);
+    const peers = peerCaller(rpc);
+    const image = (): MetadataImage => this.image();
+
+    // Metadata: raft log and image on LevelDB, then the raft node that drives them.
+    const lock = { nodeId, dataDir: this.self.dataDir, waitMs: config.process.dataDirLockWaitMs, log: this.log };
     this.raftStore = await openUnlocked(lock, () => openRaftStore({ dir: join(this.self.dataDir, 'raft'), voters }));
     this.metaStore = await openUnlocked(lock, () => MetadataStore.open(join(this.self.dataDir, 'metadata')));
-    this.machine = new MetadataMachine(this.metaStore);
-    const applied = await this.machine.open();
-    const isrChanges = new IsrChangeCounter(this.nodeId, this.machine.image(), (kind) => this.metrics.countIsrChange(kind));
-    this.machine.onChange((image, records) => isrChanges.onMetadata(image, records));
-    const raftLog = componentLogger(this.root, 'raft');
-    this.raft = new RaftNode({
-      id: this.nodeId,
+    const machine = (this.machine = new MetadataMachine(this.metaStore));
+    const applied = await machine.open();
+    const isrChanges = new IsrChangeCounter(nodeId, machine.image(), (kind) => this.metrics.countIsrChange(kind));
+    machine.onChange((img, records) => isrChanges.onMetadata(img, records));
+    const raft = (this.raft = new RaftNode({
+      id: nodeId,
       voters,
       storage: this.raftStore,
-      transport: { send: (m: Message) => this.rpc.send(m.to, 'raft', m) },
-      stateMachine: this.machine,
-      tickMs: this.config.raft.tickMs,
-      electionTicks: this.config.raft.electionTicks,
-      heartbeatTicks: this.config.raft.heartbeatTicks,
-      snapshotEntries: this.config.raft.snapshotEntries,
+      transport: { send: (m: Message) => rpc.send(m.to, 'raft', m) },
+      stateMachine: machine,
+      tickMs: config.raft.tickMs,
+      electionTicks: config.raft.electionTicks,
+      heartbeatTicks: config.raft.heartbeatTicks,
+      snapshotEntries: config.raft.snapshotEntries,
       applied,
-      logger: raftLog,
+      logger: componentLogger(root, 'raft'),
       onSoftState: (soft) => {
         this.metrics.noteRaftLeader(soft.leaderId);
         this.onRaftRole(soft.role === 'leader');
       },
       onFatal: (err) => {
         this.log.fatal({ err }, 'raft storage or state machine failed; exiting');
-        process.exit(70);
+        process.exit(EXIT_RAFT_FATAL);
       },
-    });
-    const replicaLog = componentLogger(this.root, 'replica');
-    const rm = new ReplicaManager({
-      brokerId: this.nodeId,
+    }));
+    const quorum = new QuorumView({ nodeId, incarnationId: this.incarnationId, voters, tickMs: config.raft.tickMs, raft, image: () => machine.image(), peers, logger: this.log });
+    const metadata = new MetadataView({ nodeId, image, raft, quorum, topicDefaults: this.topicDefaults, logger: this.log });
+    const controllerClient = new ControllerClient({ nodeId, raft, controller: this.controller, peers, requestTimeoutMs: config.rpc.requestTimeoutMs, closed: () => this.closed });
+
+    // Broker: replicas of the partitions this node holds, and the way to any partition's leader.
+    const replicaLog = componentLogger(root, 'replica');
+    const rm = (this.replicaManager = new ReplicaManager({
+      brokerId: nodeId,
       dataDir: this.self.dataDir,
       openLog: (o) => PartitionLog.open({ ...o, logger: replicaLog }),
-      fetchRpc: async (leader, req: FetchRequest, timeoutMs) => (await this.rpc.request(leader, 'fetch', req, { timeoutMs })) as FetchResponse,
-      alterIsr: async (req) => (await this.callController({ method: 'alterPartition', ...req })) as PartitionState,
-      topicConfig: (t, name) => this.topicConfig(t, name),
-      replicaLagTimeMaxMs: this.config.broker.replicaLagTimeMaxMs,
-      retentionCheckIntervalMs: this.config.log.retentionCheckIntervalMs,
-      requestTimeoutMs: this.config.rpc.requestTimeoutMs,
-      flush: this.config.log.flush,
+      fetchRpc: (leader, req, timeoutMs) => peers.call(leader, FETCH_RPC, req, timeoutMs),
+      alterIsr: (req) => controllerClient.alterPartition(req),
+      topicConfig: (t, name) => metadata.topicConfig(t, name),
+      replicaLagTimeMaxMs: config.broker.replicaLagTimeMaxMs,
+      retentionCheckIntervalMs: config.log.retentionCheckIntervalMs,
+      requestTimeoutMs: config.rpc.requestTimeoutMs,
+      flush: config.log.flush,
       logger: replicaLog,
       alterIsrDelayMs: testAlterPartitionDelayMs(),
-    });
-    this.replicaManager = rm;
-    this.partitionClient = new PartitionClient(this.nodeId, () => this.image(), rm, (peer, method, payload, timeoutMs) => this.rpc.request(peer, method, payload, { timeoutMs }));
-    for (const [method, handler] of Object.entries(this.partitionClient.handlers())) this.rpc.handle(method, handler);
-    this.rpc.handle('fetch', (payload) => rm.handleFetch(payload as FetchRequest));
-    const groupLog = componentLogger(this.root, 'groups');
-    this.groupCoordinator = new GroupCoordinator({ brokerId: this.nodeId, image: () => this.image(), replicas: rm, partitions: this.partitionClient, takeoverHoldMs: this.config.groups.sessionTimeoutMs, logger: groupLog });
-    const coordinatorForMetrics = this.groupCoordinator;
+    }));
+    const partitions = new PartitionClient(nodeId, image, rm, peers);
+
+    // Groups: the coordinator of the groups whose offsets partitions this node leads, and the way to any group's coordinator.
+    const groupLog = componentLogger(root, 'groups');
+    const coordinator = (this.groupCoordinator = new GroupCoordinator({ brokerId: nodeId, image, replicas: rm, partitions, takeoverHoldMs: config.groups.sessionTimeoutMs, logger: groupLog }));
     registerStateGauges(
       this.metrics.registry,
       {
-        nodeId: this.nodeId,
-        image: () => this.image(),
-        raftStatus: () => this.raftStatus(),
+        nodeId,
+        image,
+        raftStatus: () => raft.status(),
         localReplica: (topicId, partition) => rm.replica(topicId, partition),
-        coordinatedGroups: () => coordinatorForMetrics.coordinatedGroups(),
-        remoteHighWatermark: async (topicId, partition, timeoutMs) => (await this.partitions.offsets(topicId, partition, timeoutMs)).highWatermark,
+        coordinatedGroups: () => coordinator.coordinatedGroups(),
+        remoteHighWatermark: async (topicId, partition, timeoutMs) => (await partitions.offsets(topicId, partition, timeoutMs)).highWatermark,
       },
-      componentLogger(this.root, 'metrics'),
+      componentLogger(root, 'metrics'),
     );
-    this.groupClient = new GroupClient({
-      brokerId: this.nodeId,
-      image: () => this.image(),
-      coordinator: this.groupCoordinator,
-      request: (peer, method, payload, timeoutMs) => this.rpc.request(peer, method, payload, { timeoutMs }),
-      createOffsetsTopic: () => this.createOffsetsTopic(),
-    });
-    this.consumerRegistry = new ConsumerRegistry({
-      nodeId: this.nodeId,
+    const groups = new GroupClient({ brokerId: nodeId, image, coordinator, peers, controller: controllerClient, offsetsTopicPartitions: config.groups.offsetsTopicPartitions, logger: groupLog });
+    const consumers = (this.consumerRegistry = new ConsumerRegistry({
+      nodeId,
       baseUrl: `http://${this.self.host}:${this.self.httpPort}`,
-      groups: this.groupClient,
-      partitions: this.partitionClient,
-      image: () => this.image(),
-      sessionTimeoutMs: this.config.groups.sessionTimeoutMs,
+      groups,
+      partitions,
+      image,
+      sessionTimeoutMs: config.groups.sessionTimeoutMs,
+      peers,
+      requestTimeoutMs: config.rpc.requestTimeoutMs,
       logger: groupLog,
-    });
-    const coordinator = this.groupCoordinator;
-    const registry = this.consumerRegistry;
-    this.rpc.handle('group', (payload) => coordinator.handle(payload as GroupCall));
-    this.rpc.handle('consumer', (payload) => {
-      const c = payload as { group: string; instance: string; op: InstanceOp };
-      return registry.execute(c.group, c.instance, c.op);
-    });
+    }));
     coordinator.start();
-    registry.start();
-    this.machine.onChange((image) => rm.onImage(image));
-    rm.onImage(this.machine.image());
+    consumers.start();
+    machine.onChange((img) => rm.onImage(img));
+    rm.onImage(machine.image());
     rm.start();
-    this.rpc.onMessage('raft', (payload, from) => this.receiveRaft(payload, from));
-    this.rpc.handle('controller', async (payload) => {
-      const result = await runControllerCall(this.controller, parseControllerCall(payload));
-      // The caller waits until it has applied this far, so its own reads see the change.
-      return { result, appliedIndex: this.requireRaft().status().applied };
+
+    registerRpcRoutes(rpc, { nodeId, raft, controller: this.controller, quorum, replicas: rm, partitions, coordinator, consumers, logger: this.log });
+    await rpc.start();
+    await raft.start();
+    this.http = buildHttpApp({
+      services: {
+        cluster: { clusterId: config.clusterId, nodeId },
+        metadata,
+        admin: controllerClient,
+        quorum,
+        produce: partitions,
+        produceBudget: new ByteBudget(config.broker.produceInflightBytesMax),
+        fetch: partitions,
+        groups: new GroupAdmin({ groups, partitions, image, nodeIds: voters }),
+        consumers,
+        metrics: this.metrics,
+        testHooks: { cutLinks: (cut) => this.cutLinks(cut), localReplica: (topicId, partition) => rm.replica(topicId, partition) },
+      },
+      logger: componentLogger(root, 'http'),
     });
-    this.rpc.handle('quorum-status', () => this.localQuorumStatus());
-    await this.rpc.start();
-    await this.raft.start();
-    this.http = buildHttpApp({ node: this, logger: componentLogger(this.root, 'http') });
     await this.http.listen({ host: this.self.host, port: this.self.httpPort });
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.broker.heartbeatIntervalMs);
+    this.lifecycle = new BrokerLifecycle({
+      nodeId,
+      incarnationId: this.incarnationId,
+      self: this.self,
+      heartbeatIntervalMs: config.broker.heartbeatIntervalMs,
+      controlledShutdownTimeoutMs: config.broker.controlledShutdownTimeoutMs,
+      controlledShutdownNoControllerMs: config.broker.controlledShutdownNoControllerMs,
+      controllerReachable: () => {
+        const leader = raft.status().leaderId;
+        return leader !== NONE && (leader === nodeId || rpc.isConnected(leader));
+      },
+      controller: controllerClient,
+      image,
+      logger: componentLogger(root, 'broker'),
+    });
+    this.lifecycle.start();
     this.log.info({ httpPort: this.self.httpPort, rpcPort: this.self.rpcPort, incarnationId: this.incarnationId }, 'node started');
   }
 
   /**
-   * Kafka's controlled shutdown, for SIGTERM: stop heartbeating, have the controller move this
-   * broker's leaderships away (bounded, see controlled-shutdown.ts). Requests already in flight
-   * are retried by their nodes on the new leaders; then close() drains HTTP and stops everything.
+   * Kafka's controlled shutdown, for SIGTERM (BrokerLifecycle.controlledShutdown: leaderships
+   * move to other in-sync replicas first); then close() drains HTTP and stops everything.
    */
   async shutdown(): Promise<void> {
-    clearInterval(this.heartbeatTimer);
-    await controlledShutdown({
-      askController: async (timeoutMs) => (await this.callController({ method: 'controlledShutdown', brokerId: this.nodeId, incarnationId: this.incarnationId }, timeoutMs)) as { leaderships: number },
-      leaderships: () => this.leaderships(),
-      otherLiveBrokers: () => this.image().allBrokers().filter((b) => b.id !== this.nodeId && !b.fenced).length,
-      controllerReachable: () => {
-        const leader = this.raft?.status().leaderId ?? NONE;
-        return leader !== NONE && (leader === this.nodeId || this.rpc.isConnected(leader));
-      },
-      timeoutMs: this.config.broker.controlledShutdownTimeoutMs,
-      noControllerMs: this.config.broker.controlledShutdownNoControllerMs,
-      log: this.log,
-    });
+    await this.lifecycle?.controlledShutdown();
     await this.close();
-  }
-
-  private leaderships(): number {
-    return this.image().leaderships(this.nodeId);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.heartbeatTimer);
-    clearInterval(this.sessionTimer);
-    clearInterval(this.rebalanceTimer);
+    this.lifecycle?.stop();
     this.controller.deactivate();
     if (this.http !== undefined) {
       const server = this.http.server;
@@ -303,233 +274,9 @@ export class RunnelNode {
     this.log.info('node stopped');
   }
 
-  // ---- what the HTTP layer reads ------------------------------------------------------
-
-  image(): MetadataImage {
+  private image(): MetadataImage {
     if (this.machine === undefined) throw new RunnelError('BROKER_NOT_AVAILABLE', 'node is starting');
     return this.machine.image();
-  }
-
-  /** Produce, consume and offsets on whichever node leads a partition. */
-  get partitions(): PartitionClient {
-    if (this.partitionClient === undefined) throw new RunnelError('BROKER_NOT_AVAILABLE', 'node is starting');
-    return this.partitionClient;
-  }
-
-  // ---- consumer groups ------------------------------------------------------------------
-
-  get consumers(): ConsumerRegistry {
-    if (this.consumerRegistry === undefined) throw new RunnelError('BROKER_NOT_AVAILABLE', 'node is starting');
-    return this.consumerRegistry;
-  }
-
-  private get groups(): GroupClient {
-    if (this.groupClient === undefined) throw new RunnelError('BROKER_NOT_AVAILABLE', 'node is starting');
-    return this.groupClient;
-  }
-
-  /** An operation on a consumer instance, here or on the node it lives on (found through its coordinator). */
-  async instanceCall(group: string, instance: string, op: InstanceOp): Promise<unknown> {
-    if (this.consumers.has(group, instance)) return this.consumers.execute(group, instance, op);
-    const { nodeId } = (await this.groups.call({ op: 'locate', group, instance })) as { nodeId: number };
-    if (nodeId === this.nodeId) throw new RunnelError('UNKNOWN_CONSUMER_INSTANCE', `consumer instance "${instance}" of group "${group}" not found`);
-    const timeoutMs = (op.op === 'poll' ? op.timeoutMs : 0) + this.config.rpc.requestTimeoutMs;
-    return this.rpc.request(nodeId, 'consumer', { group, instance, op }, { timeoutMs });
-  }
-
-  checkCluster(cid: string | undefined): void {
-    if (cid !== this.config.clusterId) throw new RunnelError('CLUSTER_NOT_FOUND', `cluster "${cid ?? ''}" not found; this is cluster "${this.config.clusterId}"`);
-  }
-
-  groupIds(): Promise<string[]> {
-    return this.groups.list(this.config.nodes.map((n) => n.id));
-  }
-
-  /** GET /v3/clusters/{cid}/consumer-groups/{g}: state, members and their partitions, committed offset, end offset and lag. */
-  async describeGroup(group: string): Promise<Record<string, unknown>> {
-    const d = (await this.groups.call({ op: 'describe', group })) as {
-      state: string;
-      generation: number;
-      protocol: string | null;
-      members: { memberId: string; nodeId: number; target: { topic: string; partition: number }[]; owned: { topic: string; partition: number }[] }[];
-      offsets: { key: string; offset: number }[];
-    };
-    const owner = new Map<string, string>();
-    for (const m of d.members) for (const tp of m.target) owner.set(`${tp.topic}:${tp.partition}`, m.memberId);
-    const committed = new Map(d.offsets.map((o) => [o.key, o.offset]));
-    const keys = [...new Set([...owner.keys(), ...committed.keys()])].sort();
-    const partitions = await Promise.all(
-      keys.map(async (k) => {
-        const topic = k.slice(0, k.lastIndexOf(':'));
-        const partition = Number(k.slice(k.lastIndexOf(':') + 1));
-        const t = this.image().topic(topic);
-        let end: number | null = null;
-        if (t !== undefined) end = await this.partitions.offsets(t.id, partition, 1000).then((o) => o.highWatermark, () => null);
-        const c = committed.get(k);
-        return { topic, partition, consumer_id: owner.get(k) ?? null, committed_offset: c ?? null, end_offset: end, lag: end !== null && c !== undefined ? Math.max(0, end - c) : null };
-      }),
-    );
-    const t = this.image().topic(OFFSETS_TOPIC);
-    return {
-      cluster_id: this.config.clusterId,
-      consumer_group_id: group,
-      state: d.state,
-      generation: d.generation,
-      partition_assignor: d.protocol,
-      coordinator_id: t === undefined ? null : (t.partitions[offsetsPartitionFor(group, t.partitions.length)]?.leader ?? null),
-      members: d.members.map((m) => ({ consumer_id: m.memberId, instance_id: m.memberId, node_id: m.nodeId, assignments: m.target })),
-      partitions,
-    };
-  }
-
-  /** POST /v3/clusters/{cid}/consumer-groups/{g}/offsets: sets the committed offsets of a group without members (NON_EMPTY_GROUP otherwise). */
-  async alterGroupOffsets(group: string, offsets: readonly { topic: string; partition: number; offset: number }[]): Promise<void> {
-    await this.groups.call({ op: 'alterOffsets', group, offsets: offsets.map((o) => ({ ...o, metadata: '' })) });
-  }
-
-  private async createOffsetsTopic(): Promise<void> {
-    const live = this.image().allBrokers().filter((b) => !b.fenced).length;
-    const rf = Math.max(1, Math.min(3, live));
-    try {
-      await this.callController({
-        method: 'createTopic',
-        name: OFFSETS_TOPIC,
-        partitions: this.config.groups.offsetsTopicPartitions,
-        replicationFactor: rf,
-        configs: { 'min.insync.replicas': String(Math.min(2, rf)) },
-      });
-      this.log.info({ partitions: this.config.groups.offsetsTopicPartitions, replicationFactor: rf }, 'created the offsets topic');
-    } catch (err) {
-      if (!(err instanceof RunnelError && err.errorName === 'TOPIC_ALREADY_EXISTS')) throw err;
-    }
-  }
-
-  /** FOR FAULT TESTS ONLY: drop all rpc traffic with these peers (empty list heals). */
-  cutLinks(peers: readonly number[]): void {
-    const cut = new Set(peers);
-    this.rpc.setLinkFilter(cut.size === 0 ? undefined : (from, to) => !cut.has(from) && !cut.has(to));
-    this.log.warn({ cut: [...cut] }, 'test hook: rpc links cut');
-  }
-
-  /** This node's own replica of a partition, if it holds one. */
-  localReplica(topicId: string, partition: number): PartitionReplica | undefined {
-    return this.replicaManager?.replica(topicId, partition);
-  }
-
-  /** A topic config: set on the topic, else cluster.yaml's default (API.md). */
-  topicConfig(t: TopicState, name: string): string {
-    return t.configs[name] ?? this.topicDefaults[name] ?? '';
-  }
-
-  /** Whether a config is set on the topic itself. */
-  topicConfigIsDefault(t: TopicState, name: string): boolean {
-    return t.configs[name] === undefined;
-  }
-
-  raftStatus(): RaftStatus {
-    return this.requireRaft().status();
-  }
-
-  /**
-   * The node has joined: it knows a raft leader, and the image it serves from holds this
-   * process's broker registration, unfenced (the controller has heard its heartbeat).
-   */
-  joined(): boolean {
-    const st = this.raft?.status();
-    if (st === undefined || st.leaderId === NONE) return false;
-    const b = this.machine?.image().broker(this.nodeId);
-    return b?.incarnationId === this.incarnationId && !b.fenced;
-  }
-
-  /**
-   * The topic, looked up again after catching up with the raft leader's commit index when it
-   * is not in this node's image: a topic just created through another node is found here too
-   * (a read barrier, paid only on a miss).
-   */
-  async findTopic(name: string): Promise<TopicState | undefined> {
-    const t = this.image().topic(name);
-    if (t !== undefined) return t;
-    await this.catchUpWithLeader(METADATA_BARRIER_TIMEOUT_MS);
-    return this.image().topic(name);
-  }
-
-  /** findTopic, or UNKNOWN_TOPIC_OR_PARTITION (404) naming it. */
-  async requireTopic(name: string): Promise<TopicState> {
-    const t = await this.findTopic(name);
-    if (t === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" not found`);
-    return t;
-  }
-
-  /** Waits (bounded) until this node has applied everything the raft leader has committed. */
-  private async catchUpWithLeader(timeoutMs: number): Promise<void> {
-    const raft = this.requireRaft();
-    const leader = raft.status().leaderId;
-    if (leader === NONE || leader === this.nodeId) return;
-    try {
-      const q = (await this.rpc.request(leader, 'quorum-status', null, { timeoutMs })) as QuorumStatus;
-      await this.whenAppliedWithin(q.commitIndex, timeoutMs);
-    } catch (err) {
-      this.log.debug({ err, leader }, 'metadata barrier failed; answering from the local image');
-    }
-  }
-
-  /** The quorum as the leader sees it (with per-voter progress), else as this node does. */
-  async quorumStatus(): Promise<QuorumStatus> {
-    const leader = this.raftStatus().leaderId;
-    if (leader !== NONE && leader !== this.nodeId) {
-      try {
-        return (await this.rpc.request(leader, 'quorum-status', null, { timeoutMs: 1000 })) as QuorumStatus;
-      } catch (err) {
-        this.log.debug({ err, leader }, 'quorum status from the leader failed; answering locally');
-      }
-    }
-    return this.localQuorumStatus();
-  }
-
-  /**
-   * Runs a controller command on the active controller, wherever it is: here, or over rpc on
-   * the raft leader. Retries while the controller is moving, within the rpc request timeout.
-   */
-  async callController(call: ControllerCall, timeoutMs = this.config.rpc.requestTimeoutMs): Promise<unknown> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const leader = this.raft?.status().leaderId ?? NONE;
-      let lastErr: unknown = new RunnelError('NOT_CONTROLLER', 'no controller is elected yet');
-      if (leader !== NONE) {
-        try {
-          if (leader === this.nodeId) return await withDeadline(runControllerCall(this.controller, call), deadline);
-          const r = (await this.rpc.request(leader, 'controller', call, { timeoutMs: Math.max(1, deadline - Date.now()) })) as {
-            result: unknown;
-            appliedIndex: number;
-          };
-          await this.whenAppliedWithin(r.appliedIndex, Math.max(1, deadline - Date.now()));
-          return r.result;
-        } catch (err) {
-          if (!(err instanceof RunnelError) || !RETRIABLE.has(err.errorName)) throw err;
-          lastErr = err;
-        }
-      }
-      if (this.closed || Date.now() + CONTROLLER_RETRY_MS > deadline) {
-        const why = lastErr instanceof Error ? lastErr.message : String(lastErr);
-        throw new RunnelError('REQUEST_TIMED_OUT', `no active controller answered within ${timeoutMs} ms (${why})`);
-      }
-      await new Promise((r) => setTimeout(r, CONTROLLER_RETRY_MS));
-    }
-  }
-
-  // ---- internals ----------------------------------------------------------------------
-
-  /** Read-your-writes: wait (bounded) until this node's image includes raft index `index`. */
-  private async whenAppliedWithin(index: number, timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    try {
-      await Promise.race([this.requireRaft().whenApplied(index), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private requireRaft(): RaftNode {
@@ -537,91 +284,22 @@ export class RunnelNode {
     return this.raft;
   }
 
-  private localQuorumStatus(): QuorumStatus {
-    const st = this.requireRaft().status();
-    const tickMs = this.config.raft.tickMs;
-    return {
-      leaderId: st.leaderId === NONE ? null : st.leaderId,
-      term: st.term,
-      commitIndex: st.commit,
-      voters: this.config.nodes.map((n) => {
-        const pr = st.progress?.get(n.id);
-        return { nodeId: n.id, matchIndex: pr?.match ?? null, lastContactMs: pr === undefined ? null : pr.ticksSinceContact * tickMs };
-      }),
-    };
+  /** FOR FAULT TESTS ONLY: drop all rpc traffic with these peers (empty list heals). */
+  private cutLinks(peers: readonly number[]): void {
+    const cut = new Set(peers);
+    this.rpc.setLinkFilter(cut.size === 0 ? undefined : (from, to) => !cut.has(from) && !cut.has(to));
+    this.log.warn({ cut: [...cut] }, 'test hook: rpc links cut');
   }
 
-  private receiveRaft(payload: unknown, from: number): void {
-    const m = payload as Message | null;
-    // The rpc layer authenticated the peer; refuse a message that claims to be someone else.
-    if (typeof m !== 'object' || m === null || typeof m.type !== 'string' || m.from !== from || m.to !== this.nodeId) {
-      this.log.warn({ from }, 'dropping malformed raft message');
-      return;
-    }
-    this.raft?.receive(m);
-  }
-
+  /** The controller acts, and runs its periodic duties, only while this node leads the quorum. */
   private onRaftRole(leader: boolean): void {
     if (this.closed) return;
     if (leader) {
       // The controller acts only on an image that includes every entry before its term.
       const raft = this.requireRaft();
       this.controller.activate(raft.whenApplied(raft.status().lastIndex));
-      clearInterval(this.sessionTimer);
-      this.sessionTimer = setInterval(() => {
-        this.controller.checkSessions().catch((err: unknown) => this.log.warn({ err }, 'session check failed'));
-      }, this.config.broker.heartbeatIntervalMs);
-      clearInterval(this.rebalanceTimer);
-      const every = this.config.broker.leaderRebalanceIntervalMs;
-      if (every > 0) {
-        this.rebalanceTimer = setInterval(() => {
-          this.controller.rebalanceLeaders().catch((err: unknown) => this.log.warn({ err }, 'leader rebalance failed'));
-        }, every);
-      }
     } else {
-      clearInterval(this.sessionTimer);
-      clearInterval(this.rebalanceTimer);
-      this.sessionTimer = undefined;
-      this.rebalanceTimer = undefined;
       this.controller.deactivate();
     }
-  }
-
-  /** Broker heartbeat to the active controller; registers first when it does not know us. */
-  private async heartbeat(): Promise<void> {
-    if (this.heartbeating || this.closed) return;
-    this.heartbeating = true;
-    try {
-      const beat = { method: 'heartbeat', brokerId: this.nodeId, incarnationId: this.incarnationId } as const;
-      const r = (await this.callController(beat, this.config.broker.heartbeatIntervalMs * 2)) as { registered: boolean };
-      if (!r.registered) {
-        await this.callController({
-          method: 'register',
-          brokerId: this.nodeId,
-          incarnationId: this.incarnationId,
-          host: this.self.host,
-          httpPort: this.self.httpPort,
-          rpcPort: this.self.rpcPort,
-        });
-        this.log.info({ incarnationId: this.incarnationId }, 'registered with the controller');
-      }
-    } catch (err) {
-      this.log.debug({ err }, 'broker heartbeat failed; will retry');
-    } finally {
-      this.heartbeating = false;
-    }
-  }
-}
-
-/** `p`, or REQUEST_TIMED_OUT once `deadline` (epoch ms) passes. */
-async function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RunnelError('REQUEST_TIMED_OUT', 'the controller did not answer in time')), Math.max(0, deadline - Date.now()));
-  });
-  try {
-    return await Promise.race([p, expired]);
-  } finally {
-    clearTimeout(timer);
   }
 }

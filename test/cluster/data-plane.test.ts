@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/broker/partitioner.ts';
-import type { ConsumedRecord as Consumed } from '../../src/http/consume-response.ts';
+import type { ConsumedRecord as Consumed } from '../../src/http/consumers/consumed-record.ts';
 import { pollUntil } from '../support/poll.ts';
 import { withCluster } from '../support/process-cluster.ts';
 import type { ProcessCluster } from '../support/process-cluster.ts';

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RunnelError } from '../../src/errors.ts';
-import { acceptFormat, formatRecord, parseConsumeQuery } from '../../src/http/consume-response.ts';
-import type { StoredRecord } from '../../src/http/consume-response.ts';
+import { acceptFormat, parseConsumeQuery } from '../../src/http/consume-response.ts';
+import { formatRecord } from '../../src/http/consumers/consumed-record.ts';
+import type { StoredRecord } from '../../src/http/consumers/consumed-record.ts';
 import { parseProduceBody } from '../../src/http/produce-request.ts';
 
 function caught(fn: () => unknown): RunnelError {

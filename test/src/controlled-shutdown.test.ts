@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { ControlledShutdownDeps } from '../../src/node/controlled-shutdown.ts';
-import { controlledShutdown } from '../../src/node/controlled-shutdown.ts';
+import type { ControlledShutdownDeps } from '../../src/broker/controlled-shutdown.ts';
+import { controlledShutdown } from '../../src/broker/controlled-shutdown.ts';
 
 /** A broker's view for the decision logic: each test says what the controller and the image do. */
 function deps(over: Partial<ControlledShutdownDeps>): ControlledShutdownDeps {

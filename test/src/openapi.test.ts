@@ -3,7 +3,9 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunnelError } from '../../src/errors.ts';
 import { buildHttpApp } from '../../src/http/app.ts';
-import type { RunnelNode } from '../../src/node/runnel-node.ts';
+import type { HttpDeps } from '../../src/http/http-deps.ts';
+import { MetadataImage } from '../../src/metadata/image.ts';
+import { NodeMetrics } from '../../src/metrics/node-metrics.ts';
 
 /** Every route of API.md's tables and sections, as OpenAPI paths, with its query parameters and whether it takes a body. */
 const API_MD_ROUTES: readonly { method: string; path: string; query?: readonly string[]; body?: true }[] = [
@@ -61,24 +63,42 @@ interface ErrorBody {
 }
 
 /**
- * A node that answers just enough for these tests: the docs need none of it, and a request a
- * schema refuses never reaches a handler. Handlers that do run end in a recognisable refusal.
+ * Services that answer just enough for these tests: the docs need none of them, and a request a
+ * schema refuses never reaches a handler. Handlers that do run end in a recognisable refusal;
+ * anything else a handler reaches rejects, naming itself.
  */
-function stubNode(created: unknown[]): RunnelNode {
-  const stub = {
-    nodeId: 1,
-    metrics: {},
-    checkCluster: () => undefined,
-    callController: () => Promise.reject(new RunnelError('TOPIC_ALREADY_EXISTS', 'stub: reached the createTopic handler')),
-    requireTopic: (name: string) => Promise.reject(new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `stub: reached the handler for topic ${name}`)),
+function stubServices(created: unknown[]): HttpDeps {
+  const unused = (what: string) => () => Promise.reject(new Error(`stub: ${what} is not used by these tests`));
+  const noTopic = (name: string) => Promise.reject(new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `stub: reached the handler for topic ${name}`));
+  return {
+    cluster: { clusterId: 'runnel-local', nodeId: 1 },
+    metadata: {
+      image: () => new MetadataImage(),
+      findTopic: () => Promise.resolve(undefined),
+      requireTopic: noTopic,
+      topicConfig: () => '',
+      topicConfigIsDefault: () => true,
+    },
+    admin: {
+      createTopic: () => Promise.reject(new RunnelError('TOPIC_ALREADY_EXISTS', 'stub: reached the createTopic handler')),
+      deleteTopic: unused('deleteTopic'),
+      alterTopicConfigs: unused('alterTopicConfigs'),
+    },
+    quorum: { controllerId: () => null, joined: () => false, status: unused('quorum status') },
+    produce: { producerId: 1n, nextSequence: () => 0, produce: unused('produce') },
+    produceBudget: { acquire: () => () => undefined },
+    fetch: { consume: unused('consume'), offsets: unused('offsets') },
+    groups: { list: unused('group list'), describe: unused('group describe'), alterOffsets: unused('alterOffsets') },
     consumers: {
       create: (_group: string, body: unknown) => {
         created.push(body);
         return Promise.resolve({ instance_id: 'c1', base_uri: 'http://stub/consumers/g/instances/c1' });
       },
+      call: unused('consumer instance call'),
     },
+    metrics: new NodeMetrics(1),
+    testHooks: { cutLinks: () => undefined, localReplica: () => undefined },
   };
-  return stub as unknown as RunnelNode;
 }
 
 describe('OpenAPI document and schema validation', () => {
@@ -87,7 +107,7 @@ describe('OpenAPI document and schema validation', () => {
   const created: unknown[] = [];
 
   beforeAll(async () => {
-    app = buildHttpApp({ node: stubNode(created), logger: pino({ level: 'silent' }) });
+    app = buildHttpApp({ services: stubServices(created), logger: pino({ level: 'silent' }) });
     await app.ready();
     const res = await app.inject({ method: 'GET', url: '/docs/json' });
     expect(res.statusCode).toBe(200);

@@ -10,7 +10,7 @@ import {
   parseTimeoutMs,
   produceResponse,
 } from '../../src/http/produce-request.ts';
-import type { EmbeddedFormat } from '../../src/http/produce-request.ts';
+import type { EmbeddedFormat } from '../../src/http/consumers/consumed-record.ts';
 
 /** The RunnelError `fn` throws; fails the test when it throws nothing or something else. */
 function caught(fn: () => unknown): RunnelError {

@@ -1,14 +1,14 @@
-import { batches, decodeRecords } from '../../storage/record-batch.ts';
-import type { PartitionClient } from '../broker/partition-client.ts';
-import { invalid, RunnelError } from '../errors.ts';
-import type { ConsumedRecord } from '../http/consume-response.ts';
-import { formatRecord } from '../http/consume-response.ts';
-import type { EmbeddedFormat } from '../http/produce-request.ts';
-import type { MetadataImage } from '../metadata/image.ts';
-import type { AssignmentStrategy, TopicPartition } from './assignor.ts';
-import type { GroupClient } from './group-client.ts';
-import type { CommittedOffset, HeartbeatAnswer } from './group-coordinator.ts';
-import { isInternalTopic } from './offsets-topic.ts';
+import { batches, decodeRecords } from '../../../storage/record-batch.ts';
+import type { PartitionClient } from '../../broker/partition-client.ts';
+import { invalid, RunnelError } from '../../errors.ts';
+import type { AssignmentStrategy, TopicPartition } from '../../groups/assignor.ts';
+import type { GroupClient } from '../../groups/group-client.ts';
+import type { CommittedOffset, HeartbeatAnswer } from '../../groups/group-coordinator.ts';
+import { isInternalTopic } from '../../groups/offsets-topic.ts';
+import type { Logger } from '../../logger.ts';
+import type { MetadataImage } from '../../metadata/image.ts';
+import { formatRecord } from './consumed-record.ts';
+import type { ConsumedRecord, EmbeddedFormat } from './consumed-record.ts';
 
 export interface InstanceConfig {
   readonly group: string;
@@ -67,6 +67,7 @@ export class ConsumerInstance {
     private readonly groups: GroupClient,
     private readonly partitions: PartitionClient,
     private readonly image: () => MetadataImage,
+    private readonly logger: Logger,
   ) {}
 
   /** Runs `f` after the instance's earlier operations (REST calls on one instance are serialized). */
@@ -168,8 +169,7 @@ export class ConsumerInstance {
 
   async committed(tps: readonly TopicPartition[] | undefined): Promise<CommittedOffset[]> {
     const partitions = tps ?? this.assignments();
-    const r = (await this.groups.call({ op: 'fetch', group: this.cfg.group, partitions })) as { offsets: CommittedOffset[] };
-    return r.offsets;
+    return this.groups.fetchOffsets(this.cfg.group, partitions);
   }
 
   seek(offsets: readonly { topic: string; partition: number; offset: number }[]): void {
@@ -195,7 +195,7 @@ export class ConsumerInstance {
     } finally {
       this.closed = true;
       this.owned.clear();
-      await this.groups.call({ op: 'unregister', group: this.cfg.group, instance: this.cfg.name }).catch(() => undefined);
+      await this.groups.call({ op: 'unregister', group: this.cfg.group, instance: this.cfg.name }).catch((err: unknown) => this.logger.debug({ err, instance: this.cfg.name }, 'unregister on close failed'));
     }
   }
 
@@ -227,17 +227,21 @@ export class ConsumerInstance {
     const topics = this.subscribedTopics();
     this.dropIfLeaseLapsed();
     const sentMs = Date.now();
-    const answer = (await this.groups.call({
-      op: 'heartbeat',
-      group: this.cfg.group,
-      hb: { memberId: this.cfg.name, nodeId: this.cfg.nodeId, topics, strategy: this.cfg.strategy, owned: this.assignments(), sessionTimeoutMs: this.cfg.sessionTimeoutMs },
-    })) as HeartbeatAnswer;
+    const answer = await this.groups.heartbeat(this.cfg.group, {
+      memberId: this.cfg.name,
+      nodeId: this.cfg.nodeId,
+      topics,
+      strategy: this.cfg.strategy,
+      owned: this.assignments(),
+      sessionTimeoutMs: this.cfg.sessionTimeoutMs,
+    });
     this.lastAnsweredSentMs = sentMs;
     const allowed = new Set(answer.allowed.map(key));
     const revoked = [...this.owned.values()].filter((o) => !allowed.has(key(o.tp)));
     if (revoked.length > 0) {
       // Kafka's onPartitionsRevoked: auto-commit what was returned before letting go.
-      await this.autoCommitIfEnabled(revoked).catch(() => undefined);
+      // A failed commit here is not fatal (the next owner re-reads from the last commit), but it means re-delivery: say so.
+      await this.autoCommitIfEnabled(revoked).catch((err: unknown) => this.logger.warn({ err, instance: this.cfg.name, group: this.cfg.group }, 'auto-commit on revocation failed; the next owner re-delivers'));
       for (const o of revoked) this.owned.delete(key(o.tp));
     }
     for (const tp of answer.allowed) if (!this.owned.has(key(tp))) this.owned.set(key(tp), { tp, position: undefined, returnedUpTo: undefined });

@@ -1,24 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { PartitionClient } from '../broker/partition-client.ts';
-import { invalid, RunnelError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
-import type { MetadataImage } from '../metadata/image.ts';
-import type { TopicPartition } from './assignor.ts';
-import type { GroupClient } from './group-client.ts';
+import type { PartitionClient } from '../../broker/partition-client.ts';
+import { invalid, RunnelError } from '../../errors.ts';
+import type { GroupClient } from '../../groups/group-client.ts';
+import type { Logger } from '../../logger.ts';
+import type { MetadataImage } from '../../metadata/image.ts';
+import type { PeerCaller } from '../../rpc/rpc-method.ts';
 import { ConsumerInstance } from './consumer-instance.ts';
-
-/** An operation on a consumer instance, as the HTTP layer or a forwarding node asks for it. */
-export type InstanceOp =
-  | { readonly op: 'subscribe'; readonly topics?: readonly string[]; readonly pattern?: string }
-  | { readonly op: 'subscription' }
-  | { readonly op: 'unsubscribe' }
-  | { readonly op: 'assignments' }
-  | { readonly op: 'poll'; readonly timeoutMs: number; readonly maxBytes: number }
-  | { readonly op: 'commit'; readonly offsets?: readonly { topic: string; partition: number; offset: number }[] }
-  | { readonly op: 'committed'; readonly partitions?: readonly TopicPartition[] }
-  | { readonly op: 'seek'; readonly offsets: readonly { topic: string; partition: number; offset: number }[] }
-  | { readonly op: 'seekTo'; readonly where: 'beginning' | 'end'; readonly partitions: readonly TopicPartition[] }
-  | { readonly op: 'delete' };
+import type { InstanceOp } from './instance-ops.ts';
+import { CONSUMER_RPC } from './instance-ops.ts';
 
 export interface RegistryDeps {
   readonly nodeId: number;
@@ -27,9 +16,14 @@ export interface RegistryDeps {
   readonly partitions: PartitionClient;
   readonly image: () => MetadataImage;
   readonly sessionTimeoutMs: number;
+  /** Reaches instances that live on other nodes. */
+  readonly peers: PeerCaller;
+  readonly requestTimeoutMs: number;
   readonly logger: Logger;
 }
 
+/** How often instances unused for INSTANCE_IDLE_TIMEOUT_MS are looked for. */
+const IDLE_CHECK_INTERVAL_MS = 30_000;
 /** Bound on instances per node (no unbounded maps keyed by client input). */
 const MAX_INSTANCES = 10_000;
 /** The REST Proxy's consumer.instance.timeout.ms: an instance unused this long is closed. */
@@ -51,12 +45,12 @@ export class ConsumerRegistry {
   constructor(private readonly deps: RegistryDeps) {}
 
   start(): void {
-    this.idleTimer = setInterval(() => void this.closeIdle(), 30_000);
+    this.idleTimer = setInterval(() => void this.closeIdle(), IDLE_CHECK_INTERVAL_MS);
   }
 
   async close(): Promise<void> {
     clearInterval(this.idleTimer);
-    await Promise.all([...this.instances.values()].map((i) => i.close().catch(() => undefined)));
+    await Promise.all([...this.instances.values()].map((i) => i.close().catch((err: unknown) => this.deps.logger.debug({ err, instance: i.cfg.name }, 'consumer instance close failed'))));
     this.instances.clear();
   }
 
@@ -90,16 +84,22 @@ export class ConsumerRegistry {
       this.deps.groups,
       this.deps.partitions,
       this.deps.image,
+      this.deps.logger,
     );
     this.instances.set(`${group}/${name}`, instance);
     return { instance_id: name, base_uri: `${this.deps.baseUrl}/consumers/${group}/instances/${name}` };
   }
 
-  has(group: string, name: string): boolean {
-    return this.instances.has(`${group}/${name}`);
+  /** An operation on a consumer instance, here or on the node it lives on (found through its group's coordinator). */
+  async call(group: string, instance: string, op: InstanceOp): Promise<unknown> {
+    if (this.instances.has(`${group}/${instance}`)) return this.execute(group, instance, op);
+    const nodeId = await this.deps.groups.locate(group, instance);
+    if (nodeId === this.deps.nodeId) throw new RunnelError('UNKNOWN_CONSUMER_INSTANCE', `consumer instance "${instance}" of group "${group}" not found`);
+    const timeoutMs = (op.op === 'poll' ? op.timeoutMs : 0) + this.deps.requestTimeoutMs;
+    return this.deps.peers.call(nodeId, CONSUMER_RPC, { group, instance, op }, timeoutMs);
   }
 
-  /** Runs one operation on an instance that lives here. */
+  /** Runs one operation on an instance that lives here (rpc `consumer` forwards them from other nodes). */
   execute(group: string, name: string, op: InstanceOp): Promise<unknown> {
     const i = this.instances.get(`${group}/${name}`);
     if (i === undefined) throw new RunnelError('UNKNOWN_CONSUMER_INSTANCE', `consumer instance "${name}" of group "${group}" not found`);
@@ -143,7 +143,7 @@ export class ConsumerRegistry {
       if (now - i.lastUsedMs < INSTANCE_IDLE_TIMEOUT_MS) continue;
       this.instances.delete(k);
       this.deps.logger.info({ instance: k }, 'closing idle consumer instance');
-      await i.close().catch(() => undefined);
+      await i.close().catch((err: unknown) => this.deps.logger.debug({ err, instance: k }, 'idle consumer instance close failed'));
     }
   }
 }

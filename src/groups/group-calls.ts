@@ -1,0 +1,116 @@
+// The group coordinator's rpc surface: the calls any node sends to a group's coordinator, their
+// shape checks at the handler, and the checks of the answers the callers read.
+
+import { invalid } from '../errors.ts';
+import type { RpcMethod } from '../rpc/rpc-method.ts';
+import type { Fields } from '../rpc/wire-shape.ts';
+import { bool, fields, int, listOf, str, strings } from '../rpc/wire-shape.ts';
+import type { AssignmentStrategy, TopicPartition } from './assignor.ts';
+import type { CommittedOffset, GroupCall } from './group-coordinator.ts';
+import type { GroupDescription, HeartbeatAnswer } from './group-state.ts';
+
+export function parseTopicPartition(v: unknown, what: string): TopicPartition {
+  const o = fields(v, what);
+  return { topic: str(o, 'topic'), partition: int(o, 'partition') };
+}
+
+function parseCommittedOffset(v: unknown, what: string): CommittedOffset {
+  const o = fields(v, what);
+  return { topic: str(o, 'topic'), partition: int(o, 'partition'), offset: int(o, 'offset'), metadata: str(o, 'metadata') };
+}
+
+function strategy(o: Fields, k: string): AssignmentStrategy {
+  const s = o[k];
+  if (s !== 'range' && s !== 'roundrobin') throw invalid(k, 'must be "range" or "roundrobin"');
+  return s;
+}
+
+/** A call that arrived over rpc: check its shape before it reaches the coordinator. */
+export function parseGroupCall(payload: unknown): GroupCall {
+  const p = fields(payload, 'call');
+  const op = p['op'];
+  if (op === 'list') return { op };
+  const group = str(p, 'group');
+  switch (op) {
+    case 'register':
+      return { op, group, instance: str(p, 'instance'), nodeId: int(p, 'nodeId') };
+    case 'unregister':
+    case 'locate':
+      return { op, group, instance: str(p, 'instance') };
+    case 'heartbeat': {
+      const hb = fields(p['hb'], 'hb');
+      return {
+        op,
+        group,
+        hb: {
+          memberId: str(hb, 'memberId'),
+          nodeId: int(hb, 'nodeId'),
+          topics: strings(hb, 'topics'),
+          strategy: strategy(hb, 'strategy'),
+          owned: listOf(hb, 'owned', parseTopicPartition),
+          sessionTimeoutMs: int(hb, 'sessionTimeoutMs'),
+        },
+      };
+    }
+    case 'leave':
+      return { op, group, memberId: str(p, 'memberId') };
+    case 'commit':
+      return { op, group, memberId: str(p, 'memberId'), offsets: listOf(p, 'offsets', parseCommittedOffset) };
+    case 'alterOffsets':
+      return { op, group, offsets: listOf(p, 'offsets', parseCommittedOffset) };
+    case 'fetch':
+      return p['partitions'] === undefined ? { op, group } : { op, group, partitions: listOf(p, 'partitions', parseTopicPartition) };
+    case 'describe':
+      return { op, group };
+    default:
+      throw invalid('op', `unknown group call ${String(op)}`);
+  }
+}
+
+/** rpc `group`: runs a GroupCall on the group's coordinator. Answers differ by op: the parsers below read them. */
+export const GROUP_RPC: RpcMethod<GroupCall, unknown> = {
+  name: 'group',
+  parseRequest: parseGroupCall,
+  parseResponse: (payload) => payload,
+};
+
+export function parseLocateAnswer(payload: unknown): number {
+  return int(fields(payload, 'locate answer'), 'nodeId');
+}
+
+export function parseGroupList(payload: unknown): string[] {
+  return strings({ groups: payload }, 'groups');
+}
+
+export function parseHeartbeatAnswer(payload: unknown): HeartbeatAnswer {
+  const o = fields(payload, 'heartbeat answer');
+  return { generation: int(o, 'generation'), allowed: listOf(o, 'allowed', parseTopicPartition), target: listOf(o, 'target', parseTopicPartition), settled: bool(o, 'settled') };
+}
+
+export function parseFetchedOffsets(payload: unknown): CommittedOffset[] {
+  return listOf(fields(payload, 'fetch answer'), 'offsets', parseCommittedOffset);
+}
+
+/** A group as its coordinator describes it: GroupState's description plus the committed offsets ("topic:partition" keys). */
+export interface GroupSnapshot extends GroupDescription {
+  readonly offsets: readonly { readonly key: string; readonly offset: number }[];
+}
+
+export function parseGroupSnapshot(payload: unknown): GroupSnapshot {
+  const o = fields(payload, 'describe answer');
+  const state = o['state'];
+  if (state !== 'Empty' && state !== 'PreparingRebalance' && state !== 'Stable') throw invalid('state', 'must be a group phase');
+  return {
+    state,
+    generation: int(o, 'generation'),
+    protocol: o['protocol'] === null ? null : strategy(o, 'protocol'),
+    members: listOf(o, 'members', (v, what) => {
+      const m = fields(v, what);
+      return { memberId: str(m, 'memberId'), nodeId: int(m, 'nodeId'), topics: strings(m, 'topics'), target: listOf(m, 'target', parseTopicPartition), owned: listOf(m, 'owned', parseTopicPartition) };
+    }),
+    offsets: listOf(o, 'offsets', (v, what) => {
+      const e = fields(v, what);
+      return { key: str(e, 'key'), offset: int(e, 'offset') };
+    }),
+  };
+}

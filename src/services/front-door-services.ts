@@ -1,0 +1,65 @@
+// The services a front door calls, as narrow interfaces (ARCHITECTURE.md "two front doors over
+// one set of services"). The HTTP routes take them today; a Kafka API handler in src/kafka/
+// takes the same ones, so a guarantee holds on both doors or on neither. They live here, apart
+// from src/http/, so that a second door imports them without importing the first; the classes
+// that implement them (src/broker/, src/metadata/, src/groups/) satisfy them structurally.
+
+import type { ConsumeCall, ProduceCall } from '../broker/partition-client.ts';
+import type { PartitionOffsets } from '../broker/replica-manager.ts';
+import type { GroupView } from '../groups/group-admin.ts';
+import type { ControllerCall } from '../metadata/controller-calls.ts';
+import type { MetadataImage, TopicState } from '../metadata/image.ts';
+import type { QuorumStatus } from '../metadata/quorum-status.ts';
+
+/** Produce: batches to a partition's leader, stamped with this node's producer id and sequences (PartitionClient). */
+export interface ProduceService {
+  readonly producerId: bigint;
+  /** The base sequence for the next `count` records to a partition. */
+  nextSequence(topicId: string, partition: number, count: number): number;
+  /** Appends a batch on the partition's leader; resolves with its base offset once `acks` are met. */
+  produce(c: ProduceCall): Promise<number>;
+}
+
+/** Fetch and offsets: reads from a partition's leader (PartitionClient). */
+export interface FetchService {
+  consume(c: ConsumeCall): Promise<{ records: Buffer; highWatermark: number }>;
+  offsets(topicId: string, partition: number, timeoutMs?: number): Promise<PartitionOffsets>;
+}
+
+/** Produce backpressure: bytes in flight on this node (ByteBudget); the release runs once the request is answered. */
+export interface ProduceBudget {
+  acquire(bytes: number): () => void;
+}
+
+/** Metadata reads (MetadataView): the image, topic lookups with a read barrier, topic configs. */
+export interface MetadataService {
+  image(): MetadataImage;
+  findTopic(name: string): Promise<TopicState | undefined>;
+  requireTopic(name: string): Promise<TopicState>;
+  topicConfig(t: TopicState, name: string): string;
+  topicConfigIsDefault(t: TopicState, name: string): boolean;
+}
+
+/** Metadata writes through the active controller (ControllerClient). */
+export interface AdminService {
+  createTopic(req: Omit<Extract<ControllerCall, { method: 'createTopic' }>, 'method'>): Promise<TopicState>;
+  deleteTopic(name: string): Promise<void>;
+  alterTopicConfigs(name: string, changes: Readonly<Record<string, string | null>>): Promise<void>;
+}
+
+/** The metadata quorum (QuorumView). */
+export interface QuorumService {
+  /** The active controller (raft leader), or null while none is known. */
+  controllerId(): number | null;
+  /** Whether this node has joined: a leader is known and its broker registration is live. */
+  joined(): boolean;
+  /** The quorum as the leader sees it, else as this node does. */
+  status(): Promise<QuorumStatus>;
+}
+
+/** Consumer groups and their committed offsets, as an operator sees them (GroupAdmin). */
+export interface GroupService {
+  list(): Promise<string[]>;
+  describe(group: string): Promise<GroupView>;
+  alterOffsets(group: string, offsets: readonly { topic: string; partition: number; offset: number }[]): Promise<void>;
+}

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { FETCH_RPC } from '../../src/broker/fetch-rpc.ts';
+import { CONSUME_RPC, OFFSETS_RPC, PRODUCE_RPC } from '../../src/broker/partition-client.ts';
+import { retryUntil } from '../../src/deadline.ts';
+import { RunnelError } from '../../src/errors.ts';
+import { GROUP_RPC, parseGroupSnapshot, parseHeartbeatAnswer } from '../../src/groups/group-calls.ts';
+import { CONSUMER_RPC } from '../../src/http/consumers/instance-ops.ts';
+import { CONTROLLER_RPC, parseTopicState } from '../../src/metadata/controller-calls.ts';
+import { QUORUM_STATUS_RPC } from '../../src/metadata/quorum-status.ts';
+import { encodeFrame, FrameDecoder } from '../../src/rpc/frame-codec.ts';
+
+/** What the peer's handler receives: the value as the wire carries it (msgpack frames). */
+function overTheWire(value: unknown): unknown {
+  const [decoded] = new FrameDecoder().push(encodeFrame(value));
+  return decoded;
+}
+
+const tp = { topic: 'orders', partition: 2 };
+
+/** One request per method as its caller sends it, and one answer as its handler gives it. */
+const CASES = [
+  { m: PRODUCE_RPC, req: { topicId: 't1', partition: 0, batch: new Uint8Array([1, 2, 3]), acks: -1, timeoutMs: 500 }, res: { baseOffset: 7 } },
+  { m: CONSUME_RPC, req: { topicId: 't1', partition: 0, offset: 3, maxBytes: 1024, timeoutMs: 100 }, res: { records: new Uint8Array([9]), highWatermark: 4 } },
+  { m: OFFSETS_RPC, req: { topicId: 't1', partition: 1 }, res: { logStartOffset: 0, highWatermark: 4, logEndOffset: 5 } },
+  {
+    m: FETCH_RPC,
+    req: { replicaId: 2, maxWaitMs: 500, maxBytes: 1 << 20, sessionId: 0, sessionEpoch: 0, partitions: [{ topicId: 't1', partition: 0, leaderEpoch: 3, fetchOffset: 10, lastFetchedEpoch: 2 }], forgotten: [] },
+    res: { partitions: [{ topicId: 't1', partition: 0, records: new Uint8Array([1]), highWatermark: 10, logStartOffset: 0, divergingEpoch: { epoch: 2, endOffset: 8 } }], sessionId: 5 },
+  },
+  { m: GROUP_RPC, req: { op: 'heartbeat', group: 'g', hb: { memberId: 'm', nodeId: 1, topics: ['orders'], strategy: 'range', owned: [tp], sessionTimeoutMs: 3000 } }, res: { ok: true } },
+  { m: GROUP_RPC, req: { op: 'commit', group: 'g', memberId: 'm', offsets: [{ ...tp, offset: 5, metadata: '' }] }, res: { ok: true } },
+  { m: CONSUMER_RPC, req: { group: 'g', instance: 'i', op: { op: 'seekTo', where: 'end', partitions: [tp] } }, res: null },
+  { m: CONTROLLER_RPC, req: { method: 'alterPartition', topicId: 't1', partition: 0, leaderId: 1, leaderEpoch: 2, partitionEpoch: 3, isr: [1, 2] }, res: { result: null, appliedIndex: 42 } },
+  { m: CONTROLLER_RPC, req: { method: 'createTopic', name: 'orders', partitions: 3, configs: { 'retention.ms': '1000' } }, res: { result: { id: 'x' }, appliedIndex: 1 } },
+  { m: QUORUM_STATUS_RPC, req: null, res: { leaderId: 1, term: 4, commitIndex: 9, voters: [{ nodeId: 1, matchIndex: 9, lastContactMs: null }] } },
+] as const;
+
+describe('inter-node rpc methods', () => {
+  it.each(CASES.map((c) => [`${c.m.name} ${JSON.stringify(c.req).slice(0, 40)}`, c] as const))('%s: request and answer pass their checks unchanged after the wire', (_name, c) => {
+    expect(c.m.parseRequest(overTheWire(c.req))).toEqual(overTheWire(c.req));
+    expect(c.m.parseResponse(overTheWire(c.res))).toEqual(overTheWire(c.res));
+  });
+
+  it.each([
+    ['produce with acks 2', () => PRODUCE_RPC.parseRequest({ topicId: 't', partition: 0, batch: new Uint8Array(), acks: 2, timeoutMs: 1 }), 'acks: must be 0, 1 or -1'],
+    ['produce with a string batch', () => PRODUCE_RPC.parseRequest({ topicId: 't', partition: 0, batch: 'x', acks: 1, timeoutMs: 1 }), 'batch: must be bytes'],
+    ['fetch with a partition missing its epoch', () => FETCH_RPC.parseRequest({ ...CASES[3].req, partitions: [{ topicId: 't', partition: 0, fetchOffset: 0, lastFetchedEpoch: -1 }] }), 'leaderEpoch: must be an integer'],
+    ['a group call of an unknown op', () => GROUP_RPC.parseRequest({ op: 'explode', group: 'g' }), 'op: unknown group call explode'],
+    ['a heartbeat with a strange strategy', () => GROUP_RPC.parseRequest({ op: 'heartbeat', group: 'g', hb: { ...CASES[4].req.hb, strategy: 'sticky' } }), 'strategy: must be "range" or "roundrobin"'],
+    ['a controller call of an unknown method', () => CONTROLLER_RPC.parseRequest({ method: 'format' }), 'method: unknown controller method format'],
+    ['createTopic with a numeric config', () => CONTROLLER_RPC.parseRequest({ method: 'createTopic', name: 'x', configs: { 'retention.ms': 5 } }), 'configs.retention.ms: must be a string'],
+    ['alterPartition with a non-integer ISR', () => CONTROLLER_RPC.parseRequest({ ...CASES[7].req, isr: [1, 'two'] }), 'isr: must be a list of integers'],
+    ['a consumer op seeking to the middle', () => CONSUMER_RPC.parseRequest({ group: 'g', instance: 'i', op: { op: 'seekTo', where: 'middle', partitions: [] } }), 'where: must be "beginning" or "end"'],
+    ['a quorum status without a term', () => QUORUM_STATUS_RPC.parseResponse({ leaderId: null, commitIndex: 0, voters: [] }), 'term: must be an integer'],
+    ['a heartbeat answer without settled', () => parseHeartbeatAnswer({ generation: 1, allowed: [], target: [] }), 'settled: must be a boolean'],
+    ['a group description in an unknown state', () => parseGroupSnapshot({ state: 'Dead', generation: 0, protocol: null, members: [], offsets: [] }), 'state: must be a group phase'],
+    ['a topic whose partition has no leader field', () => parseTopicState({ id: 'x', name: 'o', configs: {}, partitions: [{ partition: 0, replicas: [1], isr: [1], leaderEpoch: 0, partitionEpoch: 0 }] }), 'leader: must be an integer'],
+  ])('refuses %s, naming the field', (_name, parse, message) => {
+    expect(parse).toThrow(new RunnelError('INVALID_REQUEST', message));
+  });
+});
+
+describe('retryUntil', () => {
+  const retriable = new Set(['NOT_CONTROLLER']);
+
+  it('retries a retriable error until the attempt succeeds', async () => {
+    let n = 0;
+    const r = await retryUntil(Date.now() + 5000, { retriable }, () => {
+      n++;
+      if (n < 3) throw new RunnelError('NOT_CONTROLLER', `try ${n}`);
+      return Promise.resolve('done');
+    });
+    expect([r, n]).toEqual(['done', 3]);
+  });
+
+  it('throws any other error at once', async () => {
+    let n = 0;
+    const attempt = () => {
+      n++;
+      return Promise.reject(new RunnelError('TOPIC_ALREADY_EXISTS', 'exists'));
+    };
+    await expect(retryUntil(Date.now() + 5000, { retriable }, attempt)).rejects.toThrow('exists');
+    expect(n).toBe(1);
+  });
+
+  it('throws the last retriable error once the deadline leaves no room for another try', async () => {
+    let n = 0;
+    const started = Date.now();
+    const attempt = () => Promise.reject(new RunnelError('NOT_CONTROLLER', `try ${++n}`));
+    await expect(retryUntil(started + 120, { retriable }, attempt)).rejects.toThrow(`try`);
+    expect(n).toBeGreaterThanOrEqual(2);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('stops before the deadline when the policy says so', async () => {
+    let n = 0;
+    const attempt = () => Promise.reject(new RunnelError('NOT_CONTROLLER', `try ${++n}`));
+    await expect(retryUntil(Date.now() + 10_000, { retriable, stop: () => n >= 2 }, attempt)).rejects.toThrow('try 2');
+    expect(n).toBe(2);
+  });
+});
