@@ -64,12 +64,14 @@ function buildProgram(): Command {
     .option('--config <file>', 'the cluster file')
     .option('--id <n>', 'the id of this node in the file', intArg(0))
     .addOption(logFormatOption())
-    .action(async (o: { id?: number; logFormat?: LogFormat }, cmd: Command) => {
+    // Set by `runnel start` for the nodes it supervises: they must never outlive it.
+    .addOption(new Option('--stop-with-parent', 'stop (as on SIGINT) when standard input closes: the process that started this node is gone').hideHelp())
+    .action(async (o: { id?: number; logFormat?: LogFormat; stopWithParent?: boolean }, cmd: Command) => {
       const config = configOf(cmd);
       if (config === undefined) throw new UsageError('node: --config is required');
       if (o.id === undefined) throw new UsageError('node: --id must be a node id from the config');
       const { runNode } = await import('./commands/node.ts');
-      await runNode(config, o.id, o.logFormat);
+      await runNode(config, o.id, o.logFormat, o.stopWithParent === true);
     });
 
   registerClusterCommands(program);

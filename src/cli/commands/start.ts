@@ -20,8 +20,10 @@ export async function runCluster(configPath: string, logFormat?: LogFormat): Pro
   const children = new Map<number, ChildProcess>();
   for (const n of config.nodes) {
     // detached: each node leads its own process group, so a stop reaches everything it started.
-    const child = spawn(process.execPath, ['--import', tsx, main, 'node', '--config', configPath, '--id', String(n.id), '--log-format', format], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin is a pipe from this process: when this process dies, however it dies, the pipe
+    // closes and the node stops (--stop-with-parent). Nodes never outlive `runnel start`.
+    const child = spawn(process.execPath, ['--import', tsx, main, 'node', '--config', configPath, '--id', String(n.id), '--log-format', format, '--stop-with-parent'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
       env: { ...process.env, ...colors },
     });
@@ -50,6 +52,8 @@ export async function runCluster(configPath: string, logFormat?: LogFormat): Pro
   };
   process.on('SIGINT', stopAll);
   process.on('SIGTERM', stopAll);
+  // The terminal went away (window closed, ssh dropped): stop as on Ctrl-C.
+  process.on('SIGHUP', stopAll);
   // If this process dies anyway, take the nodes with it.
   process.on('exit', () => {
     for (const c of children.values()) signalGroup(c, 'SIGKILL');
