@@ -6,7 +6,7 @@
 //  12  partitionLeaderEpoch  int32   } outside the CRC: the log rewrites these two in place
 //  16  magic                 int8    = 2
 //  17  crc                   uint32  CRC-32C of bytes [21, end)
-//  21  attributes            int16   0: no compression, not transactional, not control
+//  21  attributes            int16   bits 0-2 codec (storage/compression.ts); not transactional, not control
 //  23  lastOffsetDelta       int32
 //  27  baseTimestamp         int64   (firstTimestamp: the first record's timestamp)
 //  35  maxTimestamp          int64
@@ -20,8 +20,14 @@
 // keyLength varint (-1 = null), key, valueLength varint (-1 = null), value, headers count
 // varint, then per header keyLength varint + utf8 key, valueLength varint (-1 = null) + value.
 // Varints are zigzag LEB128 like Kafka's ByteUtils.writeVarint/writeVarlong.
+//
+// A compressed batch keeps the 61-byte header in the clear and compresses the records section
+// as one stream (Kafka DefaultRecordBatch.compressedIterator). The log stores it as sent.
 
+import { codecBits, codecOf, decompress, MAX_DECOMPRESSED_BATCH_BYTES } from './compression.ts';
+import type { CompressionCodec } from './compression.ts';
 import { crc32c } from './crc32c.ts';
+import { LogError } from './partition-log/log-error.ts';
 
 export const BATCH_HEADER_BYTES = 61;
 /** baseOffset + batchLength: the bytes not counted by batchLength. */
@@ -320,15 +326,32 @@ export function verifyBatch(buf: Buffer, at: number): boolean {
   return crc32c(buf, at + ATTRIBUTES_AT, end) === buf.readUInt32BE(at + CRC_AT);
 }
 
-/** Decodes the records of the batch at `at`. Keys and values are views into `buf`, not copies. */
-export function decodeRecords(buf: Buffer, at = 0): DecodedRecord[] {
+/**
+ * Decodes the records of the batch at `at`. For an uncompressed batch keys and values are views
+ * into `buf`, not copies; malformed records throw RangeError. A compressed batch's records are
+ * decompressed (at most `maxDecompressedBytes`) and any fault in them is a LogError
+ * CORRUPT_MESSAGE.
+ */
+export function decodeRecords(buf: Buffer, at = 0, maxDecompressedBytes = MAX_DECOMPRESSED_BATCH_BYTES): DecodedRecord[] {
   const h = readBatchHeader(buf, at);
   if (h.magic !== MAGIC_V2) throw new RangeError(`record batch: magic ${h.magic}, expected 2`);
-  if ((h.attributes & 0x07) !== 0) throw new RangeError('record batch: compressed batches are not supported');
   const end = at + h.totalBytes;
   if (h.batchLength < MIN_BATCH_LENGTH || end > buf.length) throw new RangeError('record batch: length past the end');
+  const codec = codecOf(h.attributes);
+  if (codec === 'none') return readRecords(h, buf, at + BATCH_HEADER_BYTES, end);
+  const records = decompress(codec, buf.subarray(at + BATCH_HEADER_BYTES, end), maxDecompressedBytes);
+  try {
+    return readRecords(h, records, 0, records.length);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new LogError('CORRUPT_MESSAGE', `${err.message} (in ${codec} records of the batch at offset ${h.baseOffset})`);
+  }
+}
+
+/** The h.recordCount records in buf[at, end), which must hold exactly them. */
+function readRecords(h: BatchHeader, buf: Buffer, at: number, end: number): DecodedRecord[] {
   const out: DecodedRecord[] = [];
-  const r = new Reader(buf, at + BATCH_HEADER_BYTES, end);
+  const r = new Reader(buf, at, end);
   for (let i = 0; i < h.recordCount; i++) {
     const length = r.varint();
     const recordEnd = r.at + length;
@@ -349,6 +372,27 @@ export function decodeRecords(buf: Buffer, at = 0): DecodedRecord[] {
     out.push({ offset, timestamp, key, value, headers });
   }
   return out;
+}
+
+/**
+ * The uncompressed batch `batch` with its records section replaced by `compressed` (those
+ * records compressed with `codec` by the caller), the codec set in attributes, batchLength and
+ * CRC recomputed. How a producer builds a compressed batch; runnel itself never re-encodes one.
+ */
+export function withCompressedRecords(batch: Buffer, codec: Exclude<CompressionCodec, 'none'>, compressed: Buffer): Buffer {
+  const total = BATCH_HEADER_BYTES + compressed.length;
+  const out = Buffer.allocUnsafe(total);
+  batch.copy(out, 0, 0, BATCH_HEADER_BYTES);
+  compressed.copy(out, BATCH_HEADER_BYTES);
+  out.writeInt32BE(total - BATCH_LOG_OVERHEAD, LENGTH_AT);
+  out.writeInt16BE((out.readInt16BE(ATTRIBUTES_AT) & ~0x07) | codecBits(codec), ATTRIBUTES_AT);
+  out.writeUInt32BE(crc32c(out, ATTRIBUTES_AT, total), CRC_AT);
+  return out;
+}
+
+/** The records section of the uncompressed batch at 0: what a producer compresses. */
+export function recordsSection(batch: Buffer): Buffer {
+  return batch.subarray(BATCH_HEADER_BYTES, batchTotalBytes(batch, 0));
 }
 
 /**
