@@ -1,5 +1,6 @@
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import { LogError } from '../../storage/partition-log/log-error.ts';
 import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
@@ -46,7 +47,9 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   app.addContentTypeParser(/^application\/vnd\.kafka\.[a-z0-9.]+\+json/, { parseAs: 'string' }, (req, body, done) => {
     void app.getDefaultJsonParser('error', 'error')(req, body as string, done);
   });
-  app.setErrorHandler((thrown: FastifyError | RunnelError, req, reply) => {
+  app.setErrorHandler((raw: FastifyError | RunnelError | LogError, req, reply) => {
+    // A stored compressed batch that fails to decompress reaches a consume route as a LogError.
+    const thrown = raw instanceof LogError ? new RunnelError(raw.code, raw.message) : raw;
     const err = thrown instanceof RunnelError || thrown.validation === undefined ? thrown : validationError(thrown.validation, thrown.validationContext);
     if (err instanceof RunnelError) {
       if (err.status >= 500) req.log.warn({ err, url: req.url }, 'request failed');
