@@ -7,7 +7,7 @@ import type { Fields } from '../rpc/wire-shape.ts';
 import { bytes, fields, int, str } from '../rpc/wire-shape.ts';
 import { mappingLogErrors } from './log-errors.ts';
 import type { Acks } from './partition-replica.ts';
-import type { PartitionOffsets, ReplicaManager } from './replica-manager.ts';
+import type { OffsetAtTime, PartitionOffsets, ReplicaManager } from './replica-manager.ts';
 
 /** Conditions that pass when the partition's leadership settles: retried inside the request's deadline. */
 const RETRIABLE = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'BROKER_NOT_AVAILABLE', 'FENCED_LEADER_EPOCH']);
@@ -32,6 +32,13 @@ export interface ConsumeCall {
   readonly offset: number;
   readonly maxBytes: number;
   readonly timeoutMs: number;
+}
+
+export interface OffsetForTimestampCall {
+  readonly topicId: string;
+  readonly partition: number;
+  /** Milliseconds since the epoch, or -1 latest, -2 earliest, -3 max timestamp (Kafka ListOffsets). */
+  readonly timestamp: number;
 }
 
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -82,6 +89,21 @@ export const OFFSETS_RPC: RpcMethod<PartitionRef, PartitionOffsets> = {
   },
 };
 
+/** rpc `offsetForTimestamp`: ListOffsets on the partition's leader; null (undefined to the caller) when no offset qualifies. */
+export const OFFSET_FOR_TIMESTAMP_RPC: RpcMethod<OffsetForTimestampCall, OffsetAtTime | undefined> = {
+  name: 'offsetForTimestamp',
+  parseRequest: (payload) => {
+    const o = fields(payload, 'offsetForTimestamp');
+    return { ...partitionRef(o), timestamp: int(o, 'timestamp') };
+  },
+  parseResponse: (payload) => {
+    // msgpack carries the handler's undefined as nil.
+    if (payload === null || payload === undefined) return undefined;
+    const o = fields(payload, 'offsetForTimestamp answer');
+    return { offset: int(o, 'offset'), timestamp: int(o, 'timestamp') };
+  },
+};
+
 /**
  * Reaches a partition's leader from any node: locally when this broker leads it, else over
  * rpc. While leadership is moving (just created, failing over) it retries within the
@@ -126,6 +148,10 @@ export class PartitionClient {
     return mappingLogErrors(() => Promise.resolve(this.replicas.offsets(c.topicId, c.partition)));
   }
 
+  answerOffsetForTimestamp(c: OffsetForTimestampCall): Promise<OffsetAtTime | undefined> {
+    return mappingLogErrors(() => this.replicas.offsetForTimestamp(c.topicId, c.partition, c.timestamp));
+  }
+
   produce(c: ProduceCall): Promise<number> {
     return this.onLeader(c.topicId, c.partition, c.timeoutMs, async (leader, left) => {
       if (leader === this.selfId) return this.replicas.produce(c.topicId, c.partition, asBuffer(c.batch), c.acks, left);
@@ -147,6 +173,14 @@ export class PartitionClient {
     return this.onLeader(topicId, partition, timeoutMs, async (leader, left) => {
       if (leader === this.selfId) return this.replicas.offsets(topicId, partition);
       return this.peers.call(leader, OFFSETS_RPC, { topicId, partition }, left);
+    });
+  }
+
+  /** ListOffsets for one partition on its leader (ReplicaManager.offsetForTimestamp): offsets below the high watermark only. */
+  offsetForTimestamp(c: OffsetForTimestampCall, timeoutMs = OFFSETS_TIMEOUT_MS): Promise<OffsetAtTime | undefined> {
+    return this.onLeader(c.topicId, c.partition, timeoutMs, async (leader, left) => {
+      if (leader === this.selfId) return this.replicas.offsetForTimestamp(c.topicId, c.partition, c.timestamp);
+      return this.peers.call(leader, OFFSET_FOR_TIMESTAMP_RPC, c, left);
     });
   }
 

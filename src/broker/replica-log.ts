@@ -28,6 +28,13 @@ export interface ReplicaLog {
   /** A new leader's epoch starts at its log end: recorded (and checkpointed) now, ordered with appends. */
   assignLeaderEpochAtEnd(leaderEpoch: number): Promise<void>;
   latestEpoch(): number;
+  /**
+   * ListOffsets by timestamp: the earliest record whose timestamp is >= `timestampMs`, with
+   * that timestamp; undefined when none is. Not bounded by the high watermark (callers are).
+   */
+  offsetForTimestamp(timestampMs: number): Promise<{ offset: number; timestamp: number } | undefined>;
+  /** ListOffsets MAX_TIMESTAMP: the earliest record holding the largest timestamp; undefined when empty. */
+  maxTimestampOffset(): Promise<{ offset: number; timestamp: number } | undefined>;
   /** KIP-101 OffsetsForLeaderEpoch: the largest epoch <= `epoch` held, and where it ends. */
   endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number };
   close(): Promise<void>;

@@ -42,6 +42,17 @@ export interface PartitionOffsets {
   readonly logEndOffset: number;
 }
 
+/** Kafka ListOffsets' special timestamps (ListOffsetsRequest.EARLIEST_TIMESTAMP etc.). */
+export const LATEST_TIMESTAMP = -1;
+export const EARLIEST_TIMESTAMP = -2;
+export const MAX_TIMESTAMP = -3;
+
+/** A ListOffsets answer: an offset and its record's timestamp (-1, Kafka's NO_TIMESTAMP, for earliest and latest). */
+export interface OffsetAtTime {
+  readonly offset: number;
+  readonly timestamp: number;
+}
+
 /**
  * Every local partition replica, kept in step with the metadata image (Kafka's
  * ReplicaManager + ReplicaFetcherManager): opens a log for each partition this broker
@@ -169,6 +180,30 @@ export class ReplicaManager {
   offsets(topicId: string, partition: number): PartitionOffsets {
     const r = this.leaderReplica(topicId, partition);
     return { logStartOffset: r.log.logStartOffset, highWatermark: r.log.highWatermark, logEndOffset: r.log.logEndOffset };
+  }
+
+  /**
+   * ListOffsets on the leader (Kafka Partition.fetchOffsetForTimestamp, read_uncommitted):
+   * EARLIEST_TIMESTAMP (-2) answers the log start offset, LATEST_TIMESTAMP (-1) the high
+   * watermark, MAX_TIMESTAMP (-3) the earliest record with the largest timestamp, and a
+   * timestamp >= 0 the earliest record at or after it; undefined when there is none (the
+   * Kafka handler answers offset -1). Other negative timestamps are INVALID_REQUEST.
+   *
+   * Consumers see only offsets below the high watermark, so an answer at or above it is
+   * dropped, as Kafka drops one at or above lastFetchableOffset (for MAX_TIMESTAMP too: a
+   * largest timestamp not yet below it answers none). The log answers with the
+   * earliest match, so dropping it is the same as searching only below the high watermark:
+   * an answer never names a record a consumer could not yet read, or one that a new leader
+   * might truncate.
+   */
+  async offsetForTimestamp(topicId: string, partition: number, timestampMs: number): Promise<OffsetAtTime | undefined> {
+    const r = this.leaderReplica(topicId, partition);
+    if (timestampMs === EARLIEST_TIMESTAMP) return { offset: r.log.logStartOffset, timestamp: -1 };
+    if (timestampMs === LATEST_TIMESTAMP) return { offset: r.log.highWatermark, timestamp: -1 };
+    if (timestampMs < 0 && timestampMs !== MAX_TIMESTAMP) throw new RunnelError('INVALID_REQUEST', `timestamp ${timestampMs}: must be >= 0, or -1 (latest), -2 (earliest) or -3 (max timestamp)`);
+    const found = timestampMs === MAX_TIMESTAMP ? await r.log.maxTimestampOffset() : await r.log.offsetForTimestamp(timestampMs);
+    // The high watermark after the search: it only grows while this broker leads.
+    return found !== undefined && found.offset < r.log.highWatermark ? found : undefined;
   }
 
   /**

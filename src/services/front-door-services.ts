@@ -4,8 +4,8 @@
 // from src/http/, so that a second door imports them without importing the first; the classes
 // that implement them (src/broker/, src/metadata/, src/groups/) satisfy them structurally.
 
-import type { ConsumeCall, ProduceCall } from '../broker/partition-client.ts';
-import type { PartitionOffsets } from '../broker/replica-manager.ts';
+import type { ConsumeCall, OffsetForTimestampCall, ProduceCall } from '../broker/partition-client.ts';
+import type { OffsetAtTime, PartitionOffsets } from '../broker/replica-manager.ts';
 import type { GroupView } from '../groups/group-admin.ts';
 import type { ControllerCall } from '../metadata/controller-calls.ts';
 import type { MetadataImage, TopicState } from '../metadata/image.ts';
@@ -24,6 +24,12 @@ export interface ProduceService {
 export interface FetchService {
   consume(c: ConsumeCall): Promise<{ records: Buffer; highWatermark: number }>;
   offsets(topicId: string, partition: number, timeoutMs?: number): Promise<PartitionOffsets>;
+  /**
+   * Kafka ListOffsets for one partition: timestamp -2 the log start offset, -1 the high
+   * watermark, -3 the record with the largest timestamp, else the earliest record at or after
+   * the timestamp; only offsets below the high watermark. Undefined: none (ListOffsets -1).
+   */
+  offsetForTimestamp(c: OffsetForTimestampCall, timeoutMs?: number): Promise<OffsetAtTime | undefined>;
 }
 
 /** Produce backpressure: bytes in flight on this node (ByteBudget); the release runs once the request is answered. */

@@ -1,6 +1,7 @@
 // The log of one partition replica, in one directory (Kafka's UnifiedLog + LocalLog, shrunk):
 //
-//   00000000000000000000.log / .index   segments named by base offset, see segment.ts
+//   00000000000000000000.log / .index / .timeindex
+//                                       segments named by base offset, see segment.ts
 //   leader-epoch-checkpoint             epoch -> start offset, see epoch-cache.ts
 //   high-watermark                      the last checkpointed high watermark
 //
@@ -48,6 +49,9 @@ export { DEFAULT_INDEX_INTERVAL_BYTES, HIGH_WATERMARK_CHECKPOINT } from './log-o
 export type { FlushPolicy, PartitionLogLogger, PartitionLogOptions, PartitionLogStats } from './log-options.ts';
 import { Segment } from './segment.ts';
 import type { ReadStats } from './segment.ts';
+import type { TimestampOffset } from './time-index.ts';
+
+export type { TimestampOffset } from './time-index.ts';
 
 /** Index entries hold offsets relative to the segment base as uint32. */
 const MAX_RELATIVE_OFFSET = 0xffffffff;
@@ -250,6 +254,33 @@ export class PartitionLog {
   }
 
   /**
+   * Kafka ListOffsets by timestamp (UnifiedLog.fetchOffsetByTimestamp): the earliest record
+   * whose timestamp is >= `timestampMs`, with that timestamp; undefined when none is. The first
+   * segment whose largest timestamp reaches it holds the answer (every record of an earlier
+   * segment is older); within it the time index, the offset index and a scan of batch headers
+   * find the batch, and its records are read. Timestamps need not grow with offsets. Not
+   * bounded by the high watermark: a consumer-facing caller drops an answer at or above it.
+   */
+  offsetForTimestamp(timestampMs: number): Promise<TimestampOffset | undefined> {
+    return this.searchSegments((segs) => segs.find((s) => s.maxTimestamp >= timestampMs), () => timestampMs);
+  }
+
+  /**
+   * ListOffsets MAX_TIMESTAMP (KIP-734): the earliest record holding the log's largest
+   * timestamp; undefined when the log holds no record with a timestamp. One pass over the
+   * segments' largest timestamps, then one segment search.
+   */
+  maxTimestampOffset(): Promise<TimestampOffset | undefined> {
+    const largest = (segs: readonly Segment[]): Segment | undefined => {
+      let best: Segment | undefined;
+      // Segment.maxTimestamp is -1 until a batch has a timestamp; ties keep the earliest.
+      for (const s of segs) if (s.maxTimestamp > (best?.maxTimestamp ?? -1)) best = s;
+      return best;
+    };
+    return this.searchSegments(largest, (seg) => seg.maxTimestamp);
+  }
+
+  /**
    * Removes every record at and after `offset`, deleting later segments whole. Kafka truncates
    * followers at batch boundaries; an offset inside a batch truncates to that batch's base
    * offset (the whole batch goes). At or below logStartOffset the log restarts empty at
@@ -378,6 +409,30 @@ export class PartitionLog {
     await rm(this.opts.dir, { recursive: true, force: true });
   }
 
+  /** Searches the segment `pick` chooses for the first record at or after `target(segment)`. */
+  private async searchSegments(
+    pick: (segs: readonly Segment[]) => Segment | undefined,
+    target: (seg: Segment) => number,
+  ): Promise<TimestampOffset | undefined> {
+    for (;;) {
+      this.checkOpen();
+      const seg = pick(this.segments);
+      if (seg === undefined) return undefined;
+      // Dropped by a running truncation or retention: pick again once it is done (restartAt
+      // closes segments before it replaces the list).
+      if (seg.isClosed) {
+        await this.tail;
+        continue;
+      }
+      seg.acquire();
+      try {
+        return await seg.findOffsetByTimestamp(target(seg), this.readStats);
+      } finally {
+        seg.release();
+      }
+    }
+  }
+
   private get active(): Segment {
     return this.segments.at(-1) as Segment;
   }
@@ -428,6 +483,7 @@ export class PartitionLog {
     const old = this.active;
     const durable = this.opts.flush !== 'os';
     if (durable) await this.syncDirty();
+    old.markInactive();
     await old.writeIndex(durable);
     const seg = await Segment.create(this.opts.dir, baseOffset, this.indexIntervalBytes);
     if (durable) await syncDir(this.opts.dir);

@@ -5,15 +5,17 @@ import { join } from 'node:path';
 import type { PartitionLogLogger } from './log-options.ts';
 import { Segment } from './segment.ts';
 
-const SEGMENT_FILE = /^(\d{20})\.(log|index)$/;
+const SEGMENT_FILE = /^(\d{20})\.(log|index|timeindex)$/;
 
 /**
  * The segments of `dir`, recovered, oldest first (possibly none). The last (active) segment is
  * scanned in full and cut at the first torn, CRC-failing or non-contiguous batch. An older
- * segment keeps its index file if it is well formed and the batches after its last entry check
+ * segment keeps its index files if they are well formed and the batches after its last entry check
  * out; otherwise it is recovered like the active one, and a cut in it drops every later segment
  * (the replica re-fetches them). A segment that does not continue its predecessor is dropped
- * with all later ones. Leftover `.tmp` files and orphan indexes are removed.
+ * with all later ones. Leftover `.tmp` files and orphan indexes are removed. An older segment
+ * whose indexes were rebuilt gets them written back, so the next open trusts them: this is
+ * also how a data dir from before time indexes gets one per segment, once.
  */
 export async function recoverSegments(dir: string, interval: number, log: PartitionLogLogger): Promise<Segment[]> {
     const names = await readdir(dir);
@@ -26,7 +28,7 @@ export async function recoverSegments(dir: string, interval: number, log: Partit
     bases.sort((a, b) => a - b);
     for (const name of names) {
       const m = SEGMENT_FILE.exec(name);
-      if (m?.[2] === 'index' && !bases.includes(Number(m[1]))) await rm(join(dir, name), { force: true });
+      if ((m?.[2] === 'index' || m?.[2] === 'timeindex') && !bases.includes(Number(m[1]))) await rm(join(dir, name), { force: true });
     }
     const segments: Segment[] = [];
     for (let i = 0; i < bases.length; i++) {
@@ -50,6 +52,10 @@ export async function recoverSegments(dir: string, interval: number, log: Partit
           break;
         }
       }
+      if (!isLast) {
+        seg.markInactive();
+        await seg.writeIndex(true);
+      }
     }
     return segments;
 }
@@ -59,5 +65,6 @@ async function removeSegmentFiles(dir: string, bases: readonly number[]): Promis
     const stem = String(base).padStart(20, '0');
     await rm(join(dir, `${stem}.log`), { force: true });
     await rm(join(dir, `${stem}.index`), { force: true });
+    await rm(join(dir, `${stem}.timeindex`), { force: true });
   }
 }

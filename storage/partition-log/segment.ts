@@ -1,6 +1,7 @@
 // One segment of a partition log: `<baseOffset, 20 digits>.log` holding whole v2 batches
-// back to back, and its sparse offset index `<baseOffset>.index` (kept in memory; written to
-// disk when the segment stops being active and on close; rebuilt when missing or stale).
+// back to back, its sparse offset index `<baseOffset>.index` and its sparse time index
+// `<baseOffset>.timeindex` (both kept in memory; written to disk when the segment stops being
+// active and on close; rebuilt from the batches when missing, torn or stale).
 
 import { writeSync } from 'node:fs';
 import { open, readFile, rm } from 'node:fs/promises';
@@ -13,16 +14,19 @@ import {
   batchLastOffset,
   batchMaxTimestamp,
   batchTotalBytes,
+  decodeRecords,
   verifyBatch,
 } from '../record-batch.ts';
 import { writeFileAtomic } from './checkpoint-file.ts';
 import { OffsetIndex } from './offset-index.ts';
+import { TimeIndex } from './time-index.ts';
+import type { TimestampOffset } from './time-index.ts';
 
 const MAGIC_AT = 16;
 /** Recovery and truncation read the file in chunks of this size. */
 const SCAN_CHUNK_BYTES = 1 << 20;
 
-export function segmentFileName(baseOffset: number, suffix: '.log' | '.index'): string {
+export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
   return `${String(baseOffset).padStart(20, '0')}${suffix}`;
 }
 
@@ -46,11 +50,18 @@ export class Segment {
   size = 0;
   /** The offset after the last batch (== baseOffset when empty). */
   nextOffset: number;
-  /** Largest maxTimestamp seen in this segment's batches (-1 when none); drives time retention. */
+  /**
+   * Largest maxTimestamp of this segment's batches (-1 when none); drives time retention and
+   * picks the segment a timestamp lookup searches.
+   */
   maxTimestamp = -1;
+  /** Base offset of the first batch whose maxTimestamp is `maxTimestamp` (Kafka's shallow offsetOfMaxTimestampSoFar). */
+  private offsetOfMaxTimestamp: number;
   /** Written since the last fsync. */
   dirty = false;
   readonly index: OffsetIndex;
+  /** Replaced whole when loaded from disk. */
+  private timeIndex: TimeIndex;
   private bytesSinceIndexEntry = 0;
   private refs = 0;
   private closed = false;
@@ -63,7 +74,9 @@ export class Segment {
     private readonly indexIntervalBytes: number,
   ) {
     this.nextOffset = baseOffset;
+    this.offsetOfMaxTimestamp = baseOffset;
     this.index = new OffsetIndex(baseOffset);
+    this.timeIndex = new TimeIndex(baseOffset);
   }
 
   get logPath(): string {
@@ -72,6 +85,10 @@ export class Segment {
 
   get indexPath(): string {
     return join(this.dir, segmentFileName(this.baseOffset, '.index'));
+  }
+
+  get timeIndexPath(): string {
+    return join(this.dir, segmentFileName(this.baseOffset, '.timeindex'));
   }
 
   /** A new, empty segment (an existing file of that name is emptied). */
@@ -106,16 +123,20 @@ export class Segment {
   }
 
   /**
-   * Trusts the index file of a non-active segment if it is well formed and the batches from
-   * its last entry to the end of the file check out (CRC, contiguity, ending exactly at the
-   * file size). That tail scan also yields nextOffset and maxTimestamp (the latter from the
-   * tail only: an approximation for old segments, exact for segments written since open).
-   * Returns false when the caller must run recover() instead.
+   * Trusts the index files of a non-active segment if both are well formed and the batches
+   * from the offset index's last entry to the end of the file check out (CRC, contiguity,
+   * ending exactly at the file size). That tail scan also yields nextOffset. The time index's
+   * last entry holds the segment's largest timestamp (appended when it became inactive), so
+   * a tail batch with a larger one means the time index is stale. A segment without a time
+   * index (written before there was one) is recovered, which rebuilds it. Returns false when
+   * the caller must run recover() instead.
    */
   async loadIndex(): Promise<boolean> {
     let bytes: Buffer;
+    let timeBytes: Buffer;
     try {
       bytes = await readFile(this.indexPath);
+      timeBytes = await readFile(this.timeIndexPath);
     } catch {
       return false;
     }
@@ -123,16 +144,25 @@ export class Segment {
     const index = OffsetIndex.fromBytes(this.baseOffset, bytes, fileSize);
     if (index === undefined) return false;
     const last = index.lastEntry() ?? { offset: this.baseOffset, position: 0 };
-    let maxTs = -1;
-    const tail = await this.scan(last.position, fileSize, last.offset, true, (_p, _b, _t, _l, ts) => {
-      maxTs = Math.max(maxTs, ts);
+    let tailMax = -1;
+    let tailMaxOffset = this.baseOffset;
+    const tail = await this.scan(last.position, fileSize, last.offset, true, (_p, base, _t, _l, ts) => {
+      if (ts > tailMax) {
+        tailMax = ts;
+        tailMaxOffset = base;
+      }
     });
     if (tail.problem !== undefined || tail.end !== fileSize) return false;
+    const timeIndex = TimeIndex.fromBytes(this.baseOffset, timeBytes, tail.nextOffset);
+    const lastTime = timeIndex?.lastEntry();
+    if (timeIndex === undefined || tailMax > (lastTime?.timestamp ?? -1)) return false;
     this.resetDerived();
     this.size = fileSize;
     for (let i = 0, b = index.bytes(); i < b.length; i += 8) this.index.append(this.baseOffset + b.readUInt32BE(i), b.readUInt32BE(i + 4));
+    this.timeIndex = timeIndex;
     this.nextOffset = tail.nextOffset;
-    this.maxTimestamp = maxTs;
+    this.maxTimestamp = lastTime?.timestamp ?? tailMax;
+    this.offsetOfMaxTimestamp = lastTime?.offset ?? tailMaxOffset;
     // Index entries are a function of batch sizes; the tail length since the last entry is
     // all that decides the next one.
     this.bytesSinceIndexEntry = this.size - last.position;
@@ -160,8 +190,8 @@ export class Segment {
 
   /**
    * Drops the batch holding `offset` and everything after it; returns the new nextOffset (the
-   * base offset of that batch). Rebuilds the index and maxTimestamp by rescanning what stays:
-   * truncation is rare (follower reconciliation) and this keeps both exact.
+   * base offset of that batch). Rebuilds both indexes and maxTimestamp by rescanning what stays:
+   * truncation is rare (follower reconciliation) and this keeps them exact.
    */
   async truncateTo(offset: number): Promise<number> {
     const stats = { scannedBytes: 0 };
@@ -234,9 +264,50 @@ export class Segment {
     }
   }
 
-  /** Writes the index file (a cache: see loadIndex). */
+  /**
+   * The segment stops taking appends (a roll, or recovery of an older segment): the time
+   * index gets its last entry, the segment's largest timestamp (Kafka onBecomeInactiveSegment).
+   */
+  markInactive(): void {
+    this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+  }
+
+  /**
+   * Writes the index files (caches: see loadIndex), both before the caller creates the next
+   * segment, so an inactive segment's pair always describes the same batches.
+   */
   async writeIndex(sync: boolean): Promise<void> {
+    await writeFileAtomic(this.timeIndexPath, this.timeIndex.bytes(), sync);
     await writeFileAtomic(this.indexPath, this.index.bytes(), sync);
+  }
+
+  /**
+   * Kafka LogSegment.findOffsetByTimestamp: the first record with timestamp >= `timestamp`,
+   * from the time index entry at or below it, through the offset index, then a scan of batch
+   * headers; only the batch that matches is decoded. Undefined when no record here qualifies.
+   */
+  async findOffsetByTimestamp(timestamp: number, stats: ReadStats): Promise<TimestampOffset | undefined> {
+    const from = this.timeIndex.lookup(timestamp);
+    let pos = from === undefined ? 0 : this.index.lookup(from.offset);
+    const end = this.size;
+    const header = Buffer.alloc(BATCH_HEADER_BYTES);
+    while (pos + BATCH_HEADER_BYTES <= end) {
+      const { bytesRead } = await this.handle.read(header, 0, BATCH_HEADER_BYTES, pos);
+      // Fewer bytes than a header: a concurrent truncation shortened the file.
+      if (bytesRead < BATCH_HEADER_BYTES) return undefined;
+      const total = batchTotalBytes(header, 0);
+      if (batchMaxTimestamp(header, 0) >= timestamp) {
+        const batch = await this.readAt(pos, total);
+        if (batch.length < total) return undefined;
+        // TODO(compression): decodeRecords refuses compressed batches; decompress here once record-batch.ts can.
+        for (const r of decodeRecords(batch, 0)) {
+          if (r.timestamp >= timestamp) return { timestamp: r.timestamp, offset: r.offset };
+        }
+      }
+      pos += total;
+      stats.scannedBytes += total;
+    }
+    return undefined;
   }
 
   /** Readers hold a reference so a concurrent delete or close waits for them. */
@@ -275,27 +346,35 @@ export class Segment {
   async remove(): Promise<void> {
     await rm(this.logPath, { force: true });
     await rm(this.indexPath, { force: true });
+    await rm(this.timeIndexPath, { force: true });
     await this.close();
   }
 
   private resetDerived(): void {
     this.index.clear();
+    this.timeIndex.clear();
     this.bytesSinceIndexEntry = 0;
     this.nextOffset = this.baseOffset;
     this.maxTimestamp = -1;
+    this.offsetOfMaxTimestamp = this.baseOffset;
     this.size = 0;
   }
 
   private noteBatch(position: number, baseOffset: number, totalBytes: number, lastOffset: number, maxTimestamp: number): void {
-    // Kafka LogSegment.append: an entry once more than the interval was written since the last.
+    if (maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = maxTimestamp;
+      this.offsetOfMaxTimestamp = baseOffset;
+    }
+    // Kafka LogSegment.append: an entry once more than the interval was written since the last;
+    // the time index gets one with it when the largest timestamp grew.
     if (this.bytesSinceIndexEntry >= this.indexIntervalBytes) {
       this.index.append(baseOffset, position);
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
       this.bytesSinceIndexEntry = 0;
     }
     this.bytesSinceIndexEntry += totalBytes;
     this.size = position + totalBytes;
     this.nextOffset = lastOffset + 1;
-    if (maxTimestamp > this.maxTimestamp) this.maxTimestamp = maxTimestamp;
   }
 
   /** File position of the batch holding `offset` (or `size` when offset is past the end). */
