@@ -299,7 +299,7 @@ export class Segment {
       if (batchMaxTimestamp(header, 0) >= timestamp) {
         const batch = await this.readAt(pos, total);
         if (batch.length < total) return undefined;
-        // TODO(compression): decodeRecords refuses compressed batches; decompress here once record-batch.ts can.
+        // Compressed batches are decompressed (bounded) by decodeRecords.
         for (const r of decodeRecords(batch, 0)) {
           if (r.timestamp >= timestamp) return { timestamp: r.timestamp, offset: r.offset };
         }
