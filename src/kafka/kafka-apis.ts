@@ -1,0 +1,45 @@
+import type { MetadataService, QuorumService } from '../services/front-door-services.ts';
+import { apiVersionsApi } from './handlers/api-versions.ts';
+import type { AdvertisedApi } from './handlers/api-versions.ts';
+import { metadataApi } from './handlers/metadata.ts';
+import type { KafkaAddress } from './handlers/metadata.ts';
+import type { KafkaApi, KafkaApiTable } from './kafka-connection.ts';
+import { KAFKA_ERROR } from './kafka-error-codes.ts';
+import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
+
+/**
+ * The APIs this node serves, with the version ranges it advertises (research/kafka-wire.md
+ * §1.5): one table, identical on every node. Only APIs with a working handler are listed, so
+ * that clients never call one that is missing: librdkafka decides its features from this list
+ * (without Produce and Fetch here, kcat can list metadata but not produce or consume yet).
+ */
+export const SERVED_VERSIONS = {
+  ApiVersions: { min: 0, max: 3 },
+  Metadata: { min: 0, max: 12 },
+} as const;
+
+export interface KafkaServices {
+  readonly clusterId: string;
+  readonly nodeId: number;
+  readonly metadata: MetadataService;
+  readonly quorum: QuorumService;
+  readonly kafkaAddress: (brokerId: number) => KafkaAddress | undefined;
+}
+
+export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
+  const apiVersionsSpecs = loadApiSpecs('ApiVersions');
+  const apis: KafkaApi[] = [
+    apiVersionsApi(apiVersionsSpecs, SERVED_VERSIONS.ApiVersions, () => advertised),
+    metadataApi(loadApiSpecs('Metadata'), SERVED_VERSIONS.Metadata, services),
+  ];
+  const byKey = new Map(apis.map((a) => [a.specs.apiKey, a]));
+  const advertised: AdvertisedApi[] = apis.map((a) => ({ apiKey: a.specs.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }));
+  return {
+    get: (apiKey) => byKey.get(apiKey),
+    unsupportedApiVersions: (correlationId) =>
+      encodeResponse(apiVersionsSpecs, 0, correlationId, {
+        errorCode: KAFKA_ERROR.UNSUPPORTED_VERSION,
+        apiKeys: advertised.filter((a) => a.apiKey === apiVersionsSpecs.apiKey),
+      }),
+  };
+}
