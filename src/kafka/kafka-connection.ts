@@ -90,7 +90,12 @@ export class KafkaConnection {
   private onData(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    while (!this.closed && this.buffered >= 4) {
+    this.drain();
+  }
+
+  /** Serves the buffered frames, but no more than `inflightMax` at once: the rest wait, and so does the socket. */
+  private drain(): void {
+    while (!this.closed && this.inflight < this.opts.inflightMax && this.buffered >= 4) {
       const size = this.peekSize();
       if (size < 0 || size > this.opts.maxRequestBytes) return this.destroy(`frame size ${size} outside 0..${this.opts.maxRequestBytes}`);
       if (this.buffered < 4 + size) return;
@@ -177,6 +182,8 @@ export class KafkaConnection {
       this.inflight--;
       if (slot.bytes !== null && !this.closed) this.socket.write(slot.bytes);
     }
-    if (!this.closed && this.inflight < this.opts.inflightMax && this.socket.isPaused()) this.socket.resume();
+    if (this.closed || this.inflight >= this.opts.inflightMax) return;
+    this.drain();
+    if (this.inflight < this.opts.inflightMax && this.socket.isPaused()) this.socket.resume();
   }
 }
