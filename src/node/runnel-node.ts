@@ -208,6 +208,8 @@ export class RunnelNode {
     registerRpcRoutes(rpc, { nodeId, raft, controller: this.controller, quorum, replicas: rm, partitions, coordinator, consumers, logger: this.log });
     await rpc.start();
     await raft.start();
+    // One produce budget per node, shared by both front doors.
+    const produceBudget = new ByteBudget(config.broker.produceInflightBytesMax);
     this.http = buildHttpApp({
       services: {
         cluster: { clusterId: config.clusterId, nodeId },
@@ -215,7 +217,7 @@ export class RunnelNode {
         admin: controllerClient,
         quorum,
         produce: partitions,
-        produceBudget: new ByteBudget(config.broker.produceInflightBytesMax),
+        produceBudget,
         fetch: partitions,
         groups: new GroupAdmin({ groups, partitions, image, nodeIds: voters }),
         consumers,
@@ -231,7 +233,16 @@ export class RunnelNode {
       this.kafka = new KafkaListener({
         host: this.self.host,
         port: this.self.kafkaPort,
-        apis: kafkaApiTable({ clusterId: config.clusterId, nodeId, metadata, quorum, kafkaAddress: (id) => kafkaAddresses.get(id) }),
+        apis: kafkaApiTable({
+          clusterId: config.clusterId,
+          nodeId,
+          metadata,
+          quorum,
+          produce: partitions,
+          produceBudget,
+          fetch: partitions,
+          kafkaAddress: (id) => kafkaAddresses.get(id),
+        }),
         logger: componentLogger(root, 'kafka'),
       });
       await this.kafka.start();

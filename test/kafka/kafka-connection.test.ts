@@ -9,7 +9,7 @@ import { decodeResponse, encodeRequest, loadApiSpecs } from '../../src/kafka/pro
 import type { MessageValue } from '../../src/kafka/protocol/message-codec.ts';
 import { MetadataImage } from '../../src/metadata/image.ts';
 import { RecordType } from '../../src/metadata/records.ts';
-import type { MetadataService, QuorumService } from '../../src/services/front-door-services.ts';
+import type { FetchService, MetadataService, ProduceBudget, ProduceService, QuorumService } from '../../src/services/front-door-services.ts';
 import { pollUntil } from '../support/poll.ts';
 import { freePorts } from '../support/process-cluster.ts';
 
@@ -113,7 +113,19 @@ describe('Kafka connection', () => {
     image.replay({ type: RecordType.UnfenceBroker, v: 1, brokerId: 1 });
     const metadata = { image: () => image, findTopic: (name: string) => Promise.resolve(image.topic(name)) } as unknown as MetadataService;
     const quorum = { controllerId: () => 1 } as unknown as QuorumService;
-    const table = (): KafkaApiTable => kafkaApiTable({ clusterId: 'c1', nodeId: 1, metadata, quorum, kafkaAddress: () => ({ host: '127.0.0.1', port: 9092 }) });
+    // Produce and Fetch are not called here (the cluster tests run them for real).
+    const notCalled = new Proxy({}, { get: () => { throw new Error('not called in these tests'); } });
+    const table = (): KafkaApiTable =>
+      kafkaApiTable({
+        clusterId: 'c1',
+        nodeId: 1,
+        metadata,
+        quorum,
+        produce: notCalled as ProduceService,
+        produceBudget: notCalled as ProduceBudget,
+        fetch: notCalled as FetchService,
+        kafkaAddress: () => ({ host: '127.0.0.1', port: 9092 }),
+      });
 
     it('answers an ApiVersions version it does not serve with a v0 UNSUPPORTED_VERSION listing its range (KIP-511)', async () => {
       const c = client(await listen(table()));
@@ -126,7 +138,7 @@ describe('Kafka connection', () => {
       c.socket.destroy();
     });
 
-    it('answers Metadata v0 without a prior ApiVersions, and advertises exactly ApiVersions and Metadata', async () => {
+    it('answers Metadata v0 without a prior ApiVersions, and advertises exactly the APIs it serves', async () => {
       const c = client(await listen(table()));
       c.socket.write(sized(encodeRequest(metadataSpecs, 0, 7, null, { topics: [] })));
       c.socket.write(sized(encodeRequest(apiVersionsSpecs, 3, 8, 'x', { clientSoftwareName: 'kcat', clientSoftwareVersion: '1.7.1' })));
@@ -137,6 +149,8 @@ describe('Kafka connection', () => {
       expect(av.body['apiKeys']).toEqual([
         { apiKey: 18, minVersion: 0, maxVersion: 3 },
         { apiKey: 3, minVersion: 0, maxVersion: 12 },
+        { apiKey: 0, minVersion: 0, maxVersion: 9 },
+        { apiKey: 1, minVersion: 4, maxVersion: 12 },
       ]);
       c.socket.destroy();
     });

@@ -4,6 +4,7 @@ import type { MetadataService, QuorumService } from '../../services/front-door-s
 import type { KafkaApi } from '../kafka-connection.ts';
 import { KAFKA_ERROR } from '../kafka-error-codes.ts';
 import type { ApiSpecs } from '../protocol/frames.ts';
+import { lookupTopic } from './topic-lookup.ts';
 import { ZERO_UUID } from '../protocol/message-codec.ts';
 import type { MessageValue } from '../protocol/message-codec.ts';
 
@@ -75,8 +76,7 @@ function controllerId(brokers: readonly MessageValue[], leader: number | null, s
 async function requestedTopic(r: { name: string | null; topicId: string }, image: MetadataImage, deps: MetadataApiDeps): Promise<MessageValue> {
   let t: TopicState | undefined;
   if (r.name !== null) {
-    // A read barrier: a topic just created over HTTP on another node is seen here.
-    t = await deps.metadata.findTopic(r.name).catch(() => image.topic(r.name as string));
+    t = await lookupTopic(deps.metadata, r.name);
   } else if (r.topicId !== ZERO_UUID) {
     t = image.topicById(r.topicId);
   }
