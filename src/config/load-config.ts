@@ -120,6 +120,7 @@ function readValue(spec: Spec, value: unknown, path: string, baseDir: string): u
 
 function readLeaf(spec: LeafSpec, value: unknown, path: string, baseDir: string): unknown {
   if (value === undefined) {
+    if (spec.kind === 'int' && spec.optional === true) return undefined;
     if (spec.default === undefined) throw new ConfigError(path, 'required');
     return spec.default;
   }
@@ -182,14 +183,16 @@ function editDistance(a: string, b: string): number {
 
 function checkNodes(nodes: readonly NodeConfig[]): void {
   const ids = new Map<number, number>();
-  // Every listening port of every node on one host: http and rpc ports share the host's space.
+  // Every listening port of every node on one host: http, rpc and kafka ports share the host's space.
   const ports = new Map<string, string>();
   const dirs = new Map<string, number>();
   nodes.forEach((n, i) => {
     const first = ids.get(n.id);
     if (first !== undefined) throw new ConfigError(`nodes[${i}].id`, `${n.id} is already the id of nodes[${first}]`);
     ids.set(n.id, i);
-    for (const [key, port] of [['http_port', n.httpPort], ['rpc_port', n.rpcPort]] as const) {
+    const listening = [['http_port', n.httpPort], ['rpc_port', n.rpcPort], ['kafka_port', n.kafkaPort]] as const;
+    for (const [key, port] of listening) {
+      if (port === undefined) continue;
       const where = `${n.host}:${port}`;
       const taken = ports.get(where);
       if (taken !== undefined) throw new ConfigError(`nodes[${i}].${key}`, `${where} is already used by ${taken}`);

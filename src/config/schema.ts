@@ -8,6 +8,8 @@ export interface IntSpec {
   readonly min: number;
   readonly max: number;
   readonly default: number | undefined;
+  /** Absent means "not set" (the value is undefined), not "required". */
+  readonly optional?: true;
   readonly doc: string;
 }
 
@@ -97,6 +99,10 @@ export const CONFIG_SCHEMA = {
       }),
       http_port: int({ min: 1, max: 65535, doc: 'Port of the HTTP API.' }),
       rpc_port: int({ min: 1, max: 65535, doc: 'Port of node-to-node rpc (Raft, replication, forwarding).' }),
+      kafka_port: {
+        ...int({ min: 1, max: 65535, doc: 'Port of the Kafka wire protocol listener, advertised in Metadata as host:kafka_port; absent: the node serves no Kafka port.' }),
+        optional: true,
+      } satisfies IntSpec,
       data_dir: {
         kind: 'path',
         default: undefined,
@@ -213,7 +219,9 @@ export const CONFIG_SCHEMA = {
 export type CamelCase<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<CamelCase<T>>}` : S;
 
 type ValueOf<S> =
-  S extends IntSpec
+  S extends IntSpec & { readonly optional: true }
+    ? number | undefined
+    : S extends IntSpec
     ? number
     : S extends EnumSpec<infer V>
       ? V
@@ -258,6 +266,7 @@ export function intRangeDoc(spec: IntSpec): string {
 }
 
 function defaultDoc(spec: LeafSpec): string {
+  if (spec.kind === 'int' && spec.optional === true) return 'not set';
   return spec.default === undefined ? 'required' : `\`${String(spec.default)}\``;
 }
 

@@ -20,6 +20,8 @@ import { GroupAdmin } from '../groups/group-admin.ts';
 import { GroupClient } from '../groups/group-client.ts';
 import { GroupCoordinator } from '../groups/group-coordinator.ts';
 import { buildHttpApp } from '../http/app.ts';
+import { kafkaApiTable } from '../kafka/kafka-apis.ts';
+import { KafkaListener } from '../kafka/kafka-listener.ts';
 import { testAlterPartitionDelayMs } from '../test-hooks.ts';
 import { ConsumerRegistry } from '../http/consumers/consumer-registry.ts';
 import type { Logger } from '../logger.ts';
@@ -49,7 +51,7 @@ const EXIT_RAFT_FATAL = 70;
  * One runnel process, as a composition root (Kafka's BrokerServer, etcd's etcdserver): a voter
  * of the metadata quorum (raft on LevelDB, the metadata image, the controller while it leads),
  * a broker (replicas, partition and group clients, its lifecycle with the controller), and the
- * front doors (HTTP today) handed the services they use. start() builds and starts the parts
+ * front doors (HTTP and Kafka) handed the services they use. start() builds and starts the parts
  * bottom-up; close() takes them down top-down and awaits each. It does nothing else.
  */
 export class RunnelNode {
@@ -65,6 +67,7 @@ export class RunnelNode {
   private raft: RaftNode | undefined;
   private readonly controller: Controller;
   private http: FastifyInstance | undefined;
+  private kafka: KafkaListener | undefined;
   private replicaManager: ReplicaManager | undefined;
   private groupCoordinator: GroupCoordinator | undefined;
   private consumerRegistry: ConsumerRegistry | undefined;
@@ -205,6 +208,8 @@ export class RunnelNode {
     registerRpcRoutes(rpc, { nodeId, raft, controller: this.controller, quorum, replicas: rm, partitions, coordinator, consumers, logger: this.log });
     await rpc.start();
     await raft.start();
+    // One produce budget per node, shared by both front doors.
+    const produceBudget = new ByteBudget(config.broker.produceInflightBytesMax);
     this.http = buildHttpApp({
       services: {
         cluster: { clusterId: config.clusterId, nodeId },
@@ -212,7 +217,7 @@ export class RunnelNode {
         admin: controllerClient,
         quorum,
         produce: partitions,
-        produceBudget: new ByteBudget(config.broker.produceInflightBytesMax),
+        produceBudget,
         fetch: partitions,
         groups: new GroupAdmin({ groups, partitions, image, nodeIds: voters }),
         consumers,
@@ -222,6 +227,26 @@ export class RunnelNode {
       logger: componentLogger(root, 'http'),
     });
     await this.http.listen({ host: this.self.host, port: this.self.httpPort });
+    // The Kafka front door: the same services as HTTP, over the Kafka wire protocol.
+    if (this.self.kafkaPort !== undefined) {
+      const kafkaAddresses = new Map(config.nodes.flatMap((n) => (n.kafkaPort === undefined ? [] : [[n.id, { host: n.host, port: n.kafkaPort }] as const])));
+      this.kafka = new KafkaListener({
+        host: this.self.host,
+        port: this.self.kafkaPort,
+        apis: kafkaApiTable({
+          clusterId: config.clusterId,
+          nodeId,
+          metadata,
+          quorum,
+          produce: partitions,
+          produceBudget,
+          fetch: partitions,
+          kafkaAddress: (id) => kafkaAddresses.get(id),
+        }),
+        logger: componentLogger(root, 'kafka'),
+      });
+      await this.kafka.start();
+    }
     this.lifecycle = new BrokerLifecycle({
       nodeId,
       incarnationId: this.incarnationId,
@@ -238,7 +263,7 @@ export class RunnelNode {
       logger: componentLogger(root, 'broker'),
     });
     this.lifecycle.start();
-    this.log.info({ httpPort: this.self.httpPort, rpcPort: this.self.rpcPort, incarnationId: this.incarnationId }, 'node started');
+    this.log.info({ httpPort: this.self.httpPort, rpcPort: this.self.rpcPort, kafkaPort: this.self.kafkaPort, incarnationId: this.incarnationId }, 'node started');
   }
 
   /**
@@ -255,6 +280,7 @@ export class RunnelNode {
     this.closed = true;
     this.lifecycle?.stop();
     this.controller.deactivate();
+    await this.kafka?.close();
     if (this.http !== undefined) {
       const server = this.http.server;
       // Keep-alive clients that keep sending would hold close() open forever: after a grace

@@ -38,6 +38,7 @@ describe('cluster.yaml', () => {
     ]);
     expect(cfg.topicDefaults).toEqual({ partitions: 3, replicationFactor: 3, minInsyncReplicas: 2 });
     expect(findNode(cfg, 2).httpPort).toBe(8082);
+    expect(cfg.nodes.map((n) => n.kafkaPort)).toEqual([9092, 9093, 9094]);
   });
 
   it('applies the documented default of every setting left out', () => {
@@ -74,6 +75,11 @@ describe('cluster.yaml', () => {
     expect(cfg.raft.heartbeatTicks).toBe(3);
     expect(cfg.log.flush).toBe('always');
     expect(cfg.groups.sessionTimeoutMs).toBe(10_000);
+  });
+
+  it('leaves kafka_port unset when a node entry has none: that node serves no Kafka port', () => {
+    const cfg = parseConfig(MINIMAL.replace('rpc_port: 19091,', 'rpc_port: 19091, kafka_port: 9092,'), '/etc/runnel');
+    expect(cfg.nodes.map((n) => n.kafkaPort)).toEqual([9092, undefined, undefined]);
   });
 
   it('returns a frozen config', () => {
@@ -118,6 +124,8 @@ describe('cluster.yaml', () => {
       ['nodes that are not a list', 'cluster_id: x\nnodes: {id: 1}\n', 'nodes: must be a non-empty list (got a mapping)'],
       ['a duplicate node id', MINIMAL.replace('id: 3,', 'id: 1,'), 'nodes[2].id: 1 is already the id of nodes[0]'],
       ['a port used twice on one host', MINIMAL.replace('rpc_port: 19093', 'rpc_port: 19091'), 'nodes[2].rpc_port: 127.0.0.1:19091 is already used by nodes[0].rpc_port'],
+      ['a kafka port equal to another port on one host', MINIMAL.replace('rpc_port: 19093,', 'rpc_port: 19093, kafka_port: 8081,'), 'nodes[2].kafka_port: 127.0.0.1:8081 is already used by nodes[0].http_port'],
+      ['a kafka port out of range', MINIMAL.replace('rpc_port: 19093,', 'rpc_port: 19093, kafka_port: 0,'), 'nodes[2].kafka_port: must be an integer 1..65535 (got 0)'],
       ['an http port equal to an rpc port on one host', MINIMAL.replace('http_port: 8082', 'http_port: 19091'), 'nodes[1].http_port: 127.0.0.1:19091 is already used by nodes[0].rpc_port'],
       ['a shared data_dir', MINIMAL.replace('data/node-2', 'data/node-1'), 'nodes[1].data_dir: /etc/runnel/data/node-1 is already the data_dir of nodes[0]'],
       ['a raft heartbeat not below the election timeout', `${MINIMAL}raft: {heartbeat_interval_ms: 1000}\n`, 'raft.heartbeat_interval_ms: must be less than raft.election_timeout_ms (1000)'],

@@ -77,7 +77,13 @@ export class ProcessCluster {
   /** Set by destroy(): a test body still running after a timeout cannot start nodes again. */
   private destroyed = false;
 
-  private constructor(dir: string, readonly httpPorts: Map<number, number>, ids: number[]) {
+  private constructor(
+    dir: string,
+    readonly httpPorts: Map<number, number>,
+    /** Each node's kafka_port (the Kafka listener on 127.0.0.1). */
+    readonly kafkaPorts: Map<number, number>,
+    ids: number[],
+  ) {
     this.dir = dir;
     this.configPath = join(dir, 'cluster.yaml');
     this.ids = ids;
@@ -86,10 +92,13 @@ export class ProcessCluster {
   static async create(opts: ProcessClusterOptions = {}): Promise<ProcessCluster> {
     const size = opts.size ?? 3;
     const dir = await mkdtemp(join(tmpdir(), 'runnel-cluster-'));
-    const ports = await freePorts(size * 2);
+    const ports = await freePorts(size * 3);
     const ids = Array.from({ length: size }, (_, i) => i + 1);
     const http = new Map(ids.map((id, i) => [id, ports[i] ?? 0]));
-    const lines = ids.map((id, i) => `  - {id: ${id}, host: 127.0.0.1, http_port: ${ports[i]}, rpc_port: ${ports[size + i]}, data_dir: node-${id}}`);
+    const kafka = new Map(ids.map((id, i) => [id, ports[2 * size + i] ?? 0]));
+    const lines = ids.map(
+      (id, i) => `  - {id: ${id}, host: 127.0.0.1, http_port: ${ports[i]}, rpc_port: ${ports[size + i]}, kafka_port: ${ports[2 * size + i]}, data_dir: node-${id}}`,
+    );
     const yaml = [
       'cluster_id: runnel-test',
       'nodes:',
@@ -97,7 +106,7 @@ export class ProcessCluster {
       `topic_defaults: {partitions: 3, replication_factor: ${Math.min(3, size)}, min_insync_replicas: ${Math.min(2, size)}}`,
       opts.extraYaml ?? '',
     ].join('\n');
-    const c = new ProcessCluster(dir, http, ids);
+    const c = new ProcessCluster(dir, http, kafka, ids);
     c.env = opts.env ?? {};
     // RUNNEL_NODE_ARGS: extra node flags for every cluster (`npm run bench -- --cpu-prof DIR` sets it).
     c.nodeArgs = opts.nodeArgs ?? (process.env.RUNNEL_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');

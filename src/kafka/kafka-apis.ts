@@ -1,0 +1,56 @@
+import type { FetchService, MetadataService, ProduceBudget, ProduceService, QuorumService } from '../services/front-door-services.ts';
+import { apiVersionsApi } from './handlers/api-versions.ts';
+import type { AdvertisedApi } from './handlers/api-versions.ts';
+import { fetchApi } from './handlers/fetch.ts';
+import { metadataApi } from './handlers/metadata.ts';
+import type { KafkaAddress } from './handlers/metadata.ts';
+import { produceApi } from './handlers/produce.ts';
+import type { KafkaApi, KafkaApiTable } from './kafka-connection.ts';
+import { KAFKA_ERROR } from './kafka-error-codes.ts';
+import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
+
+/**
+ * The APIs this node serves, with the version ranges it advertises (research/kafka-wire.md
+ * §1.5): one table, identical on every node. Only APIs with a working handler are listed, so
+ * that clients never call one that is missing: librdkafka decides its features from this list
+ * (Produce 3 and Fetch 4 in range turn on RecordBatch v2; Produce 7 and Fetch 10 on ZSTD).
+ * Not yet listed: ListOffsets (so clients consume from absolute offsets), the admin APIs,
+ * InitProducerId (no idempotent producer yet).
+ */
+export const SERVED_VERSIONS = {
+  Produce: { min: 0, max: 9 },
+  Fetch: { min: 4, max: 12 },
+  ApiVersions: { min: 0, max: 3 },
+  Metadata: { min: 0, max: 12 },
+} as const;
+
+export interface KafkaServices {
+  readonly clusterId: string;
+  readonly nodeId: number;
+  readonly metadata: MetadataService;
+  readonly quorum: QuorumService;
+  readonly produce: ProduceService;
+  readonly produceBudget: ProduceBudget;
+  readonly fetch: FetchService;
+  readonly kafkaAddress: (brokerId: number) => KafkaAddress | undefined;
+}
+
+export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
+  const apiVersionsSpecs = loadApiSpecs('ApiVersions');
+  const apis: KafkaApi[] = [
+    apiVersionsApi(apiVersionsSpecs, SERVED_VERSIONS.ApiVersions, () => advertised),
+    metadataApi(loadApiSpecs('Metadata'), SERVED_VERSIONS.Metadata, services),
+    produceApi(loadApiSpecs('Produce'), SERVED_VERSIONS.Produce, services),
+    fetchApi(loadApiSpecs('Fetch'), SERVED_VERSIONS.Fetch, services),
+  ];
+  const byKey = new Map(apis.map((a) => [a.specs.apiKey, a]));
+  const advertised: AdvertisedApi[] = apis.map((a) => ({ apiKey: a.specs.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }));
+  return {
+    get: (apiKey) => byKey.get(apiKey),
+    unsupportedApiVersions: (correlationId) =>
+      encodeResponse(apiVersionsSpecs, 0, correlationId, {
+        errorCode: KAFKA_ERROR.UNSUPPORTED_VERSION,
+        apiKeys: advertised.filter((a) => a.apiKey === apiVersionsSpecs.apiKey),
+      }),
+  };
+}

@@ -1,0 +1,43 @@
+// Kafka's numeric error codes (clients/.../common/protocol/Errors.java, protocol.html "Error
+// Codes") for the names runnel's errors carry; a name missing here answers UNKNOWN_SERVER_ERROR.
+
+import type { ErrorName } from '../errors.ts';
+import { RunnelError } from '../errors.ts';
+
+export const KAFKA_ERROR = {
+  NONE: 0,
+  UNKNOWN_SERVER_ERROR: -1,
+  OFFSET_OUT_OF_RANGE: 1,
+  CORRUPT_MESSAGE: 2,
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  LEADER_NOT_AVAILABLE: 5,
+  NOT_LEADER_OR_FOLLOWER: 6,
+  REQUEST_TIMED_OUT: 7,
+  BROKER_NOT_AVAILABLE: 8,
+  MESSAGE_TOO_LARGE: 10,
+  NETWORK_EXCEPTION: 13,
+  COORDINATOR_LOAD_IN_PROGRESS: 14,
+  NOT_COORDINATOR: 16,
+  INVALID_TOPIC_EXCEPTION: 17,
+  NOT_ENOUGH_REPLICAS: 19,
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 20,
+  TOPIC_ALREADY_EXISTS: 36,
+  INVALID_PARTITIONS: 37,
+  INVALID_REPLICATION_FACTOR: 38,
+  INVALID_CONFIG: 40,
+  NOT_CONTROLLER: 41,
+  INVALID_REQUEST: 42,
+  UNSUPPORTED_VERSION: 35,
+  KAFKA_STORAGE_ERROR: 56,
+  FENCED_LEADER_EPOCH: 74,
+  INVALID_RECORD: 87,
+  THROTTLING_QUOTA_EXCEEDED: 89,
+} as const satisfies Partial<Record<ErrorName | 'NONE' | 'UNSUPPORTED_VERSION', number>>;
+
+/** The Kafka error code of a failure a service threw. */
+export function kafkaErrorCode(err: unknown): number {
+  if (err instanceof RunnelError && Object.hasOwn(KAFKA_ERROR, err.errorName)) {
+    return KAFKA_ERROR[err.errorName as keyof typeof KAFKA_ERROR];
+  }
+  return KAFKA_ERROR.UNKNOWN_SERVER_ERROR;
+}
