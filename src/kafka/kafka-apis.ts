@@ -1,6 +1,9 @@
-import type { FetchService, MetadataService, ProduceBudget, ProduceService, QuorumService } from '../services/front-door-services.ts';
+import type { TopicDefaults } from '../metadata/controller.ts';
+import type { AdminService, FetchService, MetadataService, ProduceBudget, ProduceService, QuorumService } from '../services/front-door-services.ts';
+import { createTopicsApi, deleteTopicsApi } from './handlers/admin-topics.ts';
 import { apiVersionsApi } from './handlers/api-versions.ts';
 import type { AdvertisedApi } from './handlers/api-versions.ts';
+import { describeClusterApi } from './handlers/describe-cluster.ts';
 import { fetchApi } from './handlers/fetch.ts';
 import { metadataApi } from './handlers/metadata.ts';
 import type { KafkaAddress } from './handlers/metadata.ts';
@@ -14,14 +17,19 @@ import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
  * §1.5): one table, identical on every node. Only APIs with a working handler are listed, so
  * that clients never call one that is missing: librdkafka decides its features from this list
  * (Produce 3 and Fetch 4 in range turn on RecordBatch v2; Produce 7 and Fetch 10 on ZSTD).
- * Not yet listed: ListOffsets (so clients consume from absolute offsets), the admin APIs,
- * InitProducerId (no idempotent producer yet).
+ * CreateTopics, DeleteTopics and DescribeCluster serve the admin clients (kafkajs admin, the Java
+ * AdminClient) from their lowest versions. Not yet listed: ListOffsets (so clients consume from
+ * absolute offsets), CreatePartitions, DescribeConfigs, IncrementalAlterConfigs, InitProducerId
+ * (no idempotent producer yet).
  */
 export const SERVED_VERSIONS = {
   Produce: { min: 0, max: 9 },
   Fetch: { min: 4, max: 12 },
   ApiVersions: { min: 0, max: 3 },
   Metadata: { min: 0, max: 12 },
+  CreateTopics: { min: 0, max: 7 },
+  DeleteTopics: { min: 0, max: 6 },
+  DescribeCluster: { min: 0, max: 1 },
 } as const;
 
 export interface KafkaServices {
@@ -33,6 +41,8 @@ export interface KafkaServices {
   readonly produceBudget: ProduceBudget;
   readonly fetch: FetchService;
   readonly kafkaAddress: (brokerId: number) => KafkaAddress | undefined;
+  readonly admin: AdminService;
+  readonly topicDefaults: TopicDefaults;
 }
 
 export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
@@ -42,6 +52,9 @@ export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
     metadataApi(loadApiSpecs('Metadata'), SERVED_VERSIONS.Metadata, services),
     produceApi(loadApiSpecs('Produce'), SERVED_VERSIONS.Produce, services),
     fetchApi(loadApiSpecs('Fetch'), SERVED_VERSIONS.Fetch, services),
+    createTopicsApi(loadApiSpecs('CreateTopics'), SERVED_VERSIONS.CreateTopics, services),
+    deleteTopicsApi(loadApiSpecs('DeleteTopics'), SERVED_VERSIONS.DeleteTopics, services),
+    describeClusterApi(loadApiSpecs('DescribeCluster'), SERVED_VERSIONS.DescribeCluster, services),
   ];
   const byKey = new Map(apis.map((a) => [a.specs.apiKey, a]));
   const advertised: AdvertisedApi[] = apis.map((a) => ({ apiKey: a.specs.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }));

@@ -347,26 +347,7 @@ export class Controller {
   createTopic(req: CreateTopicRequest): Promise<TopicState> {
     return this.run(() => {
       const img = this.deps.image();
-      const d = this.deps.topicDefaults;
-      if (!TOPIC_NAME.test(req.name) || req.name === '.' || req.name === '..') {
-        throw invalid('topic_name', `"${req.name}" is not a valid topic name: 1-249 characters of a-z A-Z 0-9 . _ -`, 'INVALID_TOPIC_EXCEPTION');
-      }
-      const partitions = req.partitions ?? d.partitions;
-      if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-        throw invalid('partitions_count', `must be an integer 1-${MAX_PARTITIONS}, got ${partitions}`, 'INVALID_PARTITIONS');
-      }
-      const live = img.allBrokers().filter((b) => !b.fenced).map((b) => b.id);
-      const rf = req.replicationFactor ?? d.replicationFactor;
-      if (!Number.isInteger(rf) || rf < 1) {
-        throw invalid('replication_factor', `must be an integer >= 1, got ${rf}`, 'INVALID_REPLICATION_FACTOR');
-      }
-      if (rf > live.length) {
-        throw invalid('replication_factor', `${rf} is more than the ${live.length} live brokers`, 'INVALID_REPLICATION_FACTOR');
-      }
-      validateTopicConfigs(req.configs, rf);
-      if (img.topic(req.name) !== undefined) {
-        throw new RunnelError('TOPIC_ALREADY_EXISTS', `topic "${req.name}" already exists`);
-      }
+      const { partitions, rf, live } = checkCreateTopic(req, img, this.deps.topicDefaults);
       const leaderCount = new Map<number, number>();
       for (const t of img.allTopics()) for (const p of t.partitions) leaderCount.set(p.leader, (leaderCount.get(p.leader) ?? 0) + 1);
       const topicId = this.deps.newTopicId();
@@ -446,4 +427,33 @@ export function partitionChangeWithout(
   if (p.leader !== NO_LEADER && !gone.has(p.leader)) return base;
   const leader = p.replicas.find((b) => remaining.includes(b) && img.broker(b)?.fenced === false) ?? remaining[0] ?? NO_LEADER;
   return { ...base, leader };
+}
+
+/**
+ * What creating a topic would be: its partition count and replication factor (the defaults for
+ * those left out) and the live brokers to place it on, or the error Kafka names (bad name,
+ * partitions, replication factor or configs; the topic exists). The controller runs it before
+ * it creates; CreateTopics with validateOnly runs it alone.
+ */
+export function checkCreateTopic(req: CreateTopicRequest, img: MetadataImage, d: TopicDefaults): { partitions: number; rf: number; live: number[] } {
+  if (!TOPIC_NAME.test(req.name) || req.name === '.' || req.name === '..') {
+    throw invalid('topic_name', `"${req.name}" is not a valid topic name: 1-249 characters of a-z A-Z 0-9 . _ -`, 'INVALID_TOPIC_EXCEPTION');
+  }
+  const partitions = req.partitions ?? d.partitions;
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+    throw invalid('partitions_count', `must be an integer 1-${MAX_PARTITIONS}, got ${partitions}`, 'INVALID_PARTITIONS');
+  }
+  const live = img.allBrokers().filter((b) => !b.fenced).map((b) => b.id);
+  const rf = req.replicationFactor ?? d.replicationFactor;
+  if (!Number.isInteger(rf) || rf < 1) {
+    throw invalid('replication_factor', `must be an integer >= 1, got ${rf}`, 'INVALID_REPLICATION_FACTOR');
+  }
+  if (rf > live.length) {
+    throw invalid('replication_factor', `${rf} is more than the ${live.length} live brokers`, 'INVALID_REPLICATION_FACTOR');
+  }
+  validateTopicConfigs(req.configs, rf);
+  if (img.topic(req.name) !== undefined) {
+    throw new RunnelError('TOPIC_ALREADY_EXISTS', `topic "${req.name}" already exists`);
+  }
+  return { partitions, rf, live };
 }

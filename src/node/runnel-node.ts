@@ -242,6 +242,8 @@ export class RunnelNode {
           produceBudget,
           fetch: partitions,
           kafkaAddress: (id) => kafkaAddresses.get(id),
+          admin: controllerClient,
+          topicDefaults: config.topicDefaults,
         }),
         logger: componentLogger(root, 'kafka'),
       });

@@ -9,7 +9,7 @@ import { decodeResponse, encodeRequest, loadApiSpecs } from '../../src/kafka/pro
 import type { MessageValue } from '../../src/kafka/protocol/message-codec.ts';
 import { MetadataImage } from '../../src/metadata/image.ts';
 import { RecordType } from '../../src/metadata/records.ts';
-import type { FetchService, MetadataService, ProduceBudget, ProduceService, QuorumService } from '../../src/services/front-door-services.ts';
+import type { AdminService, FetchService, MetadataService, ProduceBudget, ProduceService, QuorumService } from '../../src/services/front-door-services.ts';
 import { pollUntil } from '../support/poll.ts';
 import { freePorts } from '../support/process-cluster.ts';
 
@@ -125,6 +125,8 @@ describe('Kafka connection', () => {
         produceBudget: notCalled as ProduceBudget,
         fetch: notCalled as FetchService,
         kafkaAddress: () => ({ host: '127.0.0.1', port: 9092 }),
+        admin: notCalled as AdminService,
+        topicDefaults: { partitions: 1, replicationFactor: 1, minInsyncReplicas: 1 },
       });
 
     it('answers an ApiVersions version it does not serve with a v0 UNSUPPORTED_VERSION listing its range (KIP-511)', async () => {
@@ -151,6 +153,9 @@ describe('Kafka connection', () => {
         { apiKey: 3, minVersion: 0, maxVersion: 12 },
         { apiKey: 0, minVersion: 0, maxVersion: 9 },
         { apiKey: 1, minVersion: 4, maxVersion: 12 },
+        { apiKey: 19, minVersion: 0, maxVersion: 7 },
+        { apiKey: 20, minVersion: 0, maxVersion: 6 },
+        { apiKey: 60, minVersion: 0, maxVersion: 1 },
       ]);
       c.socket.destroy();
     });

@@ -54,7 +54,7 @@ export function metadataApi(specs: ApiSpecs, range: { min: number; max: number }
   };
 }
 
-function liveBrokers(image: MetadataImage, deps: MetadataApiDeps): MessageValue[] {
+export function liveBrokers(image: MetadataImage, deps: MetadataApiDeps): MessageValue[] {
   const out: MessageValue[] = [];
   for (const b of image.allBrokers()) {
     const addr = deps.kafkaAddress(b.id);
@@ -67,7 +67,7 @@ function liveBrokers(image: MetadataImage, deps: MetadataApiDeps): MessageValue[
 }
 
 /** The quorum leader if it is a live broker, else the lowest live broker: never -1 (kafkajs). */
-function controllerId(brokers: readonly MessageValue[], leader: number | null, self: number): number {
+export function controllerId(brokers: readonly MessageValue[], leader: number | null, self: number): number {
   const ids = brokers.map((b) => b['nodeId'] as number);
   if (leader !== null && ids.includes(leader)) return leader;
   return ids[0] ?? self;
