@@ -11,6 +11,8 @@ import { CONSUMER_RPC } from '../http/consumers/instance-ops.ts';
 import type { Logger } from '../logger.ts';
 import type { Controller } from '../metadata/controller.ts';
 import { CONTROLLER_RPC, runControllerCall } from '../metadata/controller-calls.ts';
+import { METADATA_APPLIED_RPC } from '../metadata/metadata-view.ts';
+import type { MetadataView } from '../metadata/metadata-view.ts';
 import type { QuorumView } from '../metadata/quorum-status.ts';
 import { QUORUM_STATUS_RPC } from '../metadata/quorum-status.ts';
 import { route } from '../rpc/rpc-method.ts';
@@ -21,6 +23,7 @@ export interface RpcRouteServices {
   readonly raft: RaftNode;
   readonly controller: Controller;
   readonly quorum: QuorumView;
+  readonly metadata: MetadataView;
   readonly replicas: ReplicaManager;
   readonly partitions: PartitionClient;
   readonly coordinator: GroupCoordinator;
@@ -50,6 +53,7 @@ export function registerRpcRoutes(rpc: RpcNode, s: RpcRouteServices): void {
       return { result, appliedIndex: s.raft.status().applied };
     }),
     route(QUORUM_STATUS_RPC, () => s.quorum.local()),
+    route(METADATA_APPLIED_RPC, (req) => s.metadata.answerApplied(req)),
   ];
   for (const r of table) r.register(rpc);
   rpc.onMessage('raft', (payload, from) => {

@@ -151,7 +151,7 @@ export class RunnelNode {
       },
     }));
     const quorum = new QuorumView({ nodeId, incarnationId: this.incarnationId, voters, tickMs: config.raft.tickMs, raft, image: () => machine.image(), peers, logger: this.log });
-    const metadata = new MetadataView({ nodeId, image, raft, quorum, topicDefaults: this.topicDefaults, logger: this.log });
+    const metadata = new MetadataView({ nodeId, image, raft, quorum, peers, topicDefaults: this.topicDefaults, logger: this.log });
     const controllerClient = new ControllerClient({ nodeId, raft, controller: this.controller, peers, requestTimeoutMs: config.rpc.requestTimeoutMs, closed: () => this.closed });
 
     // Broker: replicas of the partitions this node holds, and the way to any partition's leader.
@@ -205,7 +205,7 @@ export class RunnelNode {
     rm.onImage(machine.image());
     rm.start();
 
-    registerRpcRoutes(rpc, { nodeId, raft, controller: this.controller, quorum, replicas: rm, partitions, coordinator, consumers, logger: this.log });
+    registerRpcRoutes(rpc, { nodeId, raft, controller: this.controller, quorum, metadata, replicas: rm, partitions, coordinator, consumers, logger: this.log });
     await rpc.start();
     await raft.start();
     // One produce budget per node, shared by both front doors.

@@ -44,6 +44,8 @@ export interface MetadataService {
   requireTopic(name: string): Promise<TopicState>;
   topicConfig(t: TopicState, name: string): string;
   topicConfigIsDefault(t: TopicState, name: string): boolean;
+  /** Whether every live broker has applied the metadata this node has, within timeoutMs. */
+  appliedOnLiveBrokers(timeoutMs: number): Promise<boolean>;
 }
 
 /** Metadata writes through the active controller (ControllerClient). */

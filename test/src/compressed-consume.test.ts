@@ -52,7 +52,7 @@ async function appOver(log: PartitionLog): Promise<FastifyInstance> {
   const unused = (what: string) => () => Promise.reject(new Error(`stub: ${what} is not used by these tests`));
   const services: HttpDeps = {
     cluster: { clusterId: 'runnel-local', nodeId: 1 },
-    metadata: { image: () => new MetadataImage(), findTopic: () => Promise.resolve(topic), requireTopic: () => Promise.resolve(topic), topicConfig: () => '', topicConfigIsDefault: () => true },
+    metadata: { image: () => new MetadataImage(), findTopic: () => Promise.resolve(topic), requireTopic: () => Promise.resolve(topic), topicConfig: () => '', topicConfigIsDefault: () => true, appliedOnLiveBrokers: unused('appliedOnLiveBrokers') },
     admin: { createTopic: unused('createTopic'), deleteTopic: unused('deleteTopic'), alterTopicConfigs: unused('alterTopicConfigs') },
     quorum: { controllerId: () => null, joined: () => false, status: unused('quorum status') },
     produce: { producerId: 1n, nextSequence: () => 0, produce: unused('produce') },

@@ -78,6 +78,7 @@ function stubServices(created: unknown[]): HttpDeps {
       requireTopic: noTopic,
       topicConfig: () => '',
       topicConfigIsDefault: () => true,
+      appliedOnLiveBrokers: () => Promise.resolve(true),
     },
     admin: {
       createTopic: () => Promise.reject(new RunnelError('TOPIC_ALREADY_EXISTS', 'stub: reached the createTopic handler')),

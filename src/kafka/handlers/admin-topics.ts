@@ -32,8 +32,8 @@ interface CreatableTopic {
  * and places it), with Kafka's per-topic error codes; -1 partitions or replication factor means
  * the cluster default; validateOnly runs the controller's checks against this node's image and
  * creates nothing. A created topic is answered once this node's image has it with a leader for
- * every partition (bounded by timeoutMs), so a client may produce to it at once.
- * TODO(issue 12): wait for every live broker's image, not only this node's.
+ * every partition and every live broker has applied as far as this node (rpc
+ * `metadata-applied`), bounded by timeoutMs: a client may produce to it through any broker at once.
  */
 export function createTopicsApi(specs: ApiSpecs, range: { min: number; max: number }, deps: AdminTopicsDeps): KafkaApi {
   return {
@@ -70,9 +70,9 @@ async function createOne(t: CreatableTopic, validateOnly: boolean, deadline: num
       return { name: t.name, topicId: ZERO_UUID, errorCode: KAFKA_ERROR.NONE, errorMessage: null, numPartitions: partitions, replicationFactor: rf, configs: [] };
     }
     const created = await deps.admin.createTopic(req);
-    const usable = await leadersKnown(deps.metadata, created, deadline);
+    const usable = (await leadersKnown(deps.metadata, created, deadline)) && (await deps.metadata.appliedOnLiveBrokers(Math.max(1, deadline - Date.now())));
     if (!usable) {
-      return failed(t.name, new RunnelError('REQUEST_TIMED_OUT', `topic "${t.name}" was created but not every partition had a leader in time`));
+      return failed(t.name, new RunnelError('REQUEST_TIMED_OUT', `topic "${t.name}" was created but not every live broker knew its leaders in time`));
     }
     return {
       name: t.name,
