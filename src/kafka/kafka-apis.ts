@@ -2,6 +2,7 @@ import type { FetchService, MetadataService, ProduceBudget, ProduceService, Quor
 import { apiVersionsApi } from './handlers/api-versions.ts';
 import type { AdvertisedApi } from './handlers/api-versions.ts';
 import { fetchApi } from './handlers/fetch.ts';
+import { listOffsetsApi } from './handlers/list-offsets.ts';
 import { metadataApi } from './handlers/metadata.ts';
 import type { KafkaAddress } from './handlers/metadata.ts';
 import { produceApi } from './handlers/produce.ts';
@@ -13,13 +14,16 @@ import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
  * The APIs this node serves, with the version ranges it advertises (research/kafka-wire.md
  * §1.5): one table, identical on every node. Only APIs with a working handler are listed, so
  * that clients never call one that is missing: librdkafka decides its features from this list
- * (Produce 3 and Fetch 4 in range turn on RecordBatch v2; Produce 7 and Fetch 10 on ZSTD).
- * Not yet listed: ListOffsets (so clients consume from absolute offsets), the admin APIs,
+ * (Produce 3 and Fetch 4 in range turn on RecordBatch v2; Produce 7 and Fetch 10 on ZSTD;
+ * ListOffsets 1 on offsets by timestamp). ListOffsets serves v0-7 (v0 in the old
+ * OldStyleOffsets shape), so clients start at beginning, end, or a time.
+ * Not yet listed: OffsetForLeaderEpoch (clients skip position validation), the admin APIs,
  * InitProducerId (no idempotent producer yet).
  */
 export const SERVED_VERSIONS = {
   Produce: { min: 0, max: 9 },
   Fetch: { min: 4, max: 12 },
+  ListOffsets: { min: 0, max: 7 },
   ApiVersions: { min: 0, max: 3 },
   Metadata: { min: 0, max: 12 },
 } as const;
@@ -42,6 +46,7 @@ export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
     metadataApi(loadApiSpecs('Metadata'), SERVED_VERSIONS.Metadata, services),
     produceApi(loadApiSpecs('Produce'), SERVED_VERSIONS.Produce, services),
     fetchApi(loadApiSpecs('Fetch'), SERVED_VERSIONS.Fetch, services),
+    listOffsetsApi(loadApiSpecs('ListOffsets'), SERVED_VERSIONS.ListOffsets, services),
   ];
   const byKey = new Map(apis.map((a) => [a.specs.apiKey, a]));
   const advertised: AdvertisedApi[] = apis.map((a) => ({ apiKey: a.specs.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }));
