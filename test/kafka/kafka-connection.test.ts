@@ -151,6 +151,7 @@ describe('Kafka connection', () => {
         { apiKey: 3, minVersion: 0, maxVersion: 12 },
         { apiKey: 0, minVersion: 0, maxVersion: 9 },
         { apiKey: 1, minVersion: 4, maxVersion: 12 },
+        { apiKey: 2, minVersion: 0, maxVersion: 7 },
       ]);
       c.socket.destroy();
     });
