@@ -5,6 +5,7 @@ import { fetchApi } from './handlers/fetch.ts';
 import { listOffsetsApi } from './handlers/list-offsets.ts';
 import { metadataApi } from './handlers/metadata.ts';
 import type { KafkaAddress } from './handlers/metadata.ts';
+import { offsetForLeaderEpochApi } from './handlers/offset-for-leader-epoch.ts';
 import { produceApi } from './handlers/produce.ts';
 import type { KafkaApi, KafkaApiTable } from './kafka-connection.ts';
 import { KAFKA_ERROR } from './kafka-error-codes.ts';
@@ -16,14 +17,17 @@ import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
  * that clients never call one that is missing: librdkafka decides its features from this list
  * (Produce 3 and Fetch 4 in range turn on RecordBatch v2; Produce 7 and Fetch 10 on ZSTD;
  * ListOffsets 1 on offsets by timestamp). ListOffsets serves v0-7 (v0 in the old
- * OldStyleOffsets shape), so clients start at beginning, end, or a time.
- * Not yet listed: OffsetForLeaderEpoch (clients skip position validation), the admin APIs,
+ * OldStyleOffsets shape), so clients start at beginning, end, or a time; OffsetForLeaderEpoch
+ * v2-4 (Kafka 4.0's range; librdkafka sends v2) lets clients validate a position after a
+ * leader change (KIP-320).
+ * Not yet listed: the admin APIs,
  * InitProducerId (no idempotent producer yet).
  */
 export const SERVED_VERSIONS = {
   Produce: { min: 0, max: 9 },
   Fetch: { min: 4, max: 12 },
   ListOffsets: { min: 0, max: 7 },
+  OffsetForLeaderEpoch: { min: 2, max: 4 },
   ApiVersions: { min: 0, max: 3 },
   Metadata: { min: 0, max: 12 },
 } as const;
@@ -47,6 +51,7 @@ export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
     produceApi(loadApiSpecs('Produce'), SERVED_VERSIONS.Produce, services),
     fetchApi(loadApiSpecs('Fetch'), SERVED_VERSIONS.Fetch, services),
     listOffsetsApi(loadApiSpecs('ListOffsets'), SERVED_VERSIONS.ListOffsets, services),
+    offsetForLeaderEpochApi(loadApiSpecs('OffsetForLeaderEpoch'), SERVED_VERSIONS.OffsetForLeaderEpoch, services),
   ];
   const byKey = new Map(apis.map((a) => [a.specs.apiKey, a]));
   const advertised: AdvertisedApi[] = apis.map((a) => ({ apiKey: a.specs.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }));

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { decodeResponse, encodeRequest, loadApiSpecs } from '../../src/kafka/protocol/frames.ts';
 import type { MessageValue } from '../../src/kafka/protocol/message-codec.ts';
+import { ZERO_UUID } from '../../src/kafka/protocol/message-codec.ts';
 import { pollUntil } from '../support/poll.ts';
 import type { ProcessCluster } from '../support/process-cluster.ts';
 import { withCluster } from '../support/process-cluster.ts';
@@ -49,7 +50,7 @@ async function exchange(port: number, frame: Buffer, decode: (f: Buffer) => Mess
   }
 }
 
-describe('Kafka ListOffsets on a 3-node cluster', () => {
+describe('Kafka ListOffsets and OffsetForLeaderEpoch on a 3-node cluster', () => {
   let c!: ProcessCluster;
   withCluster((cluster) => (c = cluster));
 
@@ -114,5 +115,38 @@ describe('Kafka ListOffsets on a 3-node cluster', () => {
     expect([0n, 1n, 2n]).toContain(max?.['offset']);
     expect(max?.['timestamp'] as bigint).toBeGreaterThan(0n);
     expect(latest).toMatchObject({ errorCode: 0, offset: 3n, timestamp: -1n, leaderEpoch: -1 });
+  }, 60_000);
+
+  it('OffsetForLeaderEpoch answers the current epoch with the log end, a later epoch with -1, an unknown topic per partition, from any node', async () => {
+    const topic = 'leader-epochs';
+    const created = await c.http(1, 'POST', c.v3('/topics'), { topic_name: topic, partitions_count: 1, replication_factor: 3 });
+    expect(created.status).toBe(201);
+    await kcatProduce(c.kafkaPorts.get(1) ?? 0, topic, ['a', 'b', 'c', 'd']);
+    const metadata = loadApiSpecs('Metadata');
+    const epochs = loadApiSpecs('OffsetForLeaderEpoch');
+    type Md = { topics: { partitions: { leaderEpoch: number }[] }[] };
+    for (const id of c.ids) {
+      const port = c.kafkaPorts.get(id) ?? 0;
+      const md = (await exchange(port, encodeRequest(metadata, 12, 1, 'test', { topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false }), (f) => decodeResponse(f, metadata, 12).body)) as Md;
+      const epoch = md.topics[0]?.partitions[0]?.leaderEpoch ?? -1;
+      expect(epoch).toBeGreaterThanOrEqual(0);
+      for (const version of [2, 4]) {
+        const req = { replicaId: -1, topics: [
+          { topic, partitions: [{ partition: 0, currentLeaderEpoch: epoch, leaderEpoch: epoch }, { partition: 0, currentLeaderEpoch: epoch, leaderEpoch: epoch + 5 }, { partition: 3, currentLeaderEpoch: -1, leaderEpoch: epoch }] },
+          { topic: 'no-such-topic', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] },
+        ] };
+        const answer = (await exchange(port, encodeRequest(epochs, version, 2, 'test', req), (f) => decodeResponse(f, epochs, version).body)) as { topics: { topic: string; partitions: MessageValue[] }[] };
+        expect(answer.topics.map((t) => [t.topic, t.partitions]), `node ${id} v${version}`).toEqual([
+          [topic, [
+            { errorCode: 0, partition: 0, leaderEpoch: epoch, endOffset: 4n },
+            { errorCode: 0, partition: 0, leaderEpoch: -1, endOffset: -1n },
+            { errorCode: 3, partition: 3, leaderEpoch: -1, endOffset: -1n },
+          ]],
+          ['no-such-topic', [{ errorCode: 3, partition: 0, leaderEpoch: -1, endOffset: -1n }]],
+        ]);
+      }
+    }
+    // kcat still consumes everything with position validation available to it.
+    expect(await kcatConsume(c.kafkaPorts.get(2) ?? 0, topic, 'beginning')).toEqual(['a:0', 'b:1', 'c:2', 'd:3']);
   }, 60_000);
 });

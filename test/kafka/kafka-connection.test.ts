@@ -152,6 +152,7 @@ describe('Kafka connection', () => {
         { apiKey: 0, minVersion: 0, maxVersion: 9 },
         { apiKey: 1, minVersion: 4, maxVersion: 12 },
         { apiKey: 2, minVersion: 0, maxVersion: 7 },
+        { apiKey: 23, minVersion: 2, maxVersion: 4 },
       ]);
       c.socket.destroy();
     });
