@@ -7,7 +7,7 @@ import type { Fields } from '../rpc/wire-shape.ts';
 import { bytes, fields, int, str } from '../rpc/wire-shape.ts';
 import { mappingLogErrors } from './log-errors.ts';
 import type { Acks } from './partition-replica.ts';
-import type { OffsetAtTime, PartitionOffsets, ReplicaManager } from './replica-manager.ts';
+import type { EpochEndOffset, OffsetAtTime, PartitionOffsets, ReplicaManager } from './replica-manager.ts';
 
 /** Conditions that pass when the partition's leadership settles: retried inside the request's deadline. */
 const RETRIABLE = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'BROKER_NOT_AVAILABLE', 'FENCED_LEADER_EPOCH']);
@@ -39,6 +39,13 @@ export interface OffsetForTimestampCall {
   readonly partition: number;
   /** Milliseconds since the epoch, or -1 latest, -2 earliest, -3 max timestamp (Kafka ListOffsets). */
   readonly timestamp: number;
+}
+
+export interface EndOffsetForEpochCall {
+  readonly topicId: string;
+  readonly partition: number;
+  /** The leader epoch whose end offset is asked for (Kafka OffsetForLeaderEpoch). */
+  readonly leaderEpoch: number;
 }
 
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -104,6 +111,19 @@ export const OFFSET_FOR_TIMESTAMP_RPC: RpcMethod<OffsetForTimestampCall, OffsetA
   },
 };
 
+/** rpc `endOffsetForEpoch`: OffsetForLeaderEpoch on the partition's leader. */
+export const END_OFFSET_FOR_EPOCH_RPC: RpcMethod<EndOffsetForEpochCall, EpochEndOffset> = {
+  name: 'endOffsetForEpoch',
+  parseRequest: (payload) => {
+    const o = fields(payload, 'endOffsetForEpoch');
+    return { ...partitionRef(o), leaderEpoch: int(o, 'leaderEpoch') };
+  },
+  parseResponse: (payload) => {
+    const o = fields(payload, 'endOffsetForEpoch answer');
+    return { epoch: int(o, 'epoch'), endOffset: int(o, 'endOffset') };
+  },
+};
+
 /**
  * Reaches a partition's leader from any node: locally when this broker leads it, else over
  * rpc. While leadership is moving (just created, failing over) it retries within the
@@ -152,6 +172,10 @@ export class PartitionClient {
     return mappingLogErrors(() => this.replicas.offsetForTimestamp(c.topicId, c.partition, c.timestamp));
   }
 
+  answerEndOffsetForEpoch(c: EndOffsetForEpochCall): Promise<EpochEndOffset> {
+    return mappingLogErrors(() => Promise.resolve(this.replicas.endOffsetForEpoch(c.topicId, c.partition, c.leaderEpoch)));
+  }
+
   produce(c: ProduceCall): Promise<number> {
     return this.onLeader(c.topicId, c.partition, c.timeoutMs, async (leader, left) => {
       if (leader === this.selfId) return this.replicas.produce(c.topicId, c.partition, asBuffer(c.batch), c.acks, left);
@@ -181,6 +205,14 @@ export class PartitionClient {
     return this.onLeader(c.topicId, c.partition, timeoutMs, async (leader, left) => {
       if (leader === this.selfId) return this.replicas.offsetForTimestamp(c.topicId, c.partition, c.timestamp);
       return this.peers.call(leader, OFFSET_FOR_TIMESTAMP_RPC, c, left);
+    });
+  }
+
+  /** OffsetForLeaderEpoch for one partition on its leader (ReplicaManager.endOffsetForEpoch). */
+  endOffsetForEpoch(c: EndOffsetForEpochCall, timeoutMs = OFFSETS_TIMEOUT_MS): Promise<EpochEndOffset> {
+    return this.onLeader(c.topicId, c.partition, timeoutMs, async (leader, left) => {
+      if (leader === this.selfId) return this.replicas.endOffsetForEpoch(c.topicId, c.partition, c.leaderEpoch);
+      return this.peers.call(leader, END_OFFSET_FOR_EPOCH_RPC, c, left);
     });
   }
 

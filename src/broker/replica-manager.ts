@@ -53,6 +53,12 @@ export interface OffsetAtTime {
   readonly timestamp: number;
 }
 
+/** OffsetForLeaderEpoch's answer: the largest epoch <= the one asked for, and where it ends; -1, -1 when unknown. */
+export interface EpochEndOffset {
+  readonly epoch: number;
+  readonly endOffset: number;
+}
+
 /**
  * Every local partition replica, kept in step with the metadata image (Kafka's
  * ReplicaManager + ReplicaFetcherManager): opens a log for each partition this broker
@@ -204,6 +210,17 @@ export class ReplicaManager {
     const found = timestampMs === MAX_TIMESTAMP ? await r.log.maxTimestampOffset() : await r.log.offsetForTimestamp(timestampMs);
     // The high watermark after the search: it only grows while this broker leads.
     return found !== undefined && found.offset < r.log.highWatermark ? found : undefined;
+  }
+
+  /**
+   * OffsetForLeaderEpoch on the leader (Kafka Partition.lastOffsetForLeaderEpoch): the largest
+   * epoch <= `leaderEpoch` in this log and its end offset, the log end offset for the current
+   * epoch (ReplicaLog.endOffsetForEpoch, Kafka's LeaderEpochFileCache.endOffsetFor); -1, -1 for
+   * an epoch above every epoch held. A consumer whose position's epoch ends earlier truncates
+   * its position to that end offset (KIP-320).
+   */
+  endOffsetForEpoch(topicId: string, partition: number, leaderEpoch: number): EpochEndOffset {
+    return this.leaderReplica(topicId, partition).log.endOffsetForEpoch(leaderEpoch);
   }
 
   /**

@@ -5,8 +5,10 @@ import { apiVersionsApi } from './handlers/api-versions.ts';
 import type { AdvertisedApi } from './handlers/api-versions.ts';
 import { describeClusterApi } from './handlers/describe-cluster.ts';
 import { fetchApi } from './handlers/fetch.ts';
+import { listOffsetsApi } from './handlers/list-offsets.ts';
 import { metadataApi } from './handlers/metadata.ts';
 import type { KafkaAddress } from './handlers/metadata.ts';
+import { offsetForLeaderEpochApi } from './handlers/offset-for-leader-epoch.ts';
 import { produceApi } from './handlers/produce.ts';
 import type { KafkaApi, KafkaApiTable } from './kafka-connection.ts';
 import { KAFKA_ERROR } from './kafka-error-codes.ts';
@@ -16,15 +18,20 @@ import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
  * The APIs this node serves, with the version ranges it advertises (research/kafka-wire.md
  * §1.5): one table, identical on every node. Only APIs with a working handler are listed, so
  * that clients never call one that is missing: librdkafka decides its features from this list
- * (Produce 3 and Fetch 4 in range turn on RecordBatch v2; Produce 7 and Fetch 10 on ZSTD).
- * CreateTopics, DeleteTopics and DescribeCluster serve the admin clients (kafkajs admin, the Java
- * AdminClient) from their lowest versions. Not yet listed: ListOffsets (so clients consume from
- * absolute offsets), CreatePartitions, DescribeConfigs, IncrementalAlterConfigs, InitProducerId
+ * (Produce 3 and Fetch 4 in range turn on RecordBatch v2; Produce 7 and Fetch 10 on ZSTD;
+ * ListOffsets 1 on offsets by timestamp). ListOffsets serves v0-7 (v0 in the old
+ * OldStyleOffsets shape), so clients start at beginning, end, or a time; OffsetForLeaderEpoch
+ * v2-4 (Kafka 4.0's range; librdkafka sends v2) lets clients validate a position after a
+ * leader change (KIP-320). CreateTopics, DeleteTopics and DescribeCluster serve the admin
+ * clients (kafkajs admin, the Java AdminClient) from their lowest versions.
+ * Not yet listed: CreatePartitions, DescribeConfigs, IncrementalAlterConfigs, InitProducerId
  * (no idempotent producer yet).
  */
 export const SERVED_VERSIONS = {
   Produce: { min: 0, max: 9 },
   Fetch: { min: 4, max: 12 },
+  ListOffsets: { min: 0, max: 7 },
+  OffsetForLeaderEpoch: { min: 2, max: 4 },
   ApiVersions: { min: 0, max: 3 },
   Metadata: { min: 0, max: 12 },
   CreateTopics: { min: 0, max: 7 },
@@ -55,6 +62,8 @@ export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
     createTopicsApi(loadApiSpecs('CreateTopics'), SERVED_VERSIONS.CreateTopics, services),
     deleteTopicsApi(loadApiSpecs('DeleteTopics'), SERVED_VERSIONS.DeleteTopics, services),
     describeClusterApi(loadApiSpecs('DescribeCluster'), SERVED_VERSIONS.DescribeCluster, services),
+    listOffsetsApi(loadApiSpecs('ListOffsets'), SERVED_VERSIONS.ListOffsets, services),
+    offsetForLeaderEpochApi(loadApiSpecs('OffsetForLeaderEpoch'), SERVED_VERSIONS.OffsetForLeaderEpoch, services),
   ];
   const byKey = new Map(apis.map((a) => [a.specs.apiKey, a]));
   const advertised: AdvertisedApi[] = apis.map((a) => ({ apiKey: a.specs.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }));

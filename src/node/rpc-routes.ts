@@ -1,7 +1,7 @@
 import type { RaftNode } from '../../raft/node.ts';
 import type { Message } from '../../raft/types.ts';
 import { FETCH_RPC } from '../broker/fetch-rpc.ts';
-import { CONSUME_RPC, OFFSET_FOR_TIMESTAMP_RPC, OFFSETS_RPC, PRODUCE_RPC } from '../broker/partition-client.ts';
+import { CONSUME_RPC, END_OFFSET_FOR_EPOCH_RPC, OFFSET_FOR_TIMESTAMP_RPC, OFFSETS_RPC, PRODUCE_RPC } from '../broker/partition-client.ts';
 import type { PartitionClient } from '../broker/partition-client.ts';
 import type { ReplicaManager } from '../broker/replica-manager.ts';
 import { GROUP_RPC } from '../groups/group-calls.ts';
@@ -43,6 +43,7 @@ export function registerRpcRoutes(rpc: RpcNode, s: RpcRouteServices): void {
     route(CONSUME_RPC, (c) => s.partitions.answerConsume(c)),
     route(OFFSETS_RPC, (c) => s.partitions.answerOffsets(c)),
     route(OFFSET_FOR_TIMESTAMP_RPC, (c) => s.partitions.answerOffsetForTimestamp(c)),
+    route(END_OFFSET_FOR_EPOCH_RPC, (c) => s.partitions.answerEndOffsetForEpoch(c)),
     // Groups: a group's coordinator; REST consumer instances living here.
     route(GROUP_RPC, (call) => s.coordinator.handle(call)),
     route(CONSUMER_RPC, (c) => s.consumers.execute(c.group, c.instance, c.op)),

@@ -4,8 +4,8 @@
 // from src/http/, so that a second door imports them without importing the first; the classes
 // that implement them (src/broker/, src/metadata/, src/groups/) satisfy them structurally.
 
-import type { ConsumeCall, OffsetForTimestampCall, ProduceCall } from '../broker/partition-client.ts';
-import type { OffsetAtTime, PartitionOffsets } from '../broker/replica-manager.ts';
+import type { ConsumeCall, EndOffsetForEpochCall, OffsetForTimestampCall, ProduceCall } from '../broker/partition-client.ts';
+import type { EpochEndOffset, OffsetAtTime, PartitionOffsets } from '../broker/replica-manager.ts';
 import type { GroupView } from '../groups/group-admin.ts';
 import type { ControllerCall } from '../metadata/controller-calls.ts';
 import type { MetadataImage, TopicState } from '../metadata/image.ts';
@@ -30,6 +30,8 @@ export interface FetchService {
    * the timestamp; only offsets below the high watermark. Undefined: none (ListOffsets -1).
    */
   offsetForTimestamp(c: OffsetForTimestampCall, timeoutMs?: number): Promise<OffsetAtTime | undefined>;
+  /** Kafka OffsetForLeaderEpoch for one partition on its leader: the largest epoch <= the one asked for and its end offset. */
+  endOffsetForEpoch(c: EndOffsetForEpochCall, timeoutMs?: number): Promise<EpochEndOffset>;
 }
 
 /** Produce backpressure: bytes in flight on this node (ByteBudget); the release runs once the request is answered. */

@@ -156,6 +156,8 @@ describe('Kafka connection', () => {
         { apiKey: 19, minVersion: 0, maxVersion: 7 },
         { apiKey: 20, minVersion: 0, maxVersion: 6 },
         { apiKey: 60, minVersion: 0, maxVersion: 1 },
+        { apiKey: 2, minVersion: 0, maxVersion: 7 },
+        { apiKey: 23, minVersion: 2, maxVersion: 4 },
       ]);
       c.socket.destroy();
     });

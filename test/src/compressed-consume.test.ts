@@ -61,6 +61,7 @@ async function appOver(log: PartitionLog): Promise<FastifyInstance> {
       consume: async (c) => ({ records: (await log.read(c.offset, c.maxBytes, log.logEndOffset)).records, highWatermark: log.logEndOffset }),
       offsets: unused('offsets'),
       offsetForTimestamp: unused('offsetForTimestamp'),
+      endOffsetForEpoch: unused('endOffsetForEpoch'),
     },
     groups: { list: unused('group list'), describe: unused('group describe'), alterOffsets: unused('alterOffsets') },
     consumers: { create: unused('consumer create'), call: unused('consumer instance call') },

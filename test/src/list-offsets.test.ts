@@ -74,3 +74,24 @@ describe('ReplicaManager.offsetForTimestamp (ListOffsets on the leader)', () => 
     await expect(refused).rejects.toMatchObject({ errorName: 'INVALID_REQUEST' });
   });
 });
+
+describe('ReplicaManager.endOffsetForEpoch (OffsetForLeaderEpoch on the leader)', () => {
+  it('answers where an older epoch ended, the log end for the current one, -1/-1 above every epoch, and only on the leader', async () => {
+    const b = await ReplicaBrokers.start([1, 2], { replicaLagTimeMaxMs: 60_000 });
+    brokers = b;
+    b.commit(...bootRecords());
+    await b.settled();
+    await b.manager(1).produce(TOPIC_ID, 0, batchAt([100, 200]), -1, 3000);
+    // Leadership moves to broker 2 (leader epoch 1), which appends three more records.
+    b.commit({ type: RecordType.PartitionChange, v: 1, topicId: TOPIC_ID, partition: 0, leader: 2 });
+    await b.settled();
+    const leader = b.manager(2);
+    await pollUntil('broker 2 to lead', () => leader.replica(TOPIC_ID, 0)?.role === 'leader', 5000);
+    await leader.produce(TOPIC_ID, 0, batchAt([300, 400, 500]), 1, 3000);
+
+    expect(leader.endOffsetForEpoch(TOPIC_ID, 0, 0)).toEqual({ epoch: 0, endOffset: 2 });
+    expect(leader.endOffsetForEpoch(TOPIC_ID, 0, 1)).toEqual({ epoch: 1, endOffset: 5 });
+    expect(leader.endOffsetForEpoch(TOPIC_ID, 0, 7)).toEqual({ epoch: -1, endOffset: -1 });
+    expect(() => b.manager(1).endOffsetForEpoch(TOPIC_ID, 0, 0)).toThrow(expect.objectContaining({ errorName: 'NOT_LEADER_OR_FOLLOWER' }) as Error);
+  });
+});

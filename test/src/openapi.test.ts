@@ -88,7 +88,7 @@ function stubServices(created: unknown[]): HttpDeps {
     quorum: { controllerId: () => null, joined: () => false, status: unused('quorum status') },
     produce: { producerId: 1n, nextSequence: () => 0, produce: unused('produce') },
     produceBudget: { acquire: () => () => undefined },
-    fetch: { consume: unused('consume'), offsets: unused('offsets'), offsetForTimestamp: unused('offsetForTimestamp') },
+    fetch: { consume: unused('consume'), offsets: unused('offsets'), offsetForTimestamp: unused('offsetForTimestamp'), endOffsetForEpoch: unused('endOffsetForEpoch') },
     groups: { list: unused('group list'), describe: unused('group describe'), alterOffsets: unused('alterOffsets') },
     consumers: {
       create: (_group: string, body: unknown) => {

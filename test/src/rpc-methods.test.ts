@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FETCH_RPC } from '../../src/broker/fetch-rpc.ts';
-import { CONSUME_RPC, OFFSET_FOR_TIMESTAMP_RPC, OFFSETS_RPC, PRODUCE_RPC } from '../../src/broker/partition-client.ts';
+import { CONSUME_RPC, END_OFFSET_FOR_EPOCH_RPC, OFFSET_FOR_TIMESTAMP_RPC, OFFSETS_RPC, PRODUCE_RPC } from '../../src/broker/partition-client.ts';
 import { retryUntil } from '../../src/deadline.ts';
 import { RunnelError } from '../../src/errors.ts';
 import { GROUP_RPC, parseGroupSnapshot, parseHeartbeatAnswer } from '../../src/groups/group-calls.ts';
@@ -34,6 +34,7 @@ const CASES = [
   { m: CONTROLLER_RPC, req: { method: 'createTopic', name: 'orders', partitions: 3, configs: { 'retention.ms': '1000' } }, res: { result: { id: 'x' }, appliedIndex: 1 } },
   { m: QUORUM_STATUS_RPC, req: null, res: { leaderId: 1, term: 4, commitIndex: 9, voters: [{ nodeId: 1, matchIndex: 9, lastContactMs: null }] } },
   { m: OFFSET_FOR_TIMESTAMP_RPC, req: { topicId: 't1', partition: 1, timestamp: -3 }, res: { offset: 3, timestamp: 1_700_000_000_000 } },
+  { m: END_OFFSET_FOR_EPOCH_RPC, req: { topicId: 't1', partition: 1, leaderEpoch: 4 }, res: { epoch: -1, endOffset: -1 } },
 ] as const;
 
 describe('inter-node rpc methods', () => {
@@ -45,6 +46,7 @@ describe('inter-node rpc methods', () => {
   it.each([
     ['produce with acks 2', () => PRODUCE_RPC.parseRequest({ topicId: 't', partition: 0, batch: new Uint8Array(), acks: 2, timeoutMs: 1 }), 'acks: must be 0, 1 or -1'],
     ['offsetForTimestamp with a string timestamp', () => OFFSET_FOR_TIMESTAMP_RPC.parseRequest({ topicId: 't', partition: 0, timestamp: '5' }), 'timestamp: must be an integer'],
+    ['an endOffsetForEpoch answer without its end offset', () => END_OFFSET_FOR_EPOCH_RPC.parseResponse({ epoch: 3 }), 'endOffset: must be an integer'],
     ['an offsetForTimestamp answer without its timestamp', () => OFFSET_FOR_TIMESTAMP_RPC.parseResponse({ offset: 3 }), 'timestamp: must be an integer'],
     ['produce with a string batch', () => PRODUCE_RPC.parseRequest({ topicId: 't', partition: 0, batch: 'x', acks: 1, timeoutMs: 1 }), 'batch: must be bytes'],
     ['fetch with a partition missing its epoch', () => FETCH_RPC.parseRequest({ ...CASES[3].req, partitions: [{ topicId: 't', partition: 0, fetchOffset: 0, lastFetchedEpoch: -1 }] }), 'leaderEpoch: must be an integer'],

@@ -1,0 +1,67 @@
+import type { FetchService, MetadataService } from '../../services/front-door-services.ts';
+import type { KafkaApi } from '../kafka-connection.ts';
+import { KAFKA_ERROR, kafkaErrorCode } from '../kafka-error-codes.ts';
+import type { ApiSpecs } from '../protocol/frames.ts';
+import type { MessageValue } from '../protocol/message-codec.ts';
+import { lookupTopic } from './topic-lookup.ts';
+
+export interface ListOffsetsApiDeps {
+  readonly metadata: MetadataService;
+  readonly fetch: FetchService;
+}
+
+interface ListOffsetsPartition {
+  readonly partitionIndex: number;
+  readonly timestamp: bigint;
+  readonly maxNumOffsets?: number;
+}
+
+/**
+ * ListOffsets (2): each partition is answered by the fetch service's offsetForTimestamp on the
+ * partition's leader (forwarded from any node): -2 earliest (log start), -1 latest (high
+ * watermark), -3 the record with the largest timestamp, else the earliest record at or after
+ * the timestamp, only below the high watermark; none found answers offset -1 and timestamp -1,
+ * as Kafka does. With no transactions, read_committed (IsolationLevel 1) reads as
+ * read_uncommitted (LSO = HW). v0 answers in the old shape, OldStyleOffsets: one offset, or
+ * none (Kafka's v0 also listed segment base offsets for MaxNumOffsets > 1; clients ask for 1).
+ * LeaderEpoch (v4+) is -1, unknown: clients then skip epoch validation of the position.
+ * TODO(issue 12): CurrentLeaderEpoch checks (FENCED/UNKNOWN_LEADER_EPOCH), the epoch of the
+ * record found.
+ */
+export function listOffsetsApi(specs: ApiSpecs, range: { min: number; max: number }, deps: ListOffsetsApiDeps): KafkaApi {
+  return {
+    specs,
+    minVersion: range.min,
+    maxVersion: range.max,
+    handle: async (req) => {
+      const topics = req.body['topics'] as { name: string; partitions: ListOffsetsPartition[] }[];
+      const responses = await Promise.all(
+        topics.map(async (t) => {
+          const topic = await lookupTopic(deps.metadata, t.name);
+          const partitions = await Promise.all(
+            t.partitions.map(async (p): Promise<MessageValue> => {
+              const answer = (errorCode: number, offset = -1n, timestamp = -1n): MessageValue => ({
+                partitionIndex: p.partitionIndex,
+                errorCode,
+                oldStyleOffsets: offset >= 0n && (p.maxNumOffsets ?? 1) > 0 ? [offset] : [],
+                timestamp,
+                offset,
+                leaderEpoch: -1,
+              });
+              if (topic === undefined || topic.partitions[p.partitionIndex] === undefined) return answer(KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION);
+              try {
+                const found = await deps.fetch.offsetForTimestamp({ topicId: topic.id, partition: p.partitionIndex, timestamp: Number(p.timestamp) });
+                if (found === undefined) return answer(KAFKA_ERROR.NONE);
+                return answer(KAFKA_ERROR.NONE, BigInt(found.offset), BigInt(found.timestamp));
+              } catch (err) {
+                return answer(kafkaErrorCode(err));
+              }
+            }),
+          );
+          return { name: t.name, partitions };
+        }),
+      );
+      return { throttleTimeMs: 0, topics: responses };
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { decodeResponse, encodeRequest, loadApiSpecs } from '../../src/kafka/protocol/frames.ts';
+import type { MessageValue } from '../../src/kafka/protocol/message-codec.ts';
+import { ZERO_UUID } from '../../src/kafka/protocol/message-codec.ts';
+import { pollUntil } from '../support/poll.ts';
+import type { ProcessCluster } from '../support/process-cluster.ts';
+import { withCluster } from '../support/process-cluster.ts';
+
+const run = promisify(execFile);
+
+/** kcat -P of `values` to partition 0 of `topic` through node `port`, acks=all. */
+async function kcatProduce(port: number, topic: string, values: readonly string[]): Promise<void> {
+  const produce = execFile('kcat', ['-P', '-b', `127.0.0.1:${port}`, '-t', topic, '-p', '0', '-X', 'acks=all', '-m', '10']);
+  produce.stdin?.end(values.join('\n') + '\n');
+  const code = await new Promise<number | null>((resolve) => produce.on('exit', resolve));
+  expect(code).toBe(0);
+}
+
+/** kcat -C from `offset` (beginning, end, -N, ...) until the end of partition 0: the lines `value:offset`. */
+async function kcatConsume(port: number, topic: string, offset: string): Promise<string[]> {
+  const args = ['-C', '-b', `127.0.0.1:${port}`, '-t', topic, '-p', '0', '-o', offset, '-e', '-f', '%s:%o\n', '-m', '10'];
+  const { stdout } = await run('kcat', args, { timeout: 30_000 });
+  return stdout.split('\n').filter((l) => l !== '');
+}
+
+/** One request on a fresh connection, its response decoded. */
+async function exchange(port: number, frame: Buffer, decode: (f: Buffer) => MessageValue): Promise<MessageValue> {
+  const socket = connect(port, '127.0.0.1');
+  try {
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(frame.length);
+    socket.write(Buffer.concat([size, frame]));
+    let got = Buffer.alloc(0);
+    return await new Promise<MessageValue>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no response within 10 s')), 10_000);
+      socket.on('error', reject);
+      socket.on('data', (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+        if (got.length >= 4 && got.length >= 4 + got.readInt32BE(0)) {
+          clearTimeout(timer);
+          resolve(decode(got.subarray(4, 4 + got.readInt32BE(0))));
+        }
+      });
+    });
+  } finally {
+    socket.destroy();
+  }
+}
+
+describe('Kafka ListOffsets and OffsetForLeaderEpoch on a 3-node cluster', () => {
+  let c!: ProcessCluster;
+  withCluster((cluster) => (c = cluster));
+
+  it('kcat consumes from beginning, end and the last two, and finds the first record at a timestamp (-Q), through any node', async () => {
+    const topic = 'kcat-offsets';
+    const created = await c.http(1, 'POST', c.v3('/topics'), { topic_name: topic, partitions_count: 1, replication_factor: 3 });
+    expect(created.status).toBe(201);
+    const first = Array.from({ length: 5 }, (_, i) => `early-${i}`);
+    const second = Array.from({ length: 3 }, (_, i) => `late-${i}`);
+    await kcatProduce(c.kafkaPorts.get(1) ?? 0, topic, first);
+    // Every record of the first run has a timestamp below `at`; the second run's are at or after it.
+    const at = Date.now() + 1;
+    await pollUntil('the clock to pass the split timestamp', () => Date.now() > at, 1000, 1);
+    await kcatProduce(c.kafkaPorts.get(1) ?? 0, topic, second);
+    const all = [...first, ...second].map((v, i) => `${v}:${i}`);
+
+    for (const id of c.ids) {
+      const port = c.kafkaPorts.get(id) ?? 0;
+      expect(await kcatConsume(port, topic, 'beginning')).toEqual(all);
+      expect(await kcatConsume(port, topic, 'end')).toEqual([]);
+      expect(await kcatConsume(port, topic, '-2')).toEqual(all.slice(-2));
+      const { stdout } = await run('kcat', ['-Q', '-b', `127.0.0.1:${port}`, '-t', `${topic}:0:${at}`, '-m', '10'], { timeout: 30_000 });
+      expect(stdout).toMatch(new RegExp(`\\[0\\]\\s+offset 5\\b`));
+    }
+    // A timestamp after every record: none (-1), as Kafka answers.
+    const { stdout } = await run('kcat', ['-Q', '-b', `127.0.0.1:${c.kafkaPorts.get(2)}`, '-t', `${topic}:0:${Date.now() + 3_600_000}`, '-m', '10'], { timeout: 30_000 });
+    expect(stdout).toMatch(/\[0\]\s+offset -1\b/);
+  }, 120_000);
+
+  it('answers v0 in the old shape, v1 and v7 with offset and timestamp, and an unknown partition or topic per partition', async () => {
+    const topic = 'list-offsets-raw';
+    const created = await c.http(1, 'POST', c.v3('/topics'), { topic_name: topic, partitions_count: 1, replication_factor: 3 });
+    expect(created.status).toBe(201);
+    await kcatProduce(c.kafkaPorts.get(2) ?? 0, topic, ['a', 'b', 'c']);
+    const specs = loadApiSpecs('ListOffsets');
+    const port = c.kafkaPorts.get(3) ?? 0;
+    const ask = async (version: number, topics: { name: string; partitions: { partitionIndex: number; timestamp: bigint }[] }[]): Promise<MessageValue> =>
+      (await exchange(port, encodeRequest(specs, version, 7, 'test', { replicaId: -1, isolationLevel: 1, topics }), (f) => decodeResponse(f, specs, version).body));
+    type Answer = { topics: { name: string; partitions: MessageValue[] }[] };
+    // The codec fills fields a version lacks with their defaults: compare only the version's own.
+    const only = (fields: string[], ps: MessageValue[] | undefined): MessageValue[] | undefined =>
+      ps?.map((p) => Object.fromEntries(fields.map((f) => [f, p[f]])));
+
+    const v0 = (await ask(0, [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -1n }, { partitionIndex: 1, timestamp: -2n }] }])) as Answer;
+    expect(only(['partitionIndex', 'errorCode', 'oldStyleOffsets'], v0.topics[0]?.partitions)).toEqual([
+      { partitionIndex: 0, errorCode: 0, oldStyleOffsets: [3n] },
+      { partitionIndex: 1, errorCode: 3, oldStyleOffsets: [] },
+    ]);
+    const v0early = (await ask(0, [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -2n }] }])) as Answer;
+    expect(v0early.topics[0]?.partitions[0]?.['oldStyleOffsets']).toEqual([0n]);
+
+    const v1 = (await ask(1, [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -2n }] }, { name: 'no-such-topic', partitions: [{ partitionIndex: 0, timestamp: -1n }] }])) as Answer;
+    expect(v1.topics.map((t) => [t.name, only(['partitionIndex', 'errorCode', 'timestamp', 'offset'], t.partitions)])).toEqual([
+      [topic, [{ partitionIndex: 0, errorCode: 0, timestamp: -1n, offset: 0n }]],
+      ['no-such-topic', [{ partitionIndex: 0, errorCode: 3, timestamp: -1n, offset: -1n }]],
+    ]);
+
+    // v7 (flexible): the largest timestamp (-3) is the last record's, and read_committed reads as read_uncommitted.
+    const v7 = (await ask(7, [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -3n }, { partitionIndex: 0, timestamp: -1n }] }])) as Answer;
+    const [max, latest] = v7.topics[0]?.partitions ?? [];
+    expect(max?.['errorCode']).toBe(0);
+    expect([0n, 1n, 2n]).toContain(max?.['offset']);
+    expect(max?.['timestamp'] as bigint).toBeGreaterThan(0n);
+    expect(latest).toMatchObject({ errorCode: 0, offset: 3n, timestamp: -1n, leaderEpoch: -1 });
+  }, 60_000);
+
+  it('OffsetForLeaderEpoch answers the current epoch with the log end, a later epoch with -1, an unknown topic per partition, from any node', async () => {
+    const topic = 'leader-epochs';
+    const created = await c.http(1, 'POST', c.v3('/topics'), { topic_name: topic, partitions_count: 1, replication_factor: 3 });
+    expect(created.status).toBe(201);
+    await kcatProduce(c.kafkaPorts.get(1) ?? 0, topic, ['a', 'b', 'c', 'd']);
+    const metadata = loadApiSpecs('Metadata');
+    const epochs = loadApiSpecs('OffsetForLeaderEpoch');
+    type Md = { topics: { partitions: { leaderEpoch: number }[] }[] };
+    for (const id of c.ids) {
+      const port = c.kafkaPorts.get(id) ?? 0;
+      const md = (await exchange(port, encodeRequest(metadata, 12, 1, 'test', { topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false }), (f) => decodeResponse(f, metadata, 12).body)) as Md;
+      const epoch = md.topics[0]?.partitions[0]?.leaderEpoch ?? -1;
+      expect(epoch).toBeGreaterThanOrEqual(0);
+      for (const version of [2, 4]) {
+        const req = { replicaId: -1, topics: [
+          { topic, partitions: [{ partition: 0, currentLeaderEpoch: epoch, leaderEpoch: epoch }, { partition: 0, currentLeaderEpoch: epoch, leaderEpoch: epoch + 5 }, { partition: 3, currentLeaderEpoch: -1, leaderEpoch: epoch }] },
+          { topic: 'no-such-topic', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] },
+        ] };
+        const answer = (await exchange(port, encodeRequest(epochs, version, 2, 'test', req), (f) => decodeResponse(f, epochs, version).body)) as { topics: { topic: string; partitions: MessageValue[] }[] };
+        expect(answer.topics.map((t) => [t.topic, t.partitions]), `node ${id} v${version}`).toEqual([
+          [topic, [
+            { errorCode: 0, partition: 0, leaderEpoch: epoch, endOffset: 4n },
+            { errorCode: 0, partition: 0, leaderEpoch: -1, endOffset: -1n },
+            { errorCode: 3, partition: 3, leaderEpoch: -1, endOffset: -1n },
+          ]],
+          ['no-such-topic', [{ errorCode: 3, partition: 0, leaderEpoch: -1, endOffset: -1n }]],
+        ]);
+      }
+    }
+    // kcat still consumes everything with position validation available to it.
+    expect(await kcatConsume(c.kafkaPorts.get(2) ?? 0, topic, 'beginning')).toEqual(['a:0', 'b:1', 'c:2', 'd:3']);
+  }, 60_000);
+});
