@@ -7,7 +7,7 @@ import type { Fields } from '../rpc/wire-shape.ts';
 import { bytes, fields, int, str } from '../rpc/wire-shape.ts';
 import { mappingLogErrors } from './log-errors.ts';
 import type { Acks } from './partition-replica.ts';
-import type { EpochEndOffset, OffsetAtTime, PartitionOffsets, ReplicaManager } from './replica-manager.ts';
+import type { ConsumeAnswer, EpochEndOffset, OffsetAtTime, PartitionOffsets, ReplicaManager } from './replica-manager.ts';
 
 /** Conditions that pass when the partition's leadership settles: retried inside the request's deadline. */
 const RETRIABLE = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'BROKER_NOT_AVAILABLE', 'FENCED_LEADER_EPOCH']);
@@ -74,7 +74,7 @@ export const PRODUCE_RPC: RpcMethod<ProduceCall, { baseOffset: number }> = {
 };
 
 /** rpc `consume`: a long-polling read on the partition's leader, up to its high watermark. */
-export const CONSUME_RPC: RpcMethod<ConsumeCall, { records: Uint8Array; highWatermark: number }> = {
+export const CONSUME_RPC: RpcMethod<ConsumeCall, { records: Uint8Array; highWatermark: number; logStartOffset: number }> = {
   name: 'consume',
   parseRequest: (payload) => {
     const o = fields(payload, 'consume');
@@ -82,7 +82,7 @@ export const CONSUME_RPC: RpcMethod<ConsumeCall, { records: Uint8Array; highWate
   },
   parseResponse: (payload) => {
     const o = fields(payload, 'consume answer');
-    return { records: bytes(o, 'records'), highWatermark: int(o, 'highWatermark') };
+    return { records: bytes(o, 'records'), highWatermark: int(o, 'highWatermark'), logStartOffset: int(o, 'logStartOffset') };
   },
 };
 
@@ -160,7 +160,7 @@ export class PartitionClient {
     return mappingLogErrors(async () => ({ baseOffset: await this.replicas.produce(c.topicId, c.partition, asBuffer(c.batch), c.acks, c.timeoutMs) }));
   }
 
-  answerConsume(c: ConsumeCall): Promise<{ records: Buffer; highWatermark: number }> {
+  answerConsume(c: ConsumeCall): Promise<ConsumeAnswer> {
     return mappingLogErrors(() => this.replicas.consume(c.topicId, c.partition, c.offset, c.maxBytes, c.timeoutMs));
   }
 
@@ -184,12 +184,12 @@ export class PartitionClient {
     });
   }
 
-  consume(c: ConsumeCall): Promise<{ records: Buffer; highWatermark: number }> {
+  consume(c: ConsumeCall): Promise<ConsumeAnswer> {
     // The long poll may use the whole timeout; allow leader moves within it plus a margin.
     return this.onLeader(c.topicId, c.partition, c.timeoutMs + CONSUME_RPC_MARGIN_MS, async (leader) => {
       if (leader === this.selfId) return this.replicas.consume(c.topicId, c.partition, c.offset, c.maxBytes, c.timeoutMs);
       const r = await this.peers.call(leader, CONSUME_RPC, c, c.timeoutMs + CONSUME_RPC_MARGIN_MS);
-      return { records: asBuffer(r.records), highWatermark: r.highWatermark };
+      return { records: asBuffer(r.records), highWatermark: r.highWatermark, logStartOffset: r.logStartOffset };
     });
   }
 

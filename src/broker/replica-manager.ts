@@ -36,6 +36,13 @@ export interface ReplicaManagerDeps {
   readonly alterIsrDelayMs?: number;
 }
 
+/** A consumer read: the batches, and the leader's marks as of the read. */
+export interface ConsumeAnswer {
+  readonly records: Buffer;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+}
+
 export interface PartitionOffsets {
   readonly logStartOffset: number;
   readonly highWatermark: number;
@@ -162,7 +169,7 @@ export class ReplicaManager {
   }
 
   /** Consumer read on the leader: batches below the high watermark, long-polling while there are none. */
-  async consume(topicId: string, partition: number, offset: number, maxBytes: number, timeoutMs: number): Promise<{ records: Buffer; highWatermark: number }> {
+  async consume(topicId: string, partition: number, offset: number, maxBytes: number, timeoutMs: number): Promise<ConsumeAnswer> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const r = this.leaderReplica(topicId, partition);
@@ -175,10 +182,10 @@ export class ReplicaManager {
       }
       if (offset < hw) {
         const { records } = await r.log.read(offset, maxBytes, hw);
-        if (records.length > 0) return { records, highWatermark: hw };
+        if (records.length > 0) return { records, highWatermark: hw, logStartOffset: r.log.logStartOffset };
       }
       const left = deadline - Date.now();
-      if (left <= 0) return { records: Buffer.alloc(0), highWatermark: hw };
+      if (left <= 0) return { records: Buffer.alloc(0), highWatermark: hw, logStartOffset: r.log.logStartOffset };
       await r.waitForProgress(left);
     }
   }

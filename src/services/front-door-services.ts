@@ -5,7 +5,7 @@
 // that implement them (src/broker/, src/metadata/, src/groups/) satisfy them structurally.
 
 import type { ConsumeCall, EndOffsetForEpochCall, OffsetForTimestampCall, ProduceCall } from '../broker/partition-client.ts';
-import type { EpochEndOffset, OffsetAtTime, PartitionOffsets } from '../broker/replica-manager.ts';
+import type { ConsumeAnswer, EpochEndOffset, OffsetAtTime, PartitionOffsets } from '../broker/replica-manager.ts';
 import type { GroupView } from '../groups/group-admin.ts';
 import type { ControllerCall } from '../metadata/controller-calls.ts';
 import type { MetadataImage, TopicState } from '../metadata/image.ts';
@@ -22,7 +22,7 @@ export interface ProduceService {
 
 /** Fetch and offsets: reads from a partition's leader (PartitionClient). */
 export interface FetchService {
-  consume(c: ConsumeCall): Promise<{ records: Buffer; highWatermark: number }>;
+  consume(c: ConsumeCall): Promise<ConsumeAnswer>;
   offsets(topicId: string, partition: number, timeoutMs?: number): Promise<PartitionOffsets>;
   /**
    * Kafka ListOffsets for one partition: timestamp -2 the log start offset, -1 the high

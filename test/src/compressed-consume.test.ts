@@ -58,7 +58,7 @@ async function appOver(log: PartitionLog): Promise<FastifyInstance> {
     produce: { producerId: 1n, nextSequence: () => 0, produce: unused('produce') },
     produceBudget: { acquire: () => () => undefined },
     fetch: {
-      consume: async (c) => ({ records: (await log.read(c.offset, c.maxBytes, log.logEndOffset)).records, highWatermark: log.logEndOffset }),
+      consume: async (c) => ({ records: (await log.read(c.offset, c.maxBytes, log.logEndOffset)).records, highWatermark: log.logEndOffset, logStartOffset: log.logStartOffset }),
       offsets: unused('offsets'),
       offsetForTimestamp: unused('offsetForTimestamp'),
       endOffsetForEpoch: unused('endOffsetForEpoch'),

@@ -20,7 +20,7 @@ const tp = { topic: 'orders', partition: 2 };
 /** One request per method as its caller sends it, and one answer as its handler gives it. */
 const CASES = [
   { m: PRODUCE_RPC, req: { topicId: 't1', partition: 0, batch: new Uint8Array([1, 2, 3]), acks: -1, timeoutMs: 500 }, res: { baseOffset: 7 } },
-  { m: CONSUME_RPC, req: { topicId: 't1', partition: 0, offset: 3, maxBytes: 1024, timeoutMs: 100 }, res: { records: new Uint8Array([9]), highWatermark: 4 } },
+  { m: CONSUME_RPC, req: { topicId: 't1', partition: 0, offset: 3, maxBytes: 1024, timeoutMs: 100 }, res: { records: new Uint8Array([9]), highWatermark: 4, logStartOffset: 1 } },
   { m: OFFSETS_RPC, req: { topicId: 't1', partition: 1 }, res: { logStartOffset: 0, highWatermark: 4, logEndOffset: 5 } },
   {
     m: FETCH_RPC,

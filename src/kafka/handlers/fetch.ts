@@ -51,8 +51,8 @@ export function fetchApi(specs: ApiSpecs, range: { min: number; max: number }, d
               if (topic === undefined || topic.partitions[p.partition] === undefined) return answer(KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION);
               try {
                 const call = { topicId: topic.id, partition: p.partition, offset: Number(p.fetchOffset), maxBytes: Math.max(1, p.partitionMaxBytes), timeoutMs: maxWaitMs };
-                const [read, offsets] = await Promise.all([deps.fetch.consume(call), deps.fetch.offsets(topic.id, p.partition, Math.max(maxWaitMs, 1000))]);
-                return answer(KAFKA_ERROR.NONE, BigInt(read.highWatermark), BigInt(offsets.logStartOffset), read.records);
+                const read = await deps.fetch.consume(call);
+                return answer(KAFKA_ERROR.NONE, BigInt(read.highWatermark), BigInt(read.logStartOffset), read.records);
               } catch (err) {
                 return answer(kafkaErrorCode(err));
               }
