@@ -1,31 +1,13 @@
-import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
-import { LogError, PartitionLog } from '../../storage/partition-log/partition-log.ts';
-import type { PartitionLogOptions } from '../../storage/partition-log/partition-log.ts';
+import { describe, expect, it } from 'vitest';
+import { LogError } from '../../storage/partition-log/partition-log.ts';
+import type { PartitionLog } from '../../storage/partition-log/partition-log.ts';
 import { batches, buildBatch, decodeRecords, readBatchHeader } from '../../storage/record-batch.ts';
+import { tempLogs } from '../support/temp-logs.ts';
 
-const dirs: string[] = [];
-const logs: PartitionLog[] = [];
-
-afterEach(async () => {
-  for (const log of logs.splice(0)) await log.close().catch(() => undefined);
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'runnel-log-'));
-  dirs.push(d);
-  return d;
-}
-
-async function openLog(dir: string, opts: Partial<PartitionLogOptions> = {}): Promise<PartitionLog> {
-  const log = await PartitionLog.open({ dir, segmentBytes: 1 << 20, flush: 'os', retentionMs: -1, retentionBytes: -1, ...opts });
-  logs.push(log);
-  return log;
-}
+const { tempDir, openLog } = tempLogs('runnel-log');
 
 /** A batch of `count` records valued `${tag}:${i}`. */
 function batchOf(tag: string, count = 1, timestamp = 1_000): Buffer {

@@ -1,32 +1,13 @@
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
-import { PartitionLog } from '../../storage/partition-log/partition-log.ts';
-import type { PartitionLogOptions, TimestampOffset } from '../../storage/partition-log/partition-log.ts';
+import { describe, expect, it } from 'vitest';
+import type { PartitionLog, TimestampOffset } from '../../storage/partition-log/partition-log.ts';
 import { buildBatch } from '../../storage/record-batch.ts';
-
-const dirs: string[] = [];
-const logs: PartitionLog[] = [];
-
-afterEach(async () => {
-  for (const log of logs.splice(0)) await log.close().catch(() => undefined);
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'runnel-timeindex-'));
-  dirs.push(d);
-  return d;
-}
+import { tempLogs } from '../support/temp-logs.ts';
 
 /** Small segments and a small index interval, so a few batches make several segments and entries. */
-async function openLog(dir: string, opts: Partial<PartitionLogOptions> = {}): Promise<PartitionLog> {
-  const log = await PartitionLog.open({ dir, segmentBytes: 600, indexIntervalBytes: 150, flush: 'os', retentionMs: -1, retentionBytes: -1, ...opts });
-  logs.push(log);
-  return log;
-}
+const { tempDir, openLog } = tempLogs('runnel-timeindex', { segmentBytes: 600, indexIntervalBytes: 150 });
 
 /** One batch whose records carry `timestamps`, in that order. */
 function batchAt(timestamps: readonly number[]): Buffer {
