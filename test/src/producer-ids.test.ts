@@ -3,35 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { ProducerIdAllocator } from '../../src/broker/producer-ids.ts';
 import { RunnelError } from '../../src/errors.ts';
 import type { ProducerIdBlock } from '../../src/metadata/controller.ts';
-import { Controller, PRODUCER_ID_BLOCK_SIZE } from '../../src/metadata/controller.ts';
+import { PRODUCER_ID_BLOCK_SIZE } from '../../src/metadata/controller.ts';
 import { MetadataImage } from '../../src/metadata/image.ts';
 import type { MetadataRecord } from '../../src/metadata/records.ts';
 import { RecordType } from '../../src/metadata/records.ts';
+import { replayingController } from '../support/replaying-controller.ts';
 
 const silent = pino({ level: 'silent' });
-
-/**
- * A controller whose "raft" appends each batch to `log` and replays it into `image`; a second
- * controller built from the same log (failover) or from an encoded image (a checkpoint) sees
- * exactly what the records say.
- */
-function controllerOver(log: MetadataRecord[][], image = new MetadataImage()) {
-  const controller = new Controller({
-    image: () => image,
-    propose: (records) => {
-      log.push(records);
-      for (const r of records) image.replay(r);
-      return Promise.resolve();
-    },
-    now: () => 0,
-    newTopicId: () => 't',
-    sessionTimeoutMs: 6_000,
-    topicDefaults: { partitions: 1, replicationFactor: 1, minInsyncReplicas: 1 },
-    logger: silent,
-  });
-  controller.activate(Promise.resolve());
-  return { controller, image };
-}
 
 function replayed(log: readonly MetadataRecord[][]): MetadataImage {
   const image = new MetadataImage();
@@ -39,14 +17,8 @@ function replayed(log: readonly MetadataRecord[][]): MetadataImage {
   return image;
 }
 
-async function registered(log: MetadataRecord[][], brokers: readonly number[]) {
-  const c = controllerOver(log);
-  for (const id of brokers) {
-    await c.controller.registerBroker({ brokerId: id, incarnationId: `i${id}`, host: 'h', httpPort: 1, rpcPort: 2 });
-    await c.controller.heartbeat(id, `i${id}`);
-  }
-  return c;
-}
+const registered = (log: MetadataRecord[][], brokers: readonly number[]) => replayingController({ log, brokers });
+const controllerOver = (log: MetadataRecord[][], image: MetadataImage) => replayingController({ log, image });
 
 const failure = (p: Promise<unknown>): Promise<string> =>
   p.then(
@@ -72,10 +44,10 @@ describe('controller: producer id blocks', () => {
     await first.controller.allocateProducerIds(2, 'i2');
     first.controller.deactivate();
     // Failover: the new leader's image is the replay of the same committed log.
-    const next = controllerOver(log, replayed(log));
+    const next = await controllerOver(log, replayed(log));
     expect((await next.controller.allocateProducerIds(3, 'i3')).firstProducerId).toBe(2000);
     // A restart from a checkpoint of the image, then the log's tail.
-    const restored = controllerOver(log, MetadataImage.decode(next.image.encode()));
+    const restored = await controllerOver(log, MetadataImage.decode(next.image.encode()));
     expect((await restored.controller.allocateProducerIds(1, 'i1')).firstProducerId).toBe(3000);
   });
 
