@@ -38,7 +38,7 @@ export class ProducerIdAllocator {
   private current: Block | undefined;
   /** The block fetched ahead, taken once `current` runs out. */
   private prefetched: ProducerIdBlock | undefined;
-  private inflight: Promise<void> | undefined;
+  private inflight: Promise<boolean> | undefined;
   /** The last block request's failure, the cause reported until one succeeds. */
   private lastError: unknown;
   private closed = false;
@@ -55,7 +55,8 @@ export class ProducerIdAllocator {
         this.prefetched = undefined;
         continue;
       }
-      await this.requestBlock();
+      // A failed request already waited out its deadline (the controller client retried within it): answer now.
+      if (!(await this.requestBlock())) break;
     }
     throw new RunnelError('COORDINATOR_LOAD_IN_PROGRESS', `no producer id block for broker ${this.deps.brokerId}: ${describe(this.lastError)}`);
   }
@@ -81,8 +82,8 @@ export class ProducerIdAllocator {
     this.current = { first: block.firstProducerId, end: block.firstProducerId + block.size, next: block.firstProducerId };
   }
 
-  /** One request for the next block, shared by everyone waiting; resolves when it has ended (either way). */
-  private requestBlock(): Promise<void> {
+  /** One request for the next block, shared by everyone waiting; resolves whether it got one. */
+  private requestBlock(): Promise<boolean> {
     if (this.closed) return Promise.reject(new RunnelError('BROKER_NOT_AVAILABLE', 'the broker is shutting down'));
     this.inflight ??= this.fetchBlock().finally(() => {
       this.inflight = undefined;
@@ -90,7 +91,7 @@ export class ProducerIdAllocator {
     return this.inflight;
   }
 
-  private async fetchBlock(): Promise<void> {
+  private async fetchBlock(): Promise<boolean> {
     const { brokerId, incarnationId, requestTimeoutMs, logger } = this.deps;
     try {
       const block = await this.deps.allocate(brokerId, incarnationId, requestTimeoutMs);
@@ -103,9 +104,11 @@ export class ProducerIdAllocator {
       if (this.current === undefined || this.current.next >= this.current.end) this.install(block);
       else this.prefetched = block;
       this.lastError = undefined;
+      return true;
     } catch (err) {
       this.lastError = err;
       logger.warn({ err }, 'producer id block request failed');
+      return false;
     }
   }
 }

@@ -108,6 +108,7 @@ describe('ProducerIdAllocator', () => {
     const { allocator, state } = await allocatorSetup();
     state.down = true;
     expect(await failure(allocator.next())).toBe('COORDINATOR_LOAD_IN_PROGRESS: no producer id block for broker 1: no active controller answered');
+    expect(state.calls).toBe(1); // the request's own deadline bounded the wait: no second one
     state.down = false;
     expect(await allocator.next()).toBe(0n);
     await allocator.close();
