@@ -58,7 +58,7 @@ export class ProducerIdAllocator {
       // A failed request already waited out its deadline (the controller client retried within it): answer now.
       if (!(await this.requestBlock())) break;
     }
-    throw new RunnelError('COORDINATOR_LOAD_IN_PROGRESS', `no producer id block for broker ${this.deps.brokerId}: ${describe(this.lastError)}`);
+    throw new RunnelError('COORDINATOR_LOAD_IN_PROGRESS', `no producer id block for broker ${this.deps.brokerId}: ${causeOf(this.lastError)}`);
   }
 
   /** Stops asking for blocks; resolves once a request in flight has ended. */
@@ -113,6 +113,6 @@ export class ProducerIdAllocator {
   }
 }
 
-function describe(err: unknown): string {
+function causeOf(err: unknown): string {
   return err instanceof Error ? err.message : 'the block ran out while others took it';
 }

@@ -26,7 +26,7 @@ import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
  * leader change (KIP-320). CreateTopics, DeleteTopics and DescribeCluster serve the admin
  * clients (kafkajs admin, the Java AdminClient) from their lowest versions. InitProducerId
  * v0-4 gives idempotent producers an id from this broker's block (transactional ids are
- * refused: runnel has no transactions).
+ * refused: runnel has no transactions; v5 only adds TRANSACTION_ABORTABLE, for transactions).
  * Not yet listed: CreatePartitions, DescribeConfigs, IncrementalAlterConfigs.
  */
 export const SERVED_VERSIONS = {
