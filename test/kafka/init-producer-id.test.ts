@@ -76,4 +76,29 @@ describe('Kafka InitProducerId', () => {
     expect(await call(0, idempotent)).toMatchObject({ errorCode: 0, producerId: 0n });
     await allocator.close();
   });
+
+  it('reads and writes InitProducerId v4 bytes as the specs lay them out (golden bytes, checked by hand)', () => {
+    const frame = Buffer.from([
+      0x00, 0x16, 0x00, 0x04, 0x00, 0x00, 0x00, 0x09, // api key 22, version 4, correlation id 9
+      0x00, 0x02, ...Buffer.from('p1'), 0x00, // ClientId (int16 length in header v2), no header tags
+      0x00, // TransactionalId: compact nullable string, null
+      0x00, 0x00, 0xea, 0x60, // TransactionTimeoutMs 60000
+      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // ProducerId -1
+      0xff, 0xff, // ProducerEpoch -1
+      0x00, // no body tags
+    ]);
+    expect(decodeRequest(frame, specs, 4)).toEqual({
+      apiKey: 22, apiVersion: 4, correlationId: 9, clientId: 'p1',
+      body: { transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 },
+    });
+    expect([...encodeResponse(specs, 4, 9, { throttleTimeMs: 0, errorCode: 0, producerId: 1001n, producerEpoch: 0 })]).toEqual([
+      0x00, 0x00, 0x00, 0x16, // size 22
+      0x00, 0x00, 0x00, 0x09, 0x00, // correlation id, no header tags (response header v1)
+      0x00, 0x00, 0x00, 0x00, // ThrottleTimeMs
+      0x00, 0x00, // ErrorCode
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe9, // ProducerId 1001
+      0x00, 0x00, // ProducerEpoch 0
+      0x00, // no body tags
+    ]);
+  });
 });
