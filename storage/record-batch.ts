@@ -312,6 +312,18 @@ export function setPartitionLeaderEpoch(buf: Buffer, at: number, epoch: number):
 }
 
 /**
+ * Rewrites the producer id, epoch and base sequence of the batch at 0 and recomputes its CRC
+ * (they are inside it). For a batch its builder stamps just before sending it, never for one a
+ * client sent: those are stored as sent.
+ */
+export function stampProducer(buf: Buffer, producerId: bigint, producerEpoch: number, baseSequence: number): void {
+  buf.writeBigInt64BE(producerId, PRODUCER_ID_AT);
+  buf.writeInt16BE(producerEpoch, PRODUCER_EPOCH_AT);
+  buf.writeInt32BE(baseSequence, BASE_SEQUENCE_AT);
+  buf.writeUInt32BE(crc32c(buf, ATTRIBUTES_AT, batchTotalBytes(buf, 0)), CRC_AT);
+}
+
+/**
  * True when a whole, sane v2 batch starts at `at`: header present, magic 2, batchLength at
  * least a header and within the buffer, lastOffsetDelta >= 0, and the CRC-32C matches.
  */
