@@ -1,10 +1,11 @@
 import type { TopicDefaults } from '../metadata/controller.ts';
-import type { AdminService, FetchService, MetadataService, ProduceBudget, ProduceService, QuorumService } from '../services/front-door-services.ts';
+import type { AdminService, FetchService, MetadataService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../services/front-door-services.ts';
 import { createTopicsApi, deleteTopicsApi } from './handlers/admin-topics.ts';
 import { apiVersionsApi } from './handlers/api-versions.ts';
 import type { AdvertisedApi } from './handlers/api-versions.ts';
 import { describeClusterApi } from './handlers/describe-cluster.ts';
 import { fetchApi } from './handlers/fetch.ts';
+import { initProducerIdApi } from './handlers/init-producer-id.ts';
 import { listOffsetsApi } from './handlers/list-offsets.ts';
 import { metadataApi } from './handlers/metadata.ts';
 import type { KafkaAddress } from './handlers/metadata.ts';
@@ -23,9 +24,10 @@ import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
  * OldStyleOffsets shape), so clients start at beginning, end, or a time; OffsetForLeaderEpoch
  * v2-4 (Kafka 4.0's range; librdkafka sends v2) lets clients validate a position after a
  * leader change (KIP-320). CreateTopics, DeleteTopics and DescribeCluster serve the admin
- * clients (kafkajs admin, the Java AdminClient) from their lowest versions.
- * Not yet listed: CreatePartitions, DescribeConfigs, IncrementalAlterConfigs, InitProducerId
- * (no idempotent producer yet).
+ * clients (kafkajs admin, the Java AdminClient) from their lowest versions. InitProducerId
+ * v0-4 gives idempotent producers an id from this broker's block (transactional ids are
+ * refused: runnel has no transactions).
+ * Not yet listed: CreatePartitions, DescribeConfigs, IncrementalAlterConfigs.
  */
 export const SERVED_VERSIONS = {
   Produce: { min: 0, max: 9 },
@@ -37,6 +39,7 @@ export const SERVED_VERSIONS = {
   CreateTopics: { min: 0, max: 7 },
   DeleteTopics: { min: 0, max: 6 },
   DescribeCluster: { min: 0, max: 1 },
+  InitProducerId: { min: 0, max: 4 },
 } as const;
 
 export interface KafkaServices {
@@ -50,6 +53,7 @@ export interface KafkaServices {
   readonly kafkaAddress: (brokerId: number) => KafkaAddress | undefined;
   readonly admin: AdminService;
   readonly topicDefaults: TopicDefaults;
+  readonly producerIds: ProducerIdService;
 }
 
 export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
@@ -64,6 +68,7 @@ export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
     describeClusterApi(loadApiSpecs('DescribeCluster'), SERVED_VERSIONS.DescribeCluster, services),
     listOffsetsApi(loadApiSpecs('ListOffsets'), SERVED_VERSIONS.ListOffsets, services),
     offsetForLeaderEpochApi(loadApiSpecs('OffsetForLeaderEpoch'), SERVED_VERSIONS.OffsetForLeaderEpoch, services),
+    initProducerIdApi(loadApiSpecs('InitProducerId'), SERVED_VERSIONS.InitProducerId, services),
   ];
   const byKey = new Map(apis.map((a) => [a.specs.apiKey, a]));
   const advertised: AdvertisedApi[] = apis.map((a) => ({ apiKey: a.specs.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }));

@@ -1,7 +1,7 @@
 import { invalid } from '../errors.ts';
 import type { RpcMethod } from '../rpc/rpc-method.ts';
 import { fields, int, ints, listOf, str, stringMap } from '../rpc/wire-shape.ts';
-import type { AlterPartitionRequest, Controller } from './controller.ts';
+import type { AlterPartitionRequest, Controller, ProducerIdBlock } from './controller.ts';
 import type { PartitionState, TopicState } from './image.ts';
 
 /** Controller commands that any node may send to the active controller over rpc. */
@@ -12,7 +12,8 @@ export type ControllerCall =
   | { readonly method: 'deleteTopic'; readonly name: string }
   | { readonly method: 'alterTopicConfigs'; readonly name: string; readonly changes: Readonly<Record<string, string | null>> }
   | ({ readonly method: 'alterPartition' } & AlterPartitionRequest)
-  | { readonly method: 'controlledShutdown'; readonly brokerId: number; readonly incarnationId: string };
+  | { readonly method: 'controlledShutdown'; readonly brokerId: number; readonly incarnationId: string }
+  | { readonly method: 'allocateProducerIds'; readonly brokerId: number; readonly incarnationId: string };
 
 /** Runs one call on this node's controller (which refuses with NOT_CONTROLLER unless active). */
 export function runControllerCall(controller: Controller, call: ControllerCall): Promise<unknown> {
@@ -42,6 +43,8 @@ export function runControllerCall(controller: Controller, call: ControllerCall):
       return controller.alterPartition(call);
     case 'controlledShutdown':
       return controller.controlledShutdown(call.brokerId, call.incarnationId);
+    case 'allocateProducerIds':
+      return controller.allocateProducerIds(call.brokerId, call.incarnationId);
   }
 }
 
@@ -54,6 +57,7 @@ export function parseControllerCall(payload: unknown): ControllerCall {
       return { method, brokerId: int(p, 'brokerId'), incarnationId: str(p, 'incarnationId'), host: str(p, 'host'), httpPort: int(p, 'httpPort'), rpcPort: int(p, 'rpcPort') };
     case 'heartbeat':
     case 'controlledShutdown':
+    case 'allocateProducerIds':
       return { method, brokerId: int(p, 'brokerId'), incarnationId: str(p, 'incarnationId') };
     case 'createTopic':
       return {
@@ -97,6 +101,12 @@ export function parseTopicState(payload: unknown): TopicState {
 export function parsePartitionState(payload: unknown, what = 'partition'): PartitionState {
   const e = fields(payload, what);
   return { partition: int(e, 'partition'), replicas: ints(e, 'replicas'), isr: ints(e, 'isr'), leader: int(e, 'leader'), leaderEpoch: int(e, 'leaderEpoch'), partitionEpoch: int(e, 'partitionEpoch') };
+}
+
+/** A producer id block as the controller answers allocateProducerIds. */
+export function parseProducerIdBlock(payload: unknown): ProducerIdBlock {
+  const o = fields(payload, 'producer id block');
+  return { brokerId: int(o, 'brokerId'), firstProducerId: int(o, 'firstProducerId'), size: int(o, 'size') };
 }
 
 /** What the active controller answers a call: its result, and the raft index the caller must apply to read its own write. */

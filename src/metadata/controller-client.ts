@@ -4,9 +4,9 @@ import { retryUntil, waitAtMost, withDeadline } from '../deadline.ts';
 import { RunnelError } from '../errors.ts';
 import type { PeerCaller } from '../rpc/rpc-method.ts';
 import { bool, fields, int } from '../rpc/wire-shape.ts';
-import type { Controller } from './controller.ts';
+import type { Controller, ProducerIdBlock } from './controller.ts';
 import type { ControllerCall } from './controller-calls.ts';
-import { CONTROLLER_RPC, parsePartitionState, parseTopicState, runControllerCall } from './controller-calls.ts';
+import { CONTROLLER_RPC, parsePartitionState, parseProducerIdBlock, parseTopicState, runControllerCall } from './controller-calls.ts';
 import type { PartitionState, TopicState } from './image.ts';
 
 /** Errors worth retrying against the controller: it moved, or is being elected. */
@@ -80,5 +80,10 @@ export class ControllerClient {
   async heartbeat(brokerId: number, incarnationId: string, timeoutMs: number): Promise<{ registered: boolean }> {
     const r = fields(await this.call({ method: 'heartbeat', brokerId, incarnationId }, timeoutMs), 'heartbeat answer');
     return { registered: bool(r, 'registered') };
+  }
+
+  /** The next block of producer ids for this broker's incarnation (Kafka's AllocateProducerIds). */
+  async allocateProducerIds(brokerId: number, incarnationId: string, timeoutMs: number): Promise<ProducerIdBlock> {
+    return parseProducerIdBlock(await this.call({ method: 'allocateProducerIds', brokerId, incarnationId }, timeoutMs));
   }
 }

@@ -71,6 +71,15 @@ export interface AlterPartitionRequest {
 }
 
 export const MAX_PARTITIONS = 10_000;
+/** Producer ids per block handed to a broker (Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE). */
+export const PRODUCER_ID_BLOCK_SIZE = 1000;
+
+/** A block of producer ids [firstProducerId, firstProducerId + size) that one broker owns. */
+export interface ProducerIdBlock {
+  readonly brokerId: number;
+  readonly firstProducerId: number;
+  readonly size: number;
+}
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 /**
@@ -305,6 +314,34 @@ export class Controller {
       }
     }
     return out;
+  }
+
+  // ---- producer ids ---------------------------------------------------------------------
+
+  /**
+   * Kafka's AllocateProducerIds (ProducerIdControlManager.generateNextProducerId): hands the
+   * broker the next block of PRODUCER_ID_BLOCK_SIZE ids, as a replayed ProducerIds record, so
+   * no block is handed out twice whichever controller answers, before or after restarts.
+   * Only the current, unfenced registration of a broker gets one (Kafka checks the broker
+   * epoch): a fenced or replaced incarnation must not serve producers.
+   */
+  allocateProducerIds(brokerId: number, incarnationId: string): Promise<ProducerIdBlock> {
+    return this.run(() => {
+      const img = this.deps.image();
+      const b = img.broker(brokerId);
+      if (b === undefined || b.incarnationId !== incarnationId || b.fenced) {
+        const why = b === undefined ? 'is not registered' : b.incarnationId !== incarnationId ? 'registered a newer incarnation' : 'is fenced';
+        throw new RunnelError('BROKER_NOT_AVAILABLE', `broker ${brokerId} ${why}: no producer ids for it`);
+      }
+      const firstProducerId = img.nextProducerId();
+      const nextProducerId = firstProducerId + PRODUCER_ID_BLOCK_SIZE;
+      if (!Number.isSafeInteger(nextProducerId)) throw new RunnelError('UNKNOWN_SERVER_ERROR', 'producer ids are exhausted');
+      this.deps.logger.info({ brokerId, firstProducerId }, 'allocating a producer id block');
+      return {
+        records: [{ type: RecordType.ProducerIds, v: 1, brokerId, incarnationId, nextProducerId }],
+        response: () => ({ brokerId, firstProducerId, size: PRODUCER_ID_BLOCK_SIZE }),
+      };
+    });
   }
 
   // ---- partitions -----------------------------------------------------------------------

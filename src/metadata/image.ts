@@ -33,6 +33,8 @@ export const NO_LEADER = -1;
 interface ImageData {
   readonly brokers: BrokerState[];
   readonly topics: TopicState[];
+  /** Absent in checkpoints written before producer ids existed: none handed out yet. */
+  readonly nextProducerId?: number;
 }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -47,6 +49,8 @@ export class MetadataImage {
   private readonly brokers = new Map<number, BrokerState>();
   private readonly topicsById = new Map<string, TopicState>();
   private readonly topicIdByName = new Map<string, string>();
+  /** The first producer id no broker has been given. Invariant: only grows. */
+  private nextFreeProducerId = 0;
 
   broker(id: number): BrokerState | undefined {
     return this.brokers.get(id);
@@ -70,6 +74,11 @@ export class MetadataImage {
     let n = 0;
     for (const t of this.topicsById.values()) for (const p of t.partitions) if (p.leader === brokerId) n++;
     return n;
+  }
+
+  /** The first producer id of the next block the controller hands out. */
+  nextProducerId(): number {
+    return this.nextFreeProducerId;
   }
 
   allTopics(): TopicState[] {
@@ -147,6 +156,13 @@ export class MetadataImage {
         this.topicsById.set(t.id, { ...t, configs });
         return;
       }
+      case RecordType.ProducerIds:
+        // Kafka's ProducerIdControlManager.replay: a block never starts below the last one's end.
+        if (r.nextProducerId <= this.nextFreeProducerId) {
+          throw new Error(`metadata: producer ids go back from ${this.nextFreeProducerId} to ${r.nextProducerId}`);
+        }
+        this.nextFreeProducerId = r.nextProducerId;
+        return;
       default: {
         const never: never = r;
         throw new Error(`metadata: unknown record ${JSON.stringify(never)}`);
@@ -163,7 +179,7 @@ export class MetadataImage {
   /** The whole image as bytes (raft snapshot data and the LevelDB checkpoint). */
   encode(): Uint8Array {
     const topics = [...this.topicsById.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const data: ImageData = { brokers: this.allBrokers(), topics };
+    const data: ImageData = { brokers: this.allBrokers(), topics, nextProducerId: this.nextFreeProducerId };
     return packr.pack(data);
   }
 
@@ -176,6 +192,7 @@ export class MetadataImage {
       img.topicsById.set(t.id, t);
       img.topicIdByName.set(t.name, t.id);
     }
+    img.nextFreeProducerId = data.nextProducerId ?? 0;
     return img;
   }
 }

@@ -14,6 +14,7 @@ export const RecordType = {
   PartitionChange: 6,
   DeleteTopic: 7,
   ConfigChange: 8,
+  ProducerIds: 9,
 } as const;
 
 export interface RegisterBrokerRecord {
@@ -86,6 +87,22 @@ export interface ConfigChangeRecord {
   readonly value: string | null;
 }
 
+/**
+ * A block of producer ids handed to a broker (Kafka's ProducerIdsRecord): the block is
+ * [previous nextProducerId, nextProducerId), and nextProducerId is the first id no broker has
+ * been given yet. Ids are never handed out twice, across restarts and controller changes,
+ * because the allocation is this replayed record and not controller memory.
+ */
+export interface ProducerIdsRecord {
+  readonly type: typeof RecordType.ProducerIds;
+  readonly v: 1;
+  readonly brokerId: number;
+  /** The broker's registration the block went to (KRaft's broker epoch). */
+  readonly incarnationId: string;
+  /** A safe integer: 2^53 ids are far more than a cluster hands out. */
+  readonly nextProducerId: number;
+}
+
 export type MetadataRecord =
   | RegisterBrokerRecord
   | FenceBrokerRecord
@@ -94,7 +111,8 @@ export type MetadataRecord =
   | PartitionRecord
   | PartitionChangeRecord
   | DeleteTopicRecord
-  | ConfigChangeRecord;
+  | ConfigChangeRecord
+  | ProducerIdsRecord;
 
 // Records only (no structured-clone extensions): plain maps and arrays round-trip exactly.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });

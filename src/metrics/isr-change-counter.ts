@@ -60,6 +60,7 @@ export class IsrChangeCounter {
         case RecordType.UnfenceBroker:
         case RecordType.CreateTopic:
         case RecordType.ConfigChange:
+        case RecordType.ProducerIds:
           // No default: the switch-exhaustiveness lint names a new record type here, and a
           // metrics listener never throws into the apply path.
           break;

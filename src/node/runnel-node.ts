@@ -12,6 +12,7 @@ import { BrokerLifecycle } from '../broker/broker-lifecycle.ts';
 import { ByteBudget } from '../broker/byte-budget.ts';
 import { FETCH_RPC } from '../broker/fetch-rpc.ts';
 import { PartitionClient } from '../broker/partition-client.ts';
+import { ProducerIdAllocator } from '../broker/producer-ids.ts';
 import { ReplicaManager } from '../broker/replica-manager.ts';
 import type { ClusterConfig, NodeConfig } from '../config/load-config.ts';
 import { findNode } from '../config/load-config.ts';
@@ -72,6 +73,7 @@ export class RunnelNode {
   private groupCoordinator: GroupCoordinator | undefined;
   private consumerRegistry: ConsumerRegistry | undefined;
   private lifecycle: BrokerLifecycle | undefined;
+  private producerIds: ProducerIdAllocator | undefined;
   private closed = false;
 
   constructor(
@@ -153,6 +155,14 @@ export class RunnelNode {
     const quorum = new QuorumView({ nodeId, incarnationId: this.incarnationId, voters, tickMs: config.raft.tickMs, raft, image: () => machine.image(), peers, logger: this.log });
     const metadata = new MetadataView({ nodeId, image, raft, quorum, peers, topicDefaults: this.topicDefaults, logger: this.log });
     const controllerClient = new ControllerClient({ nodeId, raft, controller: this.controller, peers, requestTimeoutMs: config.rpc.requestTimeoutMs, closed: () => this.closed });
+    // Idempotent producers' ids, from blocks the controller records in the metadata log.
+    const producerIds = (this.producerIds = new ProducerIdAllocator({
+      brokerId: nodeId,
+      incarnationId: this.incarnationId,
+      allocate: (brokerId, incarnationId, timeoutMs) => controllerClient.allocateProducerIds(brokerId, incarnationId, timeoutMs),
+      requestTimeoutMs: config.rpc.requestTimeoutMs,
+      logger: componentLogger(root, 'producer-ids'),
+    }));
 
     // Broker: replicas of the partitions this node holds, and the way to any partition's leader.
     const replicaLog = componentLogger(root, 'replica');
@@ -244,6 +254,7 @@ export class RunnelNode {
           kafkaAddress: (id) => kafkaAddresses.get(id),
           admin: controllerClient,
           topicDefaults: config.topicDefaults,
+          producerIds,
         }),
         logger: componentLogger(root, 'kafka'),
       });
@@ -283,6 +294,7 @@ export class RunnelNode {
     this.lifecycle?.stop();
     this.controller.deactivate();
     await this.kafka?.close();
+    await this.producerIds?.close();
     if (this.http !== undefined) {
       const server = this.http.server;
       // Keep-alive clients that keep sending would hold close() open forever: after a grace

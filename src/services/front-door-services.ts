@@ -22,6 +22,12 @@ export interface ProduceService {
   produceOwn(c: ProduceCall, recordCount: number): Promise<number>;
 }
 
+/** Producer ids for idempotent producers, from blocks the controller records in the metadata log (ProducerIdAllocator). */
+export interface ProducerIdService {
+  /** An id no broker has handed out before; COORDINATOR_LOAD_IN_PROGRESS (retriable) while no block can be had. */
+  next(): Promise<bigint>;
+}
+
 /** Fetch and offsets: reads from a partition's leader (PartitionClient). */
 export interface FetchService {
   consume(c: ConsumeCall): Promise<ConsumeAnswer>;

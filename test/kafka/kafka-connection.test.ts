@@ -9,7 +9,7 @@ import { decodeResponse, encodeRequest, loadApiSpecs } from '../../src/kafka/pro
 import type { MessageValue } from '../../src/kafka/protocol/message-codec.ts';
 import { MetadataImage } from '../../src/metadata/image.ts';
 import { RecordType } from '../../src/metadata/records.ts';
-import type { AdminService, FetchService, MetadataService, ProduceBudget, ProduceService, QuorumService } from '../../src/services/front-door-services.ts';
+import type { AdminService, FetchService, MetadataService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../../src/services/front-door-services.ts';
 import { pollUntil } from '../support/poll.ts';
 import { freePorts } from '../support/process-cluster.ts';
 
@@ -127,6 +127,7 @@ describe('Kafka connection', () => {
         kafkaAddress: () => ({ host: '127.0.0.1', port: 9092 }),
         admin: notCalled as AdminService,
         topicDefaults: { partitions: 1, replicationFactor: 1, minInsyncReplicas: 1 },
+        producerIds: notCalled as ProducerIdService,
       });
 
     it('answers an ApiVersions version it does not serve with a v0 UNSUPPORTED_VERSION listing its range (KIP-511)', async () => {
@@ -158,6 +159,7 @@ describe('Kafka connection', () => {
         { apiKey: 60, minVersion: 0, maxVersion: 1 },
         { apiKey: 2, minVersion: 0, maxVersion: 7 },
         { apiKey: 23, minVersion: 2, maxVersion: 4 },
+        { apiKey: 22, minVersion: 0, maxVersion: 4 },
       ]);
       c.socket.destroy();
     });

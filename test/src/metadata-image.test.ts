@@ -1,3 +1,4 @@
+import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { MetadataImage, NO_LEADER } from '../../src/metadata/image.ts';
 import type { MetadataRecord } from '../../src/metadata/records.ts';
@@ -29,6 +30,8 @@ const history: MetadataRecord[] = [
   { type: RecordType.FenceBroker, v: 1, brokerId: 2 },
   { type: RecordType.CreateTopic, v: 1, name: 'gone', topicId: 't-2', configs: {} },
   { type: RecordType.DeleteTopic, v: 1, topicId: 't-2' },
+  { type: RecordType.ProducerIds, v: 1, brokerId: 1, incarnationId: 'inc-1', nextProducerId: 1000 },
+  { type: RecordType.ProducerIds, v: 1, brokerId: 3, incarnationId: 'inc-3', nextProducerId: 2000 },
 ];
 
 const replayAll = (records: readonly MetadataRecord[]): MetadataImage => {
@@ -49,6 +52,16 @@ describe('metadata image', () => {
     expect(img.topic('gone')).toBeUndefined();
     expect(img.allTopics().map((x) => x.name)).toEqual(['orders']);
     expect(NO_LEADER).toBe(-1);
+    expect(img.nextProducerId()).toBe(2000);
+  });
+
+  it('refuses a ProducerIds record that would hand out an id again, and reads a checkpoint from before producer ids as none handed out', () => {
+    const img = replayAll(history);
+    expect(() => img.replay({ type: RecordType.ProducerIds, v: 1, brokerId: 2, incarnationId: 'inc-2', nextProducerId: 2000 })).toThrow(/producer ids go back from 2000 to 2000/);
+    const old = new Packr({ useRecords: false, mapsAsObjects: true }).pack({ brokers: img.allBrokers(), topics: img.allTopics() });
+    const restored = MetadataImage.decode(old);
+    expect(restored.nextProducerId()).toBe(0);
+    expect(restored.allTopics()).toEqual(img.allTopics());
   });
 
   it('survives encode/decode unchanged, and replaying the tail after a checkpoint gives the same image', () => {

@@ -32,6 +32,7 @@ const CASES = [
   { m: CONSUMER_RPC, req: { group: 'g', instance: 'i', op: { op: 'seekTo', where: 'end', partitions: [tp] } }, res: null },
   { m: CONTROLLER_RPC, req: { method: 'alterPartition', topicId: 't1', partition: 0, leaderId: 1, leaderEpoch: 2, partitionEpoch: 3, isr: [1, 2] }, res: { result: null, appliedIndex: 42 } },
   { m: CONTROLLER_RPC, req: { method: 'createTopic', name: 'orders', partitions: 3, configs: { 'retention.ms': '1000' } }, res: { result: { id: 'x' }, appliedIndex: 1 } },
+  { m: CONTROLLER_RPC, req: { method: 'allocateProducerIds', brokerId: 2, incarnationId: 'i2' }, res: { result: { brokerId: 2, firstProducerId: 3000, size: 1000 }, appliedIndex: 7 } },
   { m: QUORUM_STATUS_RPC, req: null, res: { leaderId: 1, term: 4, commitIndex: 9, voters: [{ nodeId: 1, matchIndex: 9, lastContactMs: null }] } },
   { m: OFFSET_FOR_TIMESTAMP_RPC, req: { topicId: 't1', partition: 1, timestamp: -3 }, res: { offset: 3, timestamp: 1_700_000_000_000 } },
   { m: END_OFFSET_FOR_EPOCH_RPC, req: { topicId: 't1', partition: 1, leaderEpoch: 4 }, res: { epoch: -1, endOffset: -1 } },
