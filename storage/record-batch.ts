@@ -33,6 +33,10 @@ export const BATCH_HEADER_BYTES = 61;
 /** baseOffset + batchLength: the bytes not counted by batchLength. */
 export const BATCH_LOG_OVERHEAD = 12;
 export const MAGIC_V2 = 2;
+/** Attribute bit 4: the batch belongs to a transaction (Kafka DefaultRecordBatch.TRANSACTIONAL_FLAG_MASK). */
+export const TRANSACTIONAL_FLAG = 0x10;
+/** Attribute bit 5: a control batch (transaction markers; Kafka CONTROL_FLAG_MASK). */
+export const CONTROL_FLAG = 0x20;
 
 const LENGTH_AT = 8;
 const EPOCH_AT = 12;

@@ -31,7 +31,9 @@ import {
   batchLeaderEpoch,
   batchTotalBytes,
   batches,
+  CONTROL_FLAG,
   readBatchHeader,
+  TRANSACTIONAL_FLAG,
   setBaseOffset,
   setPartitionLeaderEpoch,
   verifyBatch,
@@ -206,6 +208,9 @@ export class PartitionLog {
     if (!verifyBatch(batch, 0)) throw new LogError('CORRUPT_MESSAGE', 'appendAsLeader: the batch fails its CRC or length check');
     if (batchTotalBytes(batch, 0) !== batch.length) throw new LogError('INVALID_RECORD', 'appendAsLeader takes exactly one batch');
     const header = readBatchHeader(batch, 0);
+    // Kafka's LogValidator: clients never write control records; runnel has no transactions.
+    if ((header.attributes & CONTROL_FLAG) !== 0) throw new LogError('INVALID_RECORD', 'appendAsLeader: clients may not write control batches');
+    if ((header.attributes & TRANSACTIONAL_FLAG) !== 0) throw new LogError('INVALID_RECORD', 'appendAsLeader: transactional batches are not supported (runnel has no transactions)');
     const result = await this.enqueue(async (): Promise<LeaderAppend> => {
       const verdict = this.producers.check(header);
       if (verdict.kind === 'duplicate') return { baseOffset: verdict.baseOffset, lastOffset: verdict.lastOffset, duplicate: true };

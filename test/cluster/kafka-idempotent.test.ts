@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
@@ -94,4 +94,22 @@ describe('the idempotent producer over Kafka on a 3-node cluster', () => {
     expect(order).toEqual([...order].sort((a, b) => a - b));
     console.info(`[idempotent] acknowledged ${acked.length}, failed ${failed.length} (${failed.filter((f) => counts.has(f)).length} of those written), log holds ${values.length}`);
   }, 180_000);
+
+  it('kcat (librdkafka) with enable.idempotence=true gets a producer id and writes every line exactly once', async () => {
+    const created = await c.http(1, 'POST', c.v3('/topics'), { topic_name: 'idem-kcat', partitions_count: 3, replication_factor: 3 });
+    expect(created.status).toBe(201);
+    const lines = Array.from({ length: 3000 }, (_, i) => `k${i % 7}:line-${i}`);
+    const port = c.kafkaPorts.get(2) ?? 0;
+    const kcat = spawn('kcat', ['-P', '-b', `127.0.0.1:${port}`, '-t', 'idem-kcat', '-K', ':', '-X', 'enable.idempotence=true', '-X', 'acks=all', '-X', 'linger.ms=5'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    kcat.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => kcat.once('exit', resolve));
+    kcat.stdin.end(lines.join('\n') + '\n');
+    expect(await exited, stderr).toBe(0);
+    expect(stderr).not.toMatch(/fail|error/i);
+    const values = (await Promise.all([0, 1, 2].map((p) => kcatValues(port, 'idem-kcat', p)))).flat();
+    expect(values.sort()).toEqual(lines.map((l) => l.slice(l.indexOf(':') + 1)).sort());
+  }, 60_000);
 });

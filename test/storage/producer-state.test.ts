@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { LogError } from '../../storage/partition-log/partition-log.ts';
 import type { PartitionLog } from '../../storage/partition-log/partition-log.ts';
 import { BATCHES_PER_PRODUCER, lastSequence, ProducerStateTable } from '../../storage/partition-log/producer-state.ts';
-import { batches, buildBatch, readBatchHeader } from '../../storage/record-batch.ts';
+import { batches, buildBatch, readBatchHeader, stampProducer } from '../../storage/record-batch.ts';
 import { tempLogs } from '../support/temp-logs.ts';
 
 const { tempDir, openLog } = tempLogs('runnel-producers');
@@ -107,6 +107,18 @@ describe('PartitionLog producer state', () => {
     // A batch without a producer id is never checked.
     expect((await log.appendAsLeader(buildBatch([{ key: null, value: Buffer.from('plain'), headers: [], timestamp: 1 }]), 1)).baseOffset).toBe(6);
     expect(log.logEndOffset).toBe(7);
+  });
+
+  it.each([
+    ['a transactional batch', 0x10],
+    ['a control batch', 0x20],
+  ])('refuses %s from a client with INVALID_RECORD (no transactions), writing nothing', async (_name, flag) => {
+    const log = await openLog(await tempDir());
+    const b = producerBatch(12n, 0, 0, 2);
+    b.writeInt16BE(b.readInt16BE(21) | flag, 21);
+    stampProducer(b, 12n, 0, 0); // recomputes the CRC over the new attributes
+    expect(await refused(log.appendAsLeader(b, 1))).toBe('INVALID_RECORD');
+    expect(log.logEndOffset).toBe(0);
   });
 
   it('orders the checks with appends: concurrent resends of one batch append it once', async () => {
