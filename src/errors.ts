@@ -54,6 +54,13 @@ export const ERRORS = {
   /** A follower's append did not start at its log end (replication out of step; it refetches). */
   INVALID_BASE_OFFSET: { status: 500, code: 50004 },
   INVALID_RECORD: { status: 422, code: 42206 },
+  /**
+   * An idempotent producer's batch skips sequence numbers: an earlier batch of it was not
+   * appended. The producer starts a new epoch and resends (HTTP produce does so by itself).
+   */
+  OUT_OF_ORDER_SEQUENCE_NUMBER: { status: 503, code: 50311 },
+  /** An idempotent producer's batch carries an epoch older than one the partition has seen. */
+  INVALID_PRODUCER_EPOCH: { status: 503, code: 50312 },
 } as const satisfies Record<string, { status: number; code: number }>;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -33,6 +33,10 @@ export const BATCH_HEADER_BYTES = 61;
 /** baseOffset + batchLength: the bytes not counted by batchLength. */
 export const BATCH_LOG_OVERHEAD = 12;
 export const MAGIC_V2 = 2;
+/** Attribute bit 4: the batch belongs to a transaction (Kafka DefaultRecordBatch.TRANSACTIONAL_FLAG_MASK). */
+export const TRANSACTIONAL_FLAG = 0x10;
+/** Attribute bit 5: a control batch (transaction markers; Kafka CONTROL_FLAG_MASK). */
+export const CONTROL_FLAG = 0x20;
 
 const LENGTH_AT = 8;
 const EPOCH_AT = 12;
@@ -309,6 +313,18 @@ export function setBaseOffset(buf: Buffer, at: number, baseOffset: number): void
 /** Rewrites partitionLeaderEpoch in place. Outside the v2 CRC, so the CRC stays valid. */
 export function setPartitionLeaderEpoch(buf: Buffer, at: number, epoch: number): void {
   buf.writeInt32BE(epoch, at + EPOCH_AT);
+}
+
+/**
+ * Rewrites the producer id, epoch and base sequence of the batch at 0 and recomputes its CRC
+ * (they are inside it). For a batch its builder stamps just before sending it, never for one a
+ * client sent: those are stored as sent.
+ */
+export function stampProducer(buf: Buffer, producerId: bigint, producerEpoch: number, baseSequence: number): void {
+  buf.writeBigInt64BE(producerId, PRODUCER_ID_AT);
+  buf.writeInt16BE(producerEpoch, PRODUCER_EPOCH_AT);
+  buf.writeInt32BE(baseSequence, BASE_SEQUENCE_AT);
+  buf.writeUInt32BE(crc32c(buf, ATTRIBUTES_AT, batchTotalBytes(buf, 0)), CRC_AT);
 }
 
 /**

@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { retryUntil } from '../deadline.ts';
 import { invalid, RunnelError } from '../errors.ts';
 import type { MetadataImage, TopicState } from '../metadata/image.ts';
@@ -6,6 +5,7 @@ import type { PeerCaller, RpcMethod } from '../rpc/rpc-method.ts';
 import type { Fields } from '../rpc/wire-shape.ts';
 import { bytes, fields, int, str } from '../rpc/wire-shape.ts';
 import { mappingLogErrors } from './log-errors.ts';
+import { NodeProducer } from './node-producer.ts';
 import type { Acks } from './partition-replica.ts';
 import type { ConsumeAnswer, EpochEndOffset, OffsetAtTime, PartitionOffsets, ReplicaManager } from './replica-manager.ts';
 
@@ -130,29 +130,20 @@ export const END_OFFSET_FOR_EPOCH_RPC: RpcMethod<EndOffsetForEpochCall, EpochEnd
  * caller's deadline, so a plain HTTP client sees success a little later, not an error.
  */
 export class PartitionClient {
-  /**
-   * This process's producer id, stamped into every batch it builds, with a sequence per
-   * partition, so a batch resent after a leader change is recognised (ProducerState).
-   * Random per process: a restart is a new producer.
-   */
-  readonly producerId = BigInt(randomInt(1, 2 ** 47)) * 65536n + BigInt(randomInt(0, 65536));
-  private readonly sequences = new Map<string, number>();
-
-  /** The base sequence for the next `count` records to a partition. */
-  nextSequence(topicId: string, partition: number, count: number): number {
-    const k = `${topicId}:${partition}`;
-    const seq = this.sequences.get(k) ?? 0;
-    // Kafka sequences are int32 and wrap to 0.
-    this.sequences.set(k, (seq + count) % 2 ** 31);
-    return seq;
-  }
-
   constructor(
     private readonly selfId: number,
     private readonly image: () => MetadataImage,
     private readonly replicas: ReplicaManager,
     private readonly peers: PeerCaller,
   ) {}
+
+  /** This node's own idempotent producer, for the batches HTTP produce builds (NodeProducer). */
+  private readonly own = new NodeProducer((c) => this.produce(c));
+
+  /** Stamps a batch this node built with its own producer's id, epoch and sequence, then produces it. */
+  produceOwn(c: ProduceCall, recordCount: number): Promise<number> {
+    return this.own.produce(c, recordCount);
+  }
 
   // ---- the leader's side of the rpc methods above (src/node/rpc-routes.ts) ----
 

@@ -2,8 +2,6 @@ import { RunnelError } from '../errors.ts';
 import { assertNever } from '../../raft/assert.ts';
 import type { Logger } from '../logger.ts';
 import type { PartitionState } from '../metadata/image.ts';
-import { readBatchHeader } from '../../storage/record-batch.ts';
-import { ProducerState } from './producer-state.ts';
 import type { ReplicaLog } from './replica-log.ts';
 
 export type Acks = 0 | 1 | -1;
@@ -82,8 +80,6 @@ export class PartitionReplica {
   private ackWaiters: AckWaiter[] = [];
   /** Woken when the log end offset or the high watermark moves (long polls). */
   private readonly progressWaiters = new Set<() => void>();
-  /** Producer batches in the log, to answer a resent batch with its first offsets. */
-  readonly producers = new ProducerState();
   /**
    * The ISR change this leader asked the controller for and has not yet seen committed in its
    * metadata (one at a time, as in Kafka). Until then the high watermark counts its members
@@ -147,24 +143,19 @@ export class PartitionReplica {
     if (acks === -1 && this.isr.length < this.minInsyncReplicas) {
       throw new RunnelError('NOT_ENOUGH_REPLICAS', `${this.name}: ${this.isr.length} in-sync replicas (${this.isr.join(',')}), min.insync.replicas is ${this.minInsyncReplicas}`);
     }
-    const header = readBatchHeader(batch, 0);
-    const known = header.producerId >= 0n ? this.producers.lookup(header.producerId, header.baseSequence) : undefined;
-    let baseOffset: number;
-    let lastOffset: number;
-    if (known !== undefined) {
-      // A resend of a batch already in the log (its first leader moved before answering).
-      ({ baseOffset, lastOffset } = known);
-      this.logger.info({ partition: this.name, producerId: String(header.producerId), baseSequence: header.baseSequence, baseOffset }, 'duplicate batch: answering with its first offsets');
+    // Followers may fetch the batch as soon as it is written, while the leader's own fsync
+    // (flush=batch) runs: the two proceed in parallel, and the HW waits for both
+    // (maybeAdvanceHighWatermark takes the leader's durable end, not its log end).
+    const appended = await this.log.appendAsLeader(batch, this.leaderEpoch, (a) => {
+      this.rememberTail(batch, a.baseOffset, a.lastOffset);
+      this.wakeProgress();
+    });
+    const { baseOffset, lastOffset } = appended;
+    if (appended.duplicate === true) {
+      // A resend of a batch already in the log (its first leader moved before answering, or
+      // the producer retried): answered with the offsets it has, once it is committed.
+      this.logger.info({ partition: this.name, baseOffset, lastOffset }, 'duplicate batch: answering with its first offsets');
     } else {
-      // Followers may fetch the batch as soon as it is written, while the leader's own fsync
-      // (flush=batch) runs: the two proceed in parallel, and the HW waits for both
-      // (maybeAdvanceHighWatermark takes the leader's durable end, not its log end).
-      ({ baseOffset, lastOffset } = await this.log.appendAsLeader(batch, this.leaderEpoch, (a) => {
-        this.rememberTail(batch, a.baseOffset, a.lastOffset);
-        // Recorded at once: a resend arriving during the fsync is answered, not appended again.
-        this.producers.record(header.producerId, header.baseSequence, a);
-        this.wakeProgress();
-      }));
       this.maybeAdvanceHighWatermark();
     }
     if (acks !== -1 || this.log.highWatermark > lastOffset) return baseOffset;

@@ -149,20 +149,17 @@ export class ReplicaFetcher {
       const to = Math.min(mine.endOffset < 0 ? p.divergingEpoch.endOffset : mine.endOffset, p.divergingEpoch.endOffset, r.log.logEndOffset);
       this.logger.info({ partition: r.name, divergingEpoch: p.divergingEpoch, from: r.log.logEndOffset, to }, 'log diverged from the leader: truncating');
       await r.log.truncateTo(Math.max(0, to));
-      r.producers.truncate(Math.max(0, to));
       return true;
     }
     if (p.behindLogStart === true && p.logStartOffset !== undefined) {
       this.logger.info({ partition: r.name, from: r.log.logEndOffset, to: p.logStartOffset }, 'behind the leader\'s log start: restarting the log there');
       await r.log.truncateFullyAndStartAt(p.logStartOffset);
-      r.producers.truncate(0);
       return true;
     }
     const records = p.records;
     if (records !== undefined && records.length > 0) {
       const buf = Buffer.from(records.buffer, records.byteOffset, records.byteLength);
       await r.log.appendAsFollower(buf);
-      r.producers.recordBatches(buf);
     }
     if (p.highWatermark !== undefined) {
       const hw = Math.min(p.highWatermark, r.log.logEndOffset);

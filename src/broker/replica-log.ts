@@ -13,8 +13,14 @@ export interface ReplicaLog {
   /**
    * One RecordBatch v2; the log assigns offsets from logEndOffset and stamps the epoch.
    * `onWritten` runs once the bytes are readable; the promise resolves once they are durable.
+   * An idempotent producer's batch is checked against the log's producer state first: a resend
+   * of a batch the log holds answers with its offsets (`duplicate`, nothing written).
    */
-  appendAsLeader(batch: Buffer, leaderEpoch: number, onWritten?: (appended: { baseOffset: number; lastOffset: number }) => void): Promise<{ baseOffset: number; lastOffset: number }>;
+  appendAsLeader(
+    batch: Buffer,
+    leaderEpoch: number,
+    onWritten?: (appended: { baseOffset: number; lastOffset: number }) => void,
+  ): Promise<{ baseOffset: number; lastOffset: number; duplicate?: true }>;
   /** Consecutive batches with the leader's offsets, starting exactly at logEndOffset. */
   appendAsFollower(batches: Buffer): Promise<void>;
   /** Whole batches from the one holding `offset`, none reaching `upperBound`. */

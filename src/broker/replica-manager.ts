@@ -34,6 +34,8 @@ export interface ReplicaManagerDeps {
    * fault suite's ISR changes stay in flight long enough for its faults to land meanwhile.
    */
   readonly alterIsrDelayMs?: number;
+  /** Test hook (RUNNEL_TEST_PRODUCE_ANSWER_DELAY_MS): hold every produce answer this long after it is decided, widening the window in which a leader dies with a batch written but unanswered. */
+  readonly produceAnswerDelayMs?: number;
 }
 
 /** A consumer read: the batches, and the leader's marks as of the read. */
@@ -164,8 +166,11 @@ export class ReplicaManager {
     return r;
   }
 
-  produce(topicId: string, partition: number, batch: Buffer, acks: Acks, timeoutMs: number): Promise<number> {
-    return this.leaderReplica(topicId, partition).produce(batch, acks, timeoutMs);
+  async produce(topicId: string, partition: number, batch: Buffer, acks: Acks, timeoutMs: number): Promise<number> {
+    const base = await this.leaderReplica(topicId, partition).produce(batch, acks, timeoutMs);
+    const holdMs = this.deps.produceAnswerDelayMs ?? 0;
+    if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
+    return base;
   }
 
   /** Consumer read on the leader: batches below the high watermark, long-polling while there are none. */

@@ -83,11 +83,8 @@ export function registerDataRoutes(
     // Build and size-check every batch before anything is appended: a refused request leaves every log untouched.
     const maxBytes = Number(metadata.topicConfig(t, 'max.message.bytes'));
     const built = [...groups].map(([partition, g]) => {
-      const batch = buildBatch(g.records, {
-        producerId: producer.producerId,
-        producerEpoch: 0,
-        baseSequence: producer.nextSequence(t.id, partition, g.records.length),
-      });
+      // Producer id, epoch and sequence are stamped when it is sent (ProduceService.produceOwn).
+      const batch = buildBatch(g.records);
       if (batch.length > maxBytes) {
         throw new RunnelError('MESSAGE_TOO_LARGE', `records: the ${g.records.length} record(s) for partition ${partition} make a ${batch.length}-byte batch; max.message.bytes is ${maxBytes}`);
       }
@@ -114,7 +111,7 @@ export function registerDataRoutes(
     if (acks === 0) {
       // acks=0: answer at once; the append happens (or fails, logged) after.
       for (const b of built) {
-        producer.produce({ topicId: t.id, partition: b.partition, batch: b.batch, acks, timeoutMs }).catch((err: unknown) => req.log.warn({ err, topic: t.name, partition: b.partition }, 'acks=0 produce failed'));
+        producer.produceOwn({ topicId: t.id, partition: b.partition, batch: b.batch, acks, timeoutMs }, b.indexes.length).catch((err: unknown) => req.log.warn({ err, topic: t.name, partition: b.partition }, 'acks=0 produce failed'));
       }
       const partitionOf = new Map(built.flatMap((b) => b.indexes.map((i) => [i, b.partition] as const)));
       return { status: 200, body: { offsets: Array.from({ length: count }, (_, i) => ({ partition: partitionOf.get(i) ?? 0, offset: null, error_code: null, error: null })) } };
@@ -122,7 +119,7 @@ export function registerDataRoutes(
     await Promise.all(
       built.map(async (b) => {
         try {
-          const base = await producer.produce({ topicId: t.id, partition: b.partition, batch: b.batch, acks, timeoutMs });
+          const base = await producer.produceOwn({ topicId: t.id, partition: b.partition, batch: b.batch, acks, timeoutMs }, b.indexes.length);
           b.indexes.forEach((recordIndex, k) => (outcomes[recordIndex] = { partition: b.partition, offset: base + k }));
         } catch (err) {
           const e = err instanceof RunnelError ? err : new RunnelError('UNKNOWN_SERVER_ERROR', err instanceof Error ? err.message : String(err));

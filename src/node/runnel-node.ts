@@ -23,7 +23,7 @@ import { GroupCoordinator } from '../groups/group-coordinator.ts';
 import { buildHttpApp } from '../http/app.ts';
 import { kafkaApiTable } from '../kafka/kafka-apis.ts';
 import { KafkaListener } from '../kafka/kafka-listener.ts';
-import { testAlterPartitionDelayMs } from '../test-hooks.ts';
+import { testAlterPartitionDelayMs, testProduceAnswerDelayMs } from '../test-hooks.ts';
 import { ConsumerRegistry } from '../http/consumers/consumer-registry.ts';
 import type { Logger } from '../logger.ts';
 import { componentLogger } from '../logger.ts';
@@ -179,6 +179,7 @@ export class RunnelNode {
       flush: config.log.flush,
       logger: replicaLog,
       alterIsrDelayMs: testAlterPartitionDelayMs(),
+      produceAnswerDelayMs: testProduceAnswerDelayMs(),
     }));
     const partitions = new PartitionClient(nodeId, image, rm, peers);
 

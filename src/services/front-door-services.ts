@@ -11,13 +11,15 @@ import type { ControllerCall } from '../metadata/controller-calls.ts';
 import type { MetadataImage, TopicState } from '../metadata/image.ts';
 import type { QuorumStatus } from '../metadata/quorum-status.ts';
 
-/** Produce: batches to a partition's leader, stamped with this node's producer id and sequences (PartitionClient). */
+/** Produce: batches to a partition's leader (PartitionClient). */
 export interface ProduceService {
-  readonly producerId: bigint;
-  /** The base sequence for the next `count` records to a partition. */
-  nextSequence(topicId: string, partition: number, count: number): number;
-  /** Appends a batch on the partition's leader; resolves with its base offset once `acks` are met. */
+  /** Appends a client's batch, as sent, on the partition's leader; resolves with its base offset once `acks` are met. */
   produce(c: ProduceCall): Promise<number>;
+  /**
+   * Appends a batch this node built (HTTP produce), stamped with this node's idempotent
+   * producer id, epoch and sequence for the partition (NodeProducer), so a resend is deduplicated.
+   */
+  produceOwn(c: ProduceCall, recordCount: number): Promise<number>;
 }
 
 /** Producer ids for idempotent producers, from blocks the controller records in the metadata log (ProducerIdAllocator). */

@@ -11,7 +11,11 @@ export type LogErrorCode =
   /** A well-formed input the log refuses, e.g. a leader append of more than one batch. */
   | 'INVALID_RECORD'
   /** The log is closed or its directory failed (Kafka KAFKA_STORAGE_ERROR). */
-  | 'KAFKA_STORAGE_ERROR';
+  | 'KAFKA_STORAGE_ERROR'
+  /** An idempotent producer's batch does not continue its sequence (Kafka OutOfOrderSequenceException). */
+  | 'OUT_OF_ORDER_SEQUENCE_NUMBER'
+  /** An idempotent producer's batch carries an epoch older than the producer's (Kafka InvalidProducerEpochException). */
+  | 'INVALID_PRODUCER_EPOCH';
 
 export class LogError extends Error {
   constructor(

@@ -4,6 +4,7 @@
 //                                       segments named by base offset, see segment.ts
 //   leader-epoch-checkpoint             epoch -> start offset, see epoch-cache.ts
 //   high-watermark                      the last checkpointed high watermark
+//   00000000000000000000.snapshot       producer state at that offset, see producer-snapshots.ts
 //
 // Mutations (appends, truncation, retention) run one at a time through a promise queue, so
 // concurrent appendAsLeader calls get contiguous offsets in call order. Reads run beside them
@@ -29,6 +30,10 @@ import {
   batchLastOffset,
   batchLeaderEpoch,
   batchTotalBytes,
+  batches,
+  CONTROL_FLAG,
+  readBatchHeader,
+  TRANSACTIONAL_FLAG,
   setBaseOffset,
   setPartitionLeaderEpoch,
   verifyBatch,
@@ -40,6 +45,8 @@ import { GroupCommit } from './group-commit.ts';
 import { LogError } from './log-error.ts';
 import { DEFAULT_INDEX_INTERVAL_BYTES, HIGH_WATERMARK_CHECKPOINT } from './log-options.ts';
 import type { PartitionLogLogger, PartitionLogOptions, PartitionLogStats } from './log-options.ts';
+import { ProducerStateTable } from './producer-state.ts';
+import { loadLatestSnapshot, pruneSnapshots, removeAllSnapshots, writeSnapshot } from './producer-snapshots.ts';
 import { recoverSegments } from './recovery.ts';
 import { floorSegment, retainedFrom } from './retention.ts';
 
@@ -56,6 +63,15 @@ export type { TimestampOffset } from './time-index.ts';
 /** Index entries hold offsets relative to the segment base as uint32. */
 const MAX_RELATIVE_OFFSET = 0xffffffff;
 const silent: PartitionLogLogger = { info: () => undefined, warn: () => undefined };
+/** Producer state is rebuilt by reading the log in chunks of this size. */
+const REPLAY_CHUNK_BYTES = 1 << 20;
+
+/** Where a leader append landed; `duplicate` when it was a resend of a batch already in the log. */
+export interface LeaderAppend {
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  readonly duplicate?: true;
+}
 const noop = (): void => undefined;
 
 export class PartitionLog {
@@ -84,6 +100,8 @@ export class PartitionLog {
   private readonly groupCommit: GroupCommit;
   private readonly log: PartitionLogLogger;
   private readonly indexIntervalBytes: number;
+  /** The idempotent producers of the batches in this log (producer-state.ts). */
+  readonly producers = new ProducerStateTable();
 
   private constructor(
     private opts: PartitionLogOptions,
@@ -126,8 +144,10 @@ export class PartitionLog {
     if (cutEnd || cutStart) await epochs.checkpoint();
     const saved = (await readCheckpoint(join(dir, HIGH_WATERMARK_CHECKPOINT), 1))?.[0]?.[0] ?? logStart;
     const hw = Math.min(Math.max(saved, logStart), logEnd);
-    log.info({ dir, logStartOffset: logStart, logEndOffset: logEnd, highWatermark: hw, segments: segments.length }, 'opened partition log');
-    return new PartitionLog(opts, segments, epochs, hw);
+    const opened = new PartitionLog(opts, segments, epochs, hw);
+    const replayed = await opened.rebuildProducerState(logEnd);
+    log.info({ dir, logStartOffset: logStart, logEndOffset: logEnd, highWatermark: hw, segments: segments.length, producers: opened.producers.size, replayed }, 'opened partition log');
+    return opened;
   }
 
   get logStartOffset(): number {
@@ -179,15 +199,21 @@ export class PartitionLog {
    * into `batch` in place (both outside the CRC), records a new epoch in the epoch cache.
    * Resolves once the batch is durable per the flush policy; `onWritten` runs as soon as its
    * bytes are in the file (readable, not yet fsynced), before any later append is written.
+   * A batch of an idempotent producer is checked against the producer state first, in log
+   * order: a resend of one of its last batches is not written again but answered with the
+   * offsets it has (`duplicate`); a stale epoch or a sequence gap fails with
+   * INVALID_PRODUCER_EPOCH or OUT_OF_ORDER_SEQUENCE_NUMBER.
    */
-  async appendAsLeader(
-    batch: Buffer,
-    leaderEpoch: number,
-    onWritten?: (appended: { baseOffset: number; lastOffset: number }) => void,
-  ): Promise<{ baseOffset: number; lastOffset: number }> {
+  async appendAsLeader(batch: Buffer, leaderEpoch: number, onWritten?: (appended: { baseOffset: number; lastOffset: number }) => void): Promise<LeaderAppend> {
     if (!verifyBatch(batch, 0)) throw new LogError('CORRUPT_MESSAGE', 'appendAsLeader: the batch fails its CRC or length check');
     if (batchTotalBytes(batch, 0) !== batch.length) throw new LogError('INVALID_RECORD', 'appendAsLeader takes exactly one batch');
-    const result = await this.enqueue(async () => {
+    const header = readBatchHeader(batch, 0);
+    // Kafka's LogValidator: clients never write control records; runnel has no transactions.
+    if ((header.attributes & CONTROL_FLAG) !== 0) throw new LogError('INVALID_RECORD', 'appendAsLeader: clients may not write control batches');
+    if ((header.attributes & TRANSACTIONAL_FLAG) !== 0) throw new LogError('INVALID_RECORD', 'appendAsLeader: transactional batches are not supported (runnel has no transactions)');
+    const result = await this.enqueue(async (): Promise<LeaderAppend> => {
+      const verdict = this.producers.check(header);
+      if (verdict.kind === 'duplicate') return { baseOffset: verdict.baseOffset, lastOffset: verdict.lastOffset, duplicate: true };
       const baseOffset = this.logEndOffset;
       setBaseOffset(batch, 0, baseOffset);
       setPartitionLeaderEpoch(batch, 0, leaderEpoch);
@@ -314,6 +340,7 @@ export class PartitionLog {
       if (this.opts.flush !== 'os') await this.syncDirty();
       if (this.epochs.truncateFromEnd(end)) await this.epochs.checkpoint();
       this.hw = Math.min(this.hw, end);
+      await this.rebuildProducerState(end);
       this.log.info({ dir: this.opts.dir, offset, logEndOffset: end, removedSegments: doomed.length }, 'truncated log');
     });
   }
@@ -372,6 +399,7 @@ export class PartitionLog {
       this.segments = segs.slice(n);
       for (const d of doomed) await d.remove();
       if (this.epochs.truncateFromStart(this.logStartOffset)) await this.epochs.checkpoint();
+      await pruneSnapshots(this.opts.dir, this.logStartOffset);
       this.log.info({ dir: this.opts.dir, deletedSegments: n, logStartOffset: this.logStartOffset }, 'retention deleted segments');
       return n;
     });
@@ -394,6 +422,8 @@ export class PartitionLog {
           await this.syncDirty();
           await this.active.writeIndex(true);
           await this.writeHighWatermark();
+          // A clean close leaves nothing to replay on the next open.
+          await writeSnapshot(this.opts.dir, this.logEndOffset, this.producers.list(), true);
         }
       } finally {
         for (const s of this.segments) await s.close();
@@ -460,7 +490,10 @@ export class PartitionLog {
     return run;
   }
 
-  /** Writes validated, offset-stamped batches, rolling segments where needed. */
+  /**
+   * Writes validated, offset-stamped batches, rolling segments where needed, and applies each
+   * to the producer state (a roll snapshots the state of everything before the new segment).
+   */
   private async writeBatches(buf: Buffer): Promise<void> {
     let runStart = 0;
     let at = 0;
@@ -474,9 +507,34 @@ export class PartitionLog {
         runStart = at;
         await this.roll(batchBaseOffset(buf, at));
       }
+      const h = readBatchHeader(buf, at);
+      this.producers.apply(h, h.baseOffset);
       at += total;
     }
     if (at > runStart) this.active.append(buf, runStart, at);
+  }
+
+  /**
+   * Makes the producer state that of the batches below `end`: the newest snapshot at or below
+   * it, then the batches from there (Kafka's ProducerStateManager.truncateAndReload plus
+   * UnifiedLog.rebuildProducerState). Returns how many batches were replayed.
+   */
+  private async rebuildProducerState(end: number): Promise<number> {
+    const snap = await loadLatestSnapshot(this.opts.dir, end);
+    this.producers.load(snap?.entries ?? []);
+    let offset = Math.max(snap?.offset ?? 0, this.logStartOffset);
+    let replayed = 0;
+    while (offset < end) {
+      const { records, nextOffset } = await this.read(offset, REPLAY_CHUNK_BYTES, end);
+      if (records.length === 0) break;
+      for (const { header } of batches(records)) {
+        if (header.baseOffset < offset) continue;
+        this.producers.apply(header, header.baseOffset);
+        replayed++;
+      }
+      offset = nextOffset;
+    }
+    return replayed;
   }
 
   private async roll(baseOffset: number): Promise<void> {
@@ -486,8 +544,10 @@ export class PartitionLog {
     old.markInactive();
     await old.writeIndex(durable);
     const seg = await Segment.create(this.opts.dir, baseOffset, this.indexIntervalBytes);
+    await writeSnapshot(this.opts.dir, baseOffset, this.producers.list(), durable);
     if (durable) await syncDir(this.opts.dir);
     this.segments = [...this.segments, seg];
+    await pruneSnapshots(this.opts.dir, this.logStartOffset);
     this.log.info({ dir: this.opts.dir, baseOffset }, 'rolled segment');
   }
 
@@ -499,6 +559,8 @@ export class PartitionLog {
     this.segments = [await Segment.create(this.opts.dir, offset, this.indexIntervalBytes)];
     if (this.opts.flush !== 'os') await syncDir(this.opts.dir);
     if (this.epochs.clear()) await this.epochs.checkpoint();
+    this.producers.clear();
+    await removeAllSnapshots(this.opts.dir);
     this.hw = offset;
     this.log.info({ dir: this.opts.dir, logStartOffset: offset }, 'log restarted empty');
   }

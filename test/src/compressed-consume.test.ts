@@ -55,7 +55,7 @@ async function appOver(log: PartitionLog): Promise<FastifyInstance> {
     metadata: { image: () => new MetadataImage(), findTopic: () => Promise.resolve(topic), requireTopic: () => Promise.resolve(topic), topicConfig: () => '', topicConfigIsDefault: () => true, appliedOnLiveBrokers: unused('appliedOnLiveBrokers') },
     admin: { createTopic: unused('createTopic'), deleteTopic: unused('deleteTopic'), alterTopicConfigs: unused('alterTopicConfigs') },
     quorum: { controllerId: () => null, joined: () => false, status: unused('quorum status') },
-    produce: { producerId: 1n, nextSequence: () => 0, produce: unused('produce') },
+    produce: { produce: unused('produce'), produceOwn: unused('produceOwn') },
     produceBudget: { acquire: () => () => undefined },
     fetch: {
       consume: async (c) => ({ records: (await log.read(c.offset, c.maxBytes, log.logEndOffset)).records, highWatermark: log.logEndOffset, logStartOffset: log.logStartOffset }),

@@ -86,7 +86,7 @@ function stubServices(created: unknown[]): HttpDeps {
       alterTopicConfigs: unused('alterTopicConfigs'),
     },
     quorum: { controllerId: () => null, joined: () => false, status: unused('quorum status') },
-    produce: { producerId: 1n, nextSequence: () => 0, produce: unused('produce') },
+    produce: { produce: unused('produce'), produceOwn: unused('produceOwn') },
     produceBudget: { acquire: () => () => undefined },
     fetch: { consume: unused('consume'), offsets: unused('offsets'), offsetForTimestamp: unused('offsetForTimestamp'), endOffsetForEpoch: unused('endOffsetForEpoch') },
     groups: { list: unused('group list'), describe: unused('group describe'), alterOffsets: unused('alterOffsets') },

@@ -219,7 +219,6 @@ describe('partition replica (leader side)', () => {
     const copy = await r.log.read(0, 1 << 20, r.log.logEndOffset);
     const next = await leaderReplica();
     await next.log.appendAsFollower(Buffer.from(copy.records));
-    next.producers.recordBatches(copy.records);
     expect(await next.produce(stamped(2), 1, 1000)).toBe(2);
     expect(next.log.logEndOffset).toBe(4);
   });
