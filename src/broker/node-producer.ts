@@ -1,7 +1,15 @@
 import { randomInt } from 'node:crypto';
 import { RunnelError } from '../errors.ts';
 import { stampProducer } from '../../storage/record-batch.ts';
-import type { ProduceCall } from './partition-client.ts';
+
+/** What NodeProducer needs of a produce call (PartitionClient's ProduceCall). */
+export interface OwnBatchCall {
+  readonly topicId: string;
+  readonly partition: number;
+  /** A batch this node built; its producer fields are stamped here. */
+  readonly batch: Uint8Array;
+  readonly timeoutMs: number;
+}
 
 /** Producer epochs are int16: past this a lane takes a new producer id. */
 const MAX_EPOCH = 0x7fff;
@@ -37,13 +45,13 @@ interface Lane {
  * appended, and it takes a fresh stamp in a new epoch; a batch that fails for good leaves a gap,
  * so the lane moves to a new epoch (sequence 0) for the batches after it.
  */
-export class NodeProducer {
+export class NodeProducer<C extends OwnBatchCall> {
   private readonly lanes = new Map<string, Lane>();
 
-  constructor(private readonly send: (c: ProduceCall) => Promise<number>) {}
+  constructor(private readonly send: (c: C) => Promise<number>) {}
 
   /** Stamps `c.batch` (built by this node, records counted by its header) and appends it on the leader. */
-  async produce(c: ProduceCall, recordCount: number): Promise<number> {
+  async produce(c: C, recordCount: number): Promise<number> {
     const lane = this.lane(c.topicId, c.partition);
     const deadline = Date.now() + c.timeoutMs;
     const batch = Buffer.from(c.batch.buffer, c.batch.byteOffset, c.batch.byteLength);

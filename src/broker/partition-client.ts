@@ -138,7 +138,7 @@ export class PartitionClient {
   ) {}
 
   /** This node's own idempotent producer, for the batches HTTP produce builds (NodeProducer). */
-  private readonly own = new NodeProducer((c) => this.produce(c));
+  private readonly own = new NodeProducer<ProduceCall>((c) => this.produce(c));
 
   /** Stamps a batch this node built with its own producer's id, epoch and sequence, then produces it. */
   produceOwn(c: ProduceCall, recordCount: number): Promise<number> {

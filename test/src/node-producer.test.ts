@@ -24,10 +24,10 @@ function leader(log: PartitionLog): (c: ProduceCall) => Promise<number> {
 }
 
 /** A NodeProducer whose sends reach `log` after `before(n)` (n = 1 for the first send) lets them: it may hold or fail one. */
-function scripted(log: PartitionLog, before: (n: number) => Promise<void> | void): { producer: NodeProducer; sends: () => number } {
+function scripted(log: PartitionLog, before: (n: number) => Promise<void> | void): { producer: NodeProducer<ProduceCall>; sends: () => number } {
   const append = leader(log);
   let n = 0;
-  const producer = new NodeProducer(async (c) => {
+  const producer = new NodeProducer<ProduceCall>(async (c) => {
     await before(++n);
     return append(c);
   });
