@@ -16,6 +16,10 @@ interface FollowerState {
   leo: number;
   /** Last time the follower had fetched up to our log end offset (Kafka's lastCaughtUpTimeMs). */
   lastCaughtUpMs: number;
+  /** Our log end offset when the follower fetched last (Kafka's lastFetchLeaderLogEndOffset); -1 before. */
+  lastFetchLeaderLeo: number;
+  /** When it fetched last; 0 before. */
+  lastFetchMs: number;
 }
 
 /** An AlterPartition this leader sent (Kafka's PendingExpandIsr / PendingShrinkIsr). */
@@ -119,7 +123,7 @@ export class PartitionReplica {
       if (!wasLeader || newEpoch) {
         this.role = 'leader';
         // Kafka's makeLeader: every follower starts as just caught up, its offset unknown.
-        this.followers = new Map(p.replicas.filter((b) => b !== this.selfId).map((b) => [b, { leo: -1, lastCaughtUpMs: nowMs }]));
+        this.followers = new Map(p.replicas.filter((b) => b !== this.selfId).map((b) => [b, { leo: -1, lastCaughtUpMs: nowMs, lastFetchLeaderLeo: -1, lastFetchMs: 0 }]));
         this.logger.info({ partition: this.name, leaderEpoch: p.leaderEpoch, isr: p.isr }, 'became leader');
         // A failure here fences the log, and the next append reports it to its producer.
         this.log.assignLeaderEpochAtEnd(p.leaderEpoch).catch((err: unknown) => this.logger.warn({ err, partition: this.name }, 'could not record the new leader epoch'));
@@ -206,7 +210,7 @@ export class PartitionReplica {
     const f = this.followers.get(replicaId);
     if (f !== undefined) {
       f.leo = fetchOffset;
-      if (fetchOffset >= this.log.logEndOffset) f.lastCaughtUpMs = nowMs;
+      this.noteFetch(f, fetchOffset, nowMs);
       this.maybeAdvanceHighWatermark();
       this.trimTail();
     }
@@ -227,8 +231,22 @@ export class PartitionReplica {
     this.checkLeader();
     const f = this.followers.get(replicaId);
     if (f === undefined || f.leo !== fetchOffset || fetchOffset !== this.log.logEndOffset) return undefined;
-    f.lastCaughtUpMs = nowMs;
+    this.noteFetch(f, fetchOffset, nowMs);
     return { records: EMPTY, highWatermark: this.log.highWatermark, logStartOffset: this.log.logStartOffset };
+  }
+
+  /**
+   * Kafka's Replica.updateFetchStateOrThrow: a follower fetching at our log end is caught up
+   * now; one fetching at (or past) where our log ended at its previous fetch was caught up
+   * then. The second rule keeps a follower that keeps pace with a steady producer in sync: it
+   * is always one fetch behind our end, never exactly at it.
+   */
+  private noteFetch(f: FollowerState, fetchOffset: number, nowMs: number): void {
+    const leaderEnd = this.log.logEndOffset;
+    if (fetchOffset >= leaderEnd) f.lastCaughtUpMs = Math.max(f.lastCaughtUpMs, nowMs);
+    else if (fetchOffset >= f.lastFetchLeaderLeo) f.lastCaughtUpMs = Math.max(f.lastCaughtUpMs, f.lastFetchMs);
+    f.lastFetchLeaderLeo = leaderEnd;
+    f.lastFetchMs = nowMs;
   }
 
   /** Leader: the follower's log end offset as its last fetch told us; undefined before it fetched (metrics). */

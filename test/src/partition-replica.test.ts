@@ -118,6 +118,21 @@ describe('partition replica (leader side)', () => {
     expect(r.nextIsrChange(t0 + 5000, 1000)?.isr).toEqual([1, 2, 3]);
   });
 
+  it('keeps a follower that keeps pace with a steady producer in sync, though it never fetches exactly at the log end (Kafka lastFetchLeaderLogEndOffset)', async () => {
+    const r = await leaderReplica([1, 2, 3], 2);
+    const t0 = Date.now();
+    let end = 0;
+    // Every 200 ms a batch arrives, then both followers fetch what they had before it.
+    for (let tick = 0; tick < 30; tick++) {
+      await r.produce(batch(2), 1, 1000);
+      await r.fetchFromFollower(2, end, 3, 1 << 20, t0 + tick * 200);
+      await r.fetchFromFollower(3, tick < 10 ? end : 0, 3, 1 << 20, t0 + tick * 200); // broker 3 stops progressing after 2 s
+      end = r.log.logEndOffset;
+    }
+    // 6 s in, lag limit 1 s: broker 2 was caught up as of its previous fetch; broker 3 has lagged for 4 s.
+    expect(r.nextIsrChange(t0 + 29 * 200, 1000)?.isr).toEqual([1, 2]);
+  });
+
   it('counts a pending joiner for the high watermark until the metadata settles the change (KIP-497 maximal ISR)', async () => {
     const r = await leaderReplica([1, 2], 2);
     const t0 = Date.now();
