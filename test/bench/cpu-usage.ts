@@ -8,13 +8,17 @@ import { join } from 'node:path';
 /** USER_HZ: /proc reports CPU time in these ticks (100 on every Linux this runs on). */
 const TICKS_PER_SECOND = 100;
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat fields 14 and 15. */
-async function cpuSeconds(pid: number | undefined): Promise<number> {
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat fields 14 and 15;
+ * `reaped`: fields 16 and 17 instead, the CPU of its children that have exited and been waited for.
+ */
+async function cpuSeconds(pid: number | 'self' | undefined, reaped = false): Promise<number> {
   if (pid === undefined) return Number.NaN;
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  const at = reaped ? 13 : 11;
+  return (Number(fields[at]) + Number(fields[at + 1])) / TICKS_PER_SECOND;
 }
 
 /** Busy and total jiffies of the whole machine, from the first line of /proc/stat. */
@@ -29,6 +33,11 @@ async function machineTicks(): Promise<{ busy: number; total: number }> {
 export interface CpuWindow {
   /** Cores each process used on average over the window (1.0 = one core all the time). */
   readonly coresPerProcess: readonly number[];
+  /**
+   * Cores used by the children of this process that exited during the window: the kcat run
+   * (the nodes are children too, but keep running; nothing else exits meanwhile).
+   */
+  readonly exitedChildrenCores: number;
   /** Share of all the machine's cores that were busy over the window, 0..1. */
   readonly machineBusy: number;
   /** CLOCK_MONOTONIC microseconds (the clock of V8's profile timestamps) at start and end. */
@@ -38,18 +47,21 @@ export interface CpuWindow {
 
 /** Runs `work` and measures the processes' and the machine's CPU over it. */
 export async function measuringCpu<T>(pids: readonly (number | undefined)[], work: () => Promise<T>): Promise<{ result: T; cpu: CpuWindow }> {
-  const before = await Promise.all(pids.map(cpuSeconds));
+  const before = await Promise.all(pids.map((p) => cpuSeconds(p)));
+  const children0 = await cpuSeconds('self', true);
   const m0 = await machineTicks();
   const fromUs = Number(process.hrtime.bigint() / 1000n);
   const result = await work();
   const toUs = Number(process.hrtime.bigint() / 1000n);
-  const after = await Promise.all(pids.map(cpuSeconds));
+  const after = await Promise.all(pids.map((p) => cpuSeconds(p)));
+  const children1 = await cpuSeconds('self', true);
   const m1 = await machineTicks();
   const wallSeconds = (toUs - fromUs) / 1e6;
   return {
     result,
     cpu: {
       coresPerProcess: after.map((a, i) => (a - (before[i] ?? Number.NaN)) / wallSeconds),
+      exitedChildrenCores: (children1 - children0) / wallSeconds,
       machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total),
       fromUs,
       toUs,
@@ -66,7 +78,10 @@ interface CpuProfile {
 
 export interface ProfileSummary {
   readonly pid: number;
-  /** Share of the window's samples that were not (idle). */
+  /**
+   * Share of the window's samples that were not (idle): time the main thread was running or
+   * wanted to (a thread waiting for a core on a busy machine still counts), not CPU used.
+   */
   readonly busy: number;
   /** The functions with the most self time in the window, as a share of its samples. */
   readonly top: readonly { readonly fn: string; readonly share: number }[];

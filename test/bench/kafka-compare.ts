@@ -176,7 +176,8 @@ export async function kafkaSide(records: number, recordBytes: readonly number[],
       kafkaSingleP99Ms: percentile(result.kafka, 99),
       warmupRecords: result.warmupRecords,
       rows: result.rows,
-      peakRssMiB,
+      // Two samplers read at different instants: the side's peak is the larger of its own and each run's.
+      peakRssMiB: peakRssMiB.map((m, i) => Math.max(m, ...result.rows.map((r) => r.peakRssMiB[i] ?? Number.NaN).filter((x) => !Number.isNaN(x)))),
     };
   } catch (err) {
     // A failure under kcat load is the finding: keep the node logs for the report.
@@ -223,8 +224,9 @@ export function kafkaReport(k: KafkaSide, nats: SideResult, natsRecords: string)
     lines.push(`| ${size} produce MB/s | ${f(row.produce.mbPerSec, 1)} | ${f(n.mbPerSec, 1)} | |`);
     lines.push(`| ${size} consume records/s | ${f(row.consume.recordsPerSec)} (first to last record: ${f(row.consume.firstToLastPerSec)}) | ${f(n.consumePerSec)} | ${x(row.consume.recordsPerSec, n.consumePerSec)} |`);
     lines.push(`| ${size} peak RSS per node, MiB | ${row.peakRssMiB.map((m) => f(m)).join(' / ')} | | |`);
-    const cores = (w: CpuWindow): string => `${w.coresPerProcess.map((c) => f(c, 2)).join(' / ')} (machine ${f(w.machineBusy * 100)}% busy)`;
-    lines.push(`| ${size} cores used per node: produce; consume | ${cores(row.produceCpu)}; ${cores(row.consumeCpu)} | | |`);
+    const cores = (w: CpuWindow): string => `nodes ${w.coresPerProcess.map((c) => f(c, 2)).join(' / ')}, kcat ${f(w.exitedChildrenCores, 2)}, machine ${f(w.machineBusy * 100)}% busy`;
+    lines.push(`| ${size} cores used while producing | ${cores(row.produceCpu)} | | |`);
+    lines.push(`| ${size} cores used while consuming | ${cores(row.consumeCpu)} | | |`);
   }
   const small = k.rows[0];
   const n = nats.rows.find((r) => r.recordBytes === small?.recordBytes);
@@ -243,7 +245,7 @@ export function kafkaReport(k: KafkaSide, nats: SideResult, natsRecords: string)
   for (const [size, summaries] of Object.entries(k.produceProfiles ?? {})) {
     lines.push('', `CPU profile while kcat produced ${size} B records (self time, share of the window's samples):`);
     summaries.forEach((p, i) => {
-      lines.push(`  node ${i + 1} (pid ${p.pid}): main thread ${f(p.busy * 100)}% busy`);
+      lines.push(`  node ${i + 1} (pid ${p.pid}): main thread not idle ${f(p.busy * 100)}% of the window (running or waiting for a core)`);
       for (const t of p.top) lines.push(`    ${f(t.share * 100, 1).padStart(5)}%  ${t.fn}`);
     });
   }
