@@ -201,7 +201,7 @@ async function main(): Promise<void> {
     } else {
       result = await compareNats(Number(values.seconds ?? '10'), Number(values.concurrency));
     }
-    const file = values.json ?? join('bench-results', `compare-nats-${values.protocol}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    const file = values.json ?? join('bench-results', `compare-nats-${values.protocol === 'kafka' ? 'kafka-' : ''}${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, JSON.stringify(result, null, 2) + '\n');
     console.log(`\nsaved ${file}`);
