@@ -39,6 +39,14 @@ export interface KafkaRow {
   readonly consume: KcatRun & { readonly firstToLastSeconds: number; readonly firstToLastPerSec: number };
   /** Each partition's high watermark after the produce run: they sum to `records` when nothing was lost or duplicated. */
   readonly highWatermarks: readonly number[];
+  /**
+   * Records stored minus records produced. kcat's producer is not idempotent, so a batch it
+   * retries (after a retriable error or a request timeout) may be stored twice: at-least-once,
+   * as Kafka allows; the count shows how often that happened. Below 0 would be loss.
+   */
+  readonly extraStored: number;
+  /** The end of kcat -P's stderr (its warnings; empty on a clean run). */
+  readonly produceStderr: string;
   readonly peakRssMiB: readonly number[];
   /** CPU of each node and of the machine while kcat produced, and while it consumed. */
   readonly produceCpu: CpuWindow;
@@ -73,6 +81,7 @@ async function writeInputFile(path: string, count: number, bytes: number): Promi
 
 interface KcatExit {
   readonly seconds: number;
+  readonly stderr: string;
   /** Newlines kcat wrote to stdout (one per consumed record with -f '\n'). */
   readonly lines: number;
   /** From the first byte on stdout to the last, seconds (0 when it wrote nothing). */
@@ -98,7 +107,7 @@ async function kcat(args: readonly string[]): Promise<KcatExit> {
   clearTimeout(timer);
   const seconds = (performance.now() - t0) / 1000;
   if (code !== 0) throw new Error(`kcat ${args.join(' ')}: exit ${code ?? signal} after ${seconds.toFixed(1)} s\n${stderr}`);
-  return { seconds, lines, firstToLastSeconds: (last - first) / 1000 };
+  return { seconds, stderr, lines, firstToLastSeconds: (last - first) / 1000 };
 }
 
 const run = (records: number, bytes: number, seconds: number): KcatRun => ({ records, seconds, recordsPerSec: records / seconds, mbPerSec: (records * bytes) / 1e6 / seconds });
@@ -118,16 +127,19 @@ async function produceAndConsume(c: ProcessCluster, dir: string, topic: string, 
   await rm(file);
   const highWatermarks = (await topicPartitions(c.url(1, ''), c.clusterId, topic)).sort((a, b) => a.partition_id - b.partition_id).map((p) => p.high_watermark ?? -1);
   const stored = highWatermarks.reduce((a, b) => a + b, 0);
-  if (stored !== records) throw new Error(`kcat produced ${records} records of ${bytes} B to ${topic} and exited 0, but the high watermarks are ${highWatermarks.join(', ')} (sum ${stored})`);
+  if (stored < records) throw new Error(`kcat produced ${records} records of ${bytes} B to ${topic} and exited 0, but the high watermarks are ${highWatermarks.join(', ')} (sum ${stored}): records lost\n${produced.stderr}`);
+  if (stored > records) console.log(`${topic}: ${stored - records} records stored twice (kcat retried batches; high watermarks ${highWatermarks.join(', ')})`);
   // -f '\n': one byte per record on stdout, so kcat's formatting and the pipe cost as little as they can.
   const { result: consumed, cpu: consumeCpu } = await measuringCpu(pids, () => kcat(['-C', '-b', brokers, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '\\n', '-m', '30']));
-  if (consumed.lines !== records) throw new Error(`kcat -C -e read ${consumed.lines} records of ${topic} back, expected ${records}`);
+  if (consumed.lines !== stored) throw new Error(`kcat -C -e read ${consumed.lines} records of ${topic} back, expected ${stored} (the high watermarks' sum)`);
   return {
     recordBytes: bytes,
     records,
     produce: run(records, bytes, produced.seconds),
-    consume: { ...run(records, bytes, consumed.seconds), firstToLastSeconds: consumed.firstToLastSeconds, firstToLastPerSec: records / consumed.firstToLastSeconds },
+    consume: { ...run(stored, bytes, consumed.seconds), firstToLastSeconds: consumed.firstToLastSeconds, firstToLastPerSec: stored / consumed.firstToLastSeconds },
     highWatermarks,
+    extraStored: stored - records,
+    produceStderr: produced.stderr,
     produceCpu,
     consumeCpu,
   };
@@ -222,6 +234,7 @@ export function kafkaReport(k: KafkaSide, nats: SideResult, natsRecords: string)
     const size = row.recordBytes === 1024 ? '1 KiB' : `${row.recordBytes} B`;
     lines.push(`| ${size} produce records/s | ${f(row.produce.recordsPerSec)} (${f(row.records)} in ${f(row.produce.seconds, 1)} s) | ${f(n.recordsPerSec)} | ${x(row.produce.recordsPerSec, n.recordsPerSec)} |`);
     lines.push(`| ${size} produce MB/s | ${f(row.produce.mbPerSec, 1)} | ${f(n.mbPerSec, 1)} | |`);
+    lines.push(`| ${size} records stored twice (kcat retries) | ${f(row.extraStored)} | | |`);
     lines.push(`| ${size} consume records/s | ${f(row.consume.recordsPerSec)} (first to last record: ${f(row.consume.firstToLastPerSec)}) | ${f(n.consumePerSec)} | ${x(row.consume.recordsPerSec, n.consumePerSec)} |`);
     lines.push(`| ${size} peak RSS per node, MiB | ${row.peakRssMiB.map((m) => f(m)).join(' / ')} | | |`);
     const cores = (w: CpuWindow): string => `nodes ${w.coresPerProcess.map((c) => f(c, 2)).join(' / ')}, kcat ${f(w.exitedChildrenCores, 2)}, machine ${f(w.machineBusy * 100)}% busy`;
@@ -237,6 +250,8 @@ export function kafkaReport(k: KafkaSide, nats: SideResult, natsRecords: string)
     targets.push({ name: `${small.recordBytes} B produce records/s vs NATS async publish`, value: `${produceX.toFixed(2)}x`, target: `>= ${PRODUCE_TIMES_NATS}x`, pass: produceX >= PRODUCE_TIMES_NATS });
     targets.push({ name: `${small.recordBytes} B consume records/s vs NATS consume`, value: `${consumeX.toFixed(2)}x`, target: `>= ${CONSUME_TIMES_NATS}x`, pass: consumeX >= CONSUME_TIMES_NATS });
   }
+  const extra = k.rows.map((r) => r.extraStored);
+  targets.push({ name: 'records stored = records kcat produced, per size (a check, not a target of the issue)', value: `${extra.map((e) => (e === 0 ? '0' : `+${f(e)}`)).join(' / ')}`, target: '0 extra', pass: extra.every((e) => e === 0) });
   const peak = Math.max(...k.peakRssMiB);
   targets.push({ name: 'peak RSS per node (whole runnel side)', value: `${k.peakRssMiB.map((m) => f(m)).join(' / ')} MiB`, target: `< ${PEAK_RSS_MAX_MIB} MiB`, pass: peak < PEAK_RSS_MAX_MIB });
   lines.push('', '| target | measured | target | result |', '|---|---|---|---|');
