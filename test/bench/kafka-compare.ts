@@ -165,7 +165,8 @@ export async function kafkaSide(records: number, recordBytes: readonly number[],
   try {
     c.startAll();
     pids = c.ids.map((id) => c.pid(id));
-    await c.waitHealthy(c.ids, 30_000);
+    // Generous: three nodes compiling TypeScript at once on a busy 2-core machine took over 30 s.
+    await c.waitHealthy(c.ids, 90_000);
     const { result, peakRssMiB } = await whileSampling(pids, async () => {
       const http = await runnelSingleLatency((id) => c.url(id, ''), c.clusterId, () => leaderOf(c, 'single'));
       await createBenchTopic(c.url(1, ''), c.clusterId, 'ksingle', 1);
