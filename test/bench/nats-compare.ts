@@ -25,8 +25,8 @@ export interface SideResult {
  * One-at-a-time latency: requests sent first and not counted (JIT, connection and page-cache
  * warm-up on both sides; 500 left runnel's p50 still falling), then the ones measured.
  */
-const SINGLE_WARMUP = 2000;
-const SINGLE_MEASURED = 3000;
+export const SINGLE_WARMUP = 2000;
+export const SINGLE_MEASURED = 3000;
 /** Unmeasured publishing before the throughput runs, as runnel's side does (data-bench.ts). */
 const THROUGHPUT_WARMUP_SECONDS = 3;
 
@@ -73,8 +73,11 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+/** How much each throughput run publishes: for a time, or a fixed number of records. */
+export type NatsAmount = { readonly seconds: number } | { readonly records: number };
+
 /** One-at-a-time publish-ack latency, windowed async publish throughput, and consume-back, for each record size. */
-export async function natsBench(urls: readonly string[], recordBytes: readonly number[], seconds: number, window: number): Promise<SideResult> {
+export async function natsBench(urls: readonly string[], recordBytes: readonly number[], amount: NatsAmount, window: number): Promise<SideResult> {
   const nc = await connect({ servers: [...urls], timeout: 20_000 });
   try {
     // The cluster needs a moment to elect its meta leader: retry until an R3 stream can be made.
@@ -104,13 +107,14 @@ export async function natsBench(urls: readonly string[], recordBytes: readonly n
       return lat.sort((a, b) => a - b);
     };
     const singleLat = await single();
-    /** Async publish with `window` in flight (nats.js's idiom for throughput) for `secs`; the ack latencies. */
-    const publishFor = async (subject: string, payload: Uint8Array, secs: number): Promise<number[]> => {
+    /** Async publish with `window` in flight (nats.js's idiom for throughput) for a time or a count; the ack latencies. */
+    const publishFor = async (subject: string, payload: Uint8Array, how: NatsAmount): Promise<number[]> => {
       const lat: number[] = [];
-      const end = performance.now() + secs * 1000;
+      const end = 'seconds' in how ? performance.now() + how.seconds * 1000 : Number.POSITIVE_INFINITY;
+      let left = 'records' in how ? how.records : Number.POSITIVE_INFINITY;
       await Promise.all(
         Array.from({ length: window }, async () => {
-          while (performance.now() < end) {
+          while (performance.now() < end && left-- > 0) {
             const s = performance.now();
             await js.publish(subject, payload);
             lat.push(performance.now() - s);
@@ -121,13 +125,13 @@ export async function natsBench(urls: readonly string[], recordBytes: readonly n
     };
     // The same unmeasured throughput warm-up runnel's side gets (data-bench.ts).
     await jsm.streams.add({ name: 'WARMUP', subjects: ['warmup'], num_replicas: 3, storage: StorageType.File });
-    await publishFor('warmup', new Uint8Array(recordBytes[0] ?? 100), THROUGHPUT_WARMUP_SECONDS);
+    await publishFor('warmup', new Uint8Array(recordBytes[0] ?? 100), { seconds: THROUGHPUT_WARMUP_SECONDS });
     const rows = [];
     for (const size of recordBytes) {
       const stream = `S${size}`;
       await jsm.streams.add({ name: stream, subjects: [`s${size}`], num_replicas: 3, storage: StorageType.File });
       const t0 = performance.now();
-      const lat = await publishFor(`s${size}`, new Uint8Array(size).fill(120), seconds);
+      const lat = await publishFor(`s${size}`, new Uint8Array(size).fill(120), amount);
       const acked = lat.length;
       const secs = (performance.now() - t0) / 1000;
       lat.sort((a, b) => a - b);

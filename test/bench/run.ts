@@ -6,6 +6,7 @@ import { dataBench } from './data-bench.ts';
 import { failoverBench } from './failover-bench.ts';
 import { groupsBench } from './groups-bench.ts';
 import { loadBench, loadReport, LOAD_PARTITIONS, LOAD_PRODUCERS } from './load-bench.ts';
+import { compareNatsOverKafka } from './kafka-compare.ts';
 import { natsBench, percentile, runnelSingleLatency, startNatsCluster } from './nats-compare.ts';
 import type { SideResult } from './nats-compare.ts';
 import type { DataBenchRow } from './data-bench.ts';
@@ -25,6 +26,10 @@ import { scaleBench, scaleReport } from './scale-bench.ts';
 //     --seconds each; PASS/FAIL: no error other than 429 (retried after Retry-After), peak
 //     RSS < 512 MiB per node. A FAIL sets the exit code to 1.
 //   `npm run bench -- --compare nats` is the NATS JetStream comparison (README).
+//   `npm run bench -- --compare nats --protocol kafka [--records N] [--nats-records N | --seconds N]`:
+//     kcat produces and consumes N records (default 1,000,000) of 100 B and 1 KiB over the Kafka
+//     listener; NATS publishes the same count (or --nats-records, or for --seconds); PASS/FAIL
+//     against the issue's targets (a FAIL sets the exit code to 1).
 // `--cpu-prof DIR`: every node started writes a V8 CPU profile (.cpuprofile) into DIR when it stops.
 
 interface Result {
@@ -117,7 +122,7 @@ async function compareNats(seconds: number, concurrency: number): Promise<unknow
   const nats = await startNatsCluster();
   let natsSide: SideResult;
   try {
-    natsSide = await natsBench(nats.urls, [100, 1024], seconds, 256);
+    natsSide = await natsBench(nats.urls, [100, 1024], { seconds }, 256);
   } finally {
     await nats.stop();
   }
@@ -155,6 +160,12 @@ async function freshCluster(): Promise<ProcessCluster> {
   return c;
 }
 
+function positive(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${flag}: a positive integer, not "${text}"`);
+  return n;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -165,6 +176,9 @@ async function main(): Promise<void> {
       seconds: { type: 'string' },
       concurrency: { type: 'string', default: '8' },
       compare: { type: 'string' },
+      protocol: { type: 'string', default: 'http' },
+      records: { type: 'string', default: '1000000' },
+      'nats-records': { type: 'string' },
       'cpu-prof': { type: 'string' },
     },
     strict: true,
@@ -174,8 +188,20 @@ async function main(): Promise<void> {
   if (values['cpu-prof'] !== undefined) process.env['RUNNEL_NODE_ARGS'] = `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}`;
   if (values.compare !== undefined) {
     if (values.compare !== 'nats') throw new Error(`--compare: only "nats" is supported, not "${values.compare}"`);
-    const result = await compareNats(Number(values.seconds ?? '10'), Number(values.concurrency));
-    const file = values.json ?? join('bench-results', `compare-nats-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    if (values.protocol !== 'http' && values.protocol !== 'kafka') throw new Error(`--protocol: "http" or "kafka", not "${values.protocol}"`);
+    let result: unknown;
+    if (values.protocol === 'kafka') {
+      const records = positive('--records', values.records);
+      const natsAmount = values.seconds !== undefined && values['nats-records'] === undefined
+        ? { seconds: positive('--seconds', values.seconds) }
+        : { records: positive('--nats-records', values['nats-records'] ?? values.records) };
+      const r = await compareNatsOverKafka(records, natsAmount, values['cpu-prof']);
+      result = r.result;
+      if (!r.pass) process.exitCode = 1;
+    } else {
+      result = await compareNats(Number(values.seconds ?? '10'), Number(values.concurrency));
+    }
+    const file = values.json ?? join('bench-results', `compare-nats-${values.protocol === 'kafka' ? 'kafka-' : ''}${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, JSON.stringify(result, null, 2) + '\n');
     console.log(`\nsaved ${file}`);
