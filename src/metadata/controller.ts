@@ -382,19 +382,7 @@ export class Controller {
     return this.run(() => {
       const t = this.deps.image().topic(name);
       if (t === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" does not exist`);
-      const next: Record<string, string> = { ...t.configs };
-      for (const [k, v] of Object.entries(changes)) {
-        if (v === null) delete next[k];
-        else next[k] = v;
-      }
-      const rf = t.partitions[0]?.replicas.length ?? 1;
-      const set: Record<string, string> = {};
-      for (const [k, v] of Object.entries(changes)) if (v !== null) set[k] = v;
-      validateTopicConfigs(set, rf);
-      const minIsr = next['min.insync.replicas'];
-      if (minIsr !== undefined && Number(minIsr) > rf) {
-        throw invalid('configs[min.insync.replicas]', `${minIsr} is more than the replication factor ${rf}`, 'INVALID_CONFIG');
-      }
+      checkAlterTopicConfigs(t, changes);
       const records: MetadataRecord[] = Object.entries(changes).map(([k, v]) => ({
         type: RecordType.ConfigChange,
         v: 1,
@@ -407,6 +395,98 @@ export class Controller {
         response: () => this.deps.image().topicById(t.id) ?? t,
       };
     });
+  }
+
+  // ---- partition increase (Kafka's CreatePartitions) -------------------------------------
+
+  /**
+   * Raise a topic's partition count to `count`: the new partitions are placed as CreateTopics
+   * places them (or on the brokers `assignments` names, one list per new partition) and
+   * committed as PartitionRecords, leader first replica, epochs 0 (ReplicationControlManager
+   * .createPartitions).
+   */
+  createPartitions(req: CreatePartitionsRequest): Promise<TopicState> {
+    return this.run(() => {
+      const img = this.deps.image();
+      const { topic, placement } = checkCreatePartitions(req, img);
+      const records: MetadataRecord[] = placement.map((replicas, i) => {
+        const isr = replicas.filter((b) => img.broker(b)?.fenced === false);
+        return { type: RecordType.Partition, v: 1, topicId: topic.id, partition: topic.partitions.length + i, replicas, isr, leader: isr[0] ?? NO_LEADER, leaderEpoch: 0, partitionEpoch: 0 };
+      });
+      this.deps.logger.info({ topic: topic.name, from: topic.partitions.length, to: req.count }, 'adding partitions');
+      return { records, response: () => this.deps.image().topicById(topic.id) ?? topic };
+    });
+  }
+}
+
+export interface CreatePartitionsRequest {
+  readonly name: string;
+  /** The new partition count. */
+  readonly count: number;
+  /** Replicas of each new partition, first the preferred leader; absent: placed like a new topic. */
+  readonly assignments?: readonly (readonly number[])[];
+}
+
+/**
+ * What raising a topic's partition count would add (the replicas of each new partition), or
+ * the error Kafka names: UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS for a count not above
+ * the current one, INVALID_REPLICA_ASSIGNMENT for assignments that do not fit, and
+ * INVALID_REPLICATION_FACTOR when too few brokers are live to place them. CreatePartitions
+ * with validateOnly runs it alone.
+ */
+export function checkCreatePartitions(req: CreatePartitionsRequest, img: MetadataImage): { topic: TopicState; placement: number[][] } {
+  const topic = img.topic(req.name);
+  if (topic === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.name}" does not exist`);
+  const current = topic.partitions.length;
+  if (!Number.isInteger(req.count) || req.count > MAX_PARTITIONS) {
+    throw invalid('count', `must be an integer up to ${MAX_PARTITIONS}, got ${req.count}`, 'INVALID_PARTITIONS');
+  }
+  if (req.count <= current) {
+    throw invalid('count', `topic "${req.name}" has ${current} partitions; the new count ${req.count} must be higher`, 'INVALID_PARTITIONS');
+  }
+  const rf = topic.partitions[0]?.replicas.length ?? 1;
+  const added = req.count - current;
+  const live = img.allBrokers().filter((b) => !b.fenced).map((b) => b.id);
+  if (req.assignments === undefined) {
+    if (rf > live.length) throw invalid('count', `the topic's replication factor ${rf} is more than the ${live.length} live brokers`, 'INVALID_REPLICATION_FACTOR');
+    const leaderCount = new Map<number, number>();
+    for (const t of img.allTopics()) for (const p of t.partitions) leaderCount.set(p.leader, (leaderCount.get(p.leader) ?? 0) + 1);
+    return { topic, placement: placeReplicas(live, added, rf, leaderCount) };
+  }
+  if (req.assignments.length !== added) {
+    throw invalid('assignments', `${req.assignments.length} assignments for ${added} new partitions`, 'INVALID_REPLICA_ASSIGNMENT');
+  }
+  const placement = req.assignments.map((replicas, i) => {
+    const where = `assignments[${i}]`;
+    if (replicas.length !== rf) throw invalid(where, `${replicas.length} replicas, but the topic's partitions have ${rf}`, 'INVALID_REPLICA_ASSIGNMENT');
+    if (new Set(replicas).size !== replicas.length) throw invalid(where, 'names a broker twice', 'INVALID_REPLICA_ASSIGNMENT');
+    const unknown = replicas.find((b) => img.broker(b) === undefined);
+    if (unknown !== undefined) throw invalid(where, `broker ${unknown} is not registered`, 'INVALID_REPLICA_ASSIGNMENT');
+    if (!replicas.some((b) => live.includes(b))) throw invalid(where, 'every broker named is fenced', 'INVALID_REPLICA_ASSIGNMENT');
+    return [...replicas];
+  });
+  return { topic, placement };
+}
+
+/**
+ * Whether setting (string) or resetting (null) these configs of a topic is allowed: known names
+ * and values, and min.insync.replicas within the replication factor once applied. Throws
+ * INVALID_CONFIG naming the config. The controller runs it before it alters; the Kafka config
+ * APIs with validateOnly run it alone.
+ */
+export function checkAlterTopicConfigs(t: TopicState, changes: Readonly<Record<string, string | null>>): void {
+  const next: Record<string, string> = { ...t.configs };
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null) delete next[k];
+    else next[k] = v;
+  }
+  const rf = t.partitions[0]?.replicas.length ?? 1;
+  const set: Record<string, string> = {};
+  for (const [k, v] of Object.entries(changes)) if (v !== null) set[k] = v;
+  validateTopicConfigs(set, rf);
+  const minIsr = next['min.insync.replicas'];
+  if (minIsr !== undefined && Number(minIsr) > rf) {
+    throw invalid('configs[min.insync.replicas]', `${minIsr} is more than the replication factor ${rf}`, 'INVALID_CONFIG');
   }
 }
 
@@ -436,9 +516,7 @@ export function partitionChangeWithout(
  * it creates; CreateTopics with validateOnly runs it alone.
  */
 export function checkCreateTopic(req: CreateTopicRequest, img: MetadataImage, d: TopicDefaults): { partitions: number; rf: number; live: number[] } {
-  if (!TOPIC_NAME.test(req.name) || req.name === '.' || req.name === '..') {
-    throw invalid('topic_name', `"${req.name}" is not a valid topic name: 1-249 characters of a-z A-Z 0-9 . _ -`, 'INVALID_TOPIC_EXCEPTION');
-  }
+  checkTopicName(req.name);
   const partitions = req.partitions ?? d.partitions;
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
     throw invalid('partitions_count', `must be an integer 1-${MAX_PARTITIONS}, got ${partitions}`, 'INVALID_PARTITIONS');
@@ -456,4 +534,11 @@ export function checkCreateTopic(req: CreateTopicRequest, img: MetadataImage, d:
     throw new RunnelError('TOPIC_ALREADY_EXISTS', `topic "${req.name}" already exists`);
   }
   return { partitions, rf, live };
+}
+
+/** A legal Kafka topic name (Topic.validate), else INVALID_TOPIC_EXCEPTION. */
+export function checkTopicName(name: string): void {
+  if (!TOPIC_NAME.test(name) || name === '.' || name === '..') {
+    throw invalid('topic_name', `"${name}" is not a valid topic name: 1-249 characters of a-z A-Z 0-9 . _ -`, 'INVALID_TOPIC_EXCEPTION');
+  }
 }

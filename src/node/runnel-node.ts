@@ -244,6 +244,8 @@ export class RunnelNode {
           kafkaAddress: (id) => kafkaAddresses.get(id),
           admin: controllerClient,
           topicDefaults: config.topicDefaults,
+          topicConfigDefaults: this.topicDefaults,
+          autoCreateTopicsEnable: config.topicDefaults.autoCreate === 'true',
         }),
         logger: componentLogger(root, 'kafka'),
       });

@@ -9,7 +9,7 @@ import { decodeResponse, encodeRequest, loadApiSpecs } from '../../src/kafka/pro
 import type { MessageValue } from '../../src/kafka/protocol/message-codec.ts';
 import { MetadataImage } from '../../src/metadata/image.ts';
 import { RecordType } from '../../src/metadata/records.ts';
-import type { AdminService, FetchService, MetadataService, ProduceBudget, ProduceService, QuorumService } from '../../src/services/front-door-services.ts';
+import type { FetchService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, QuorumService } from '../../src/services/front-door-services.ts';
 import { pollUntil } from '../support/poll.ts';
 import { freePorts } from '../support/process-cluster.ts';
 
@@ -125,8 +125,10 @@ describe('Kafka connection', () => {
         produceBudget: notCalled as ProduceBudget,
         fetch: notCalled as FetchService,
         kafkaAddress: () => ({ host: '127.0.0.1', port: 9092 }),
-        admin: notCalled as AdminService,
+        admin: notCalled as PartitionAdminService,
         topicDefaults: { partitions: 1, replicationFactor: 1, minInsyncReplicas: 1 },
+        topicConfigDefaults: {},
+        autoCreateTopicsEnable: false,
       });
 
     it('answers an ApiVersions version it does not serve with a v0 UNSUPPORTED_VERSION listing its range (KIP-511)', async () => {
@@ -158,6 +160,10 @@ describe('Kafka connection', () => {
         { apiKey: 60, minVersion: 0, maxVersion: 1 },
         { apiKey: 2, minVersion: 0, maxVersion: 7 },
         { apiKey: 23, minVersion: 2, maxVersion: 4 },
+        { apiKey: 37, minVersion: 0, maxVersion: 3 },
+        { apiKey: 32, minVersion: 0, maxVersion: 4 },
+        { apiKey: 33, minVersion: 0, maxVersion: 2 },
+        { apiKey: 44, minVersion: 0, maxVersion: 1 },
       ]);
       c.socket.destroy();
     });
