@@ -189,6 +189,12 @@ describe('Kafka admin APIs on a 3-node cluster, driven by kafkajs', () => {
     expect((placed['results'] as MessageValue[])[0]).toMatchObject({ errorCode: 0 });
     const parts = (await c.get(1, c.v3('/topics/kjs-grow/partitions'))) as { data: { partition_id: number; leader_id: number | null }[] };
     expect(parts.data.map((p) => [p.partition_id, p.partition_id === 4 ? p.leader_id : null])).toEqual([[0, null], [1, null], [2, null], [3, null], [4, 3]]);
+    // A new partition takes records: kcat writes to partition 4 through node 1 and reads them back through node 2.
+    const produce = execFile('kcat', ['-P', '-b', `127.0.0.1:${c.kafkaPorts.get(1)}`, '-t', 'kjs-grow', '-p', '4', '-X', 'acks=all', '-m', '10']);
+    produce.stdin?.end('new-1\nnew-2\n');
+    expect(await new Promise<number | null>((resolve) => produce.on('exit', resolve))).toBe(0);
+    const { stdout } = await run('kcat', ['-C', '-b', `127.0.0.1:${c.kafkaPorts.get(2)}`, '-t', 'kjs-grow', '-p', '4', '-o', '0', '-c', '2', '-e', '-m', '10'], { timeout: 30_000 });
+    expect(stdout.trim().split('\n')).toEqual(['new-1', 'new-2']);
   }, 90_000);
 
   it('DescribeConfigs shows topic configs by source and the broker configs; kafkajs alterConfigs and IncrementalAlterConfigs change topic configs as HTTP does', async () => {
