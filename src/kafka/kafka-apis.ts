@@ -1,4 +1,4 @@
-import type { TopicDefaults } from '../metadata/controller.ts';
+import type { TopicDefaults } from '../metadata/topic-checks.ts';
 import type { FetchService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, QuorumService } from '../services/front-door-services.ts';
 import { createTopicsApi, deleteTopicsApi } from './handlers/admin-topics.ts';
 import { alterConfigsApi, incrementalAlterConfigsApi } from './handlers/alter-configs.ts';

@@ -1,7 +1,8 @@
 import { invalid } from '../errors.ts';
 import type { RpcMethod } from '../rpc/rpc-method.ts';
 import { fields, int, ints, listOf, str, stringMap } from '../rpc/wire-shape.ts';
-import type { AlterPartitionRequest, Controller, CreatePartitionsRequest } from './controller.ts';
+import type { AlterPartitionRequest, Controller } from './controller.ts';
+import type { CreatePartitionsRequest } from './topic-checks.ts';
 import type { PartitionState, TopicState } from './image.ts';
 
 /** Controller commands that any node may send to the active controller over rpc. */

@@ -1,5 +1,5 @@
-import type { TopicDefaults } from '../../metadata/controller.ts';
-import { checkCreateTopic } from '../../metadata/controller.ts';
+import type { TopicDefaults } from '../../metadata/topic-checks.ts';
+import { checkCreateTopic } from '../../metadata/topic-checks.ts';
 import type { TopicState } from '../../metadata/image.ts';
 import { NO_LEADER } from '../../metadata/image.ts';
 import type { AdminService, MetadataService } from '../../services/front-door-services.ts';

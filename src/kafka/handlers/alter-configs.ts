@@ -1,5 +1,5 @@
 import { invalid, RunnelError } from '../../errors.ts';
-import { checkAlterTopicConfigs } from '../../metadata/controller.ts';
+import { checkAlterTopicConfigs } from '../../metadata/topic-checks.ts';
 import type { TopicState } from '../../metadata/image.ts';
 import { TOPIC_CONFIGS } from '../../metadata/topic-configs.ts';
 import type { AdminService, MetadataService } from '../../services/front-door-services.ts';

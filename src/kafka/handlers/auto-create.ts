@@ -1,5 +1,5 @@
 import { RunnelError } from '../../errors.ts';
-import { checkTopicName } from '../../metadata/controller.ts';
+import { checkTopicName } from '../../metadata/topic-checks.ts';
 import type { TopicState } from '../../metadata/image.ts';
 import type { AdminService, MetadataService } from '../../services/front-door-services.ts';
 import { KAFKA_ERROR, kafkaErrorCode } from '../kafka-error-codes.ts';

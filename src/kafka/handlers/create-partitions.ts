@@ -1,6 +1,6 @@
 import { RunnelError } from '../../errors.ts';
-import { checkCreatePartitions } from '../../metadata/controller.ts';
-import type { CreatePartitionsRequest } from '../../metadata/controller.ts';
+import { checkCreatePartitions } from '../../metadata/topic-checks.ts';
+import type { CreatePartitionsRequest } from '../../metadata/topic-checks.ts';
 import type { MetadataService, PartitionAdminService } from '../../services/front-door-services.ts';
 import type { KafkaApi } from '../kafka-connection.ts';
 import { KAFKA_ERROR, kafkaErrorCode } from '../kafka-error-codes.ts';

@@ -1,4 +1,4 @@
-import type { TopicDefaults } from '../../metadata/controller.ts';
+import type { TopicDefaults } from '../../metadata/topic-checks.ts';
 import type { TopicState } from '../../metadata/image.ts';
 import { TOPIC_CONFIGS } from '../../metadata/topic-configs.ts';
 import type { MetadataService } from '../../services/front-door-services.ts';
