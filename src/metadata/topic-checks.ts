@@ -51,7 +51,7 @@ export function checkCreateTopic(req: CreateTopicRequest, img: MetadataImage, d:
 
 /** A legal Kafka topic name (Topic.validate), else INVALID_TOPIC_EXCEPTION. */
 export function checkTopicName(name: string): void {
-  if (!TOPIC_NAME.test(name) || name === '.' || name === '..') {
+  if (!isLegalTopicName(name)) {
     throw invalid('topic_name', `"${name}" is not a valid topic name: 1-249 characters of a-z A-Z 0-9 . _ -`, 'INVALID_TOPIC_EXCEPTION');
   }
 }
@@ -125,4 +125,8 @@ export function checkAlterTopicConfigs(t: TopicState, changes: Readonly<Record<s
   if (minIsr !== undefined && Number(minIsr) > rf) {
     throw invalid('configs[min.insync.replicas]', `${minIsr} is more than the replication factor ${rf}`, 'INVALID_CONFIG');
   }
+}
+
+export function isLegalTopicName(name: string): boolean {
+  return TOPIC_NAME.test(name) && name !== '.' && name !== '..';
 }

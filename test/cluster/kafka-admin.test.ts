@@ -232,7 +232,8 @@ describe('Kafka admin APIs on a 3-node cluster, driven by kafkajs', () => {
       { resourceType: 4, resourceName: '1', configs: [op('num.partitions', 0, '5')] },
       topic([op('retention.ms', 0, '5')], 'kjs-none'),
       { resourceType: 9, resourceName: 'x', configs: [] },
-    ])).toEqual([['kjs-conf', 40], ['1', 42], ['kjs-none', 3], ['x', 42]]);
+      topic([op('retention.ms', 0, '5')], 'bad/name'),
+    ])).toEqual([['kjs-conf', 40], ['1', 42], ['kjs-none', 3], ['x', 42], ['bad/name', 17]]);
     expect(await alter(1, [topic([op('retention.mss', 0, '5')])])).toEqual([['kjs-conf', 40]]);
     expect(await alter(1, [topic([op('min.insync.replicas', 0, '4')])])).toEqual([['kjs-conf', 40]]);
 
@@ -242,12 +243,13 @@ describe('Kafka admin APIs on a 3-node cluster, driven by kafkajs', () => {
         { resourceType: 2, resourceName: 'kjs-none', configurationKeys: null },
         { resourceType: 4, resourceName: '1', configurationKeys: null },
         { resourceType: 7, resourceName: 'x', configurationKeys: null },
+        { resourceType: 2, resourceName: '', configurationKeys: null },
       ],
       includeSynonyms: true,
       includeDocumentation: true,
     });
     const results = described['results'] as MessageValue[];
-    expect(results.map((x) => x['errorCode'])).toEqual([0, 3, 42, 42]);
+    expect(results.map((x) => x['errorCode'])).toEqual([0, 3, 42, 42, 17]);
     const confs = (results[0]?.['configs'] as MessageValue[]).map((e) => [e['name'], e['value'], e['configSource'], e['configType'], (e['synonyms'] as MessageValue[]).map((s) => s['name'])]);
     expect(confs).toEqual([
       ['min.insync.replicas', '3', 1, 3, ['min.insync.replicas', 'min.insync.replicas']],

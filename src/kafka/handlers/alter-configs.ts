@@ -1,5 +1,5 @@
 import { invalid, RunnelError } from '../../errors.ts';
-import { checkAlterTopicConfigs } from '../../metadata/topic-checks.ts';
+import { checkAlterTopicConfigs, checkTopicName } from '../../metadata/topic-checks.ts';
 import type { TopicState } from '../../metadata/image.ts';
 import { TOPIC_CONFIGS } from '../../metadata/topic-configs.ts';
 import type { AdminService, MetadataService } from '../../services/front-door-services.ts';
@@ -59,6 +59,7 @@ function alterConfigsHandler<C extends { name: string }>(specs: ApiSpecs, range:
               throw new RunnelError('INVALID_REQUEST', `cannot update these configs dynamically: ${r.configs.map((c) => c.name).join(', ')} (broker configs are set in cluster.yaml)`);
             }
             if (r.resourceType !== RESOURCE_TYPE.TOPIC) throw new RunnelError('INVALID_REQUEST', `resource type ${r.resourceType} has no configs here (topics: 2)`);
+            checkTopicName(r.resourceName); // ControllerConfigurationValidator: INVALID_TOPIC_EXCEPTION first
             const t = await lookupTopic(deps.metadata, r.resourceName);
             if (t === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${r.resourceName}" does not exist`);
             const seen = new Set<string>();

@@ -1,3 +1,4 @@
+import { isLegalTopicName } from '../../metadata/topic-checks.ts';
 import type { TopicDefaults } from '../../metadata/topic-checks.ts';
 import type { TopicState } from '../../metadata/image.ts';
 import { TOPIC_CONFIGS } from '../../metadata/topic-configs.ts';
@@ -95,7 +96,9 @@ export function describeConfigsApi(specs: ApiSpecs, range: { min: number; max: n
           });
           switch (r.resourceType) {
             case RESOURCE_TYPE.TOPIC: {
-              const t = r.resourceName === '' ? undefined : await lookupTopic(deps.metadata, r.resourceName);
+              // ConfigHelper: Topic.validate first, so an illegal name is INVALID_TOPIC_EXCEPTION.
+              if (!isLegalTopicName(r.resourceName)) return answer(KAFKA_ERROR.INVALID_TOPIC_EXCEPTION, `"${r.resourceName}" is not a legal topic name`);
+              const t = await lookupTopic(deps.metadata, r.resourceName);
               if (t === undefined) return answer(KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION, `topic "${r.resourceName}" does not exist`);
               return answer(KAFKA_ERROR.NONE, null, topicEntries(t, deps));
             }
