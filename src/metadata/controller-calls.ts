@@ -86,7 +86,7 @@ export function parseControllerCall(payload: unknown): ControllerCall {
         method,
         name: str(p, 'name'),
         count: int(p, 'count'),
-        ...(p['assignments'] !== undefined ? { assignments: listOf(p, 'assignments', (v, what) => ints(fields({ v }, what), 'v')) } : {}),
+        ...(p['assignments'] !== undefined ? { assignments: listOf(p, 'assignments', (v, what) => ints({ [what]: v }, what)) } : {}),
       };
     default:
       throw invalid('method', `unknown controller method ${String(method)}`);
