@@ -8,6 +8,8 @@ export const ERRORS = {
   INVALID_PARTITIONS: { status: 422, code: 42203 },
   INVALID_REPLICATION_FACTOR: { status: 422, code: 42204 },
   INVALID_CONFIG: { status: 422, code: 42205 },
+  /** Replicas named for new partitions that do not fit the topic or the cluster. */
+  INVALID_REPLICA_ASSIGNMENT: { status: 422, code: 42207 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, code: 41501 },
   /** The Accept header names no response format runnel can produce. */
   NOT_ACCEPTABLE: { status: 406, code: 40601 },

@@ -119,6 +119,11 @@ export const CONFIG_SCHEMA = {
       default: 2,
       doc: 'Default min.insync.replicas: replicas that must hold a record before acks=all succeeds.',
     }),
+    auto_create: oneOf(
+      ['true', 'false'] as const,
+      'true',
+      "Kafka's auto.create.topics.enable: a Kafka Metadata request that allows it, or a Kafka Produce, naming a missing topic creates it with these defaults; false answers UNKNOWN_TOPIC_OR_PARTITION.",
+    ),
   }),
   raft: section({
     election_timeout_ms: ms(1000, 'A follower that hears no leader for this long (randomized up to 2x) starts an election.'),

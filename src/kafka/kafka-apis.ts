@@ -1,6 +1,9 @@
-import type { TopicDefaults } from '../metadata/controller.ts';
-import type { AdminService, FetchService, MetadataService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../services/front-door-services.ts';
+import type { TopicDefaults } from '../metadata/topic-checks.ts';
+import type { FetchService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../services/front-door-services.ts';
 import { createTopicsApi, deleteTopicsApi } from './handlers/admin-topics.ts';
+import { alterConfigsApi, incrementalAlterConfigsApi } from './handlers/alter-configs.ts';
+import { createPartitionsApi } from './handlers/create-partitions.ts';
+import { describeConfigsApi } from './handlers/describe-configs.ts';
 import { apiVersionsApi } from './handlers/api-versions.ts';
 import type { AdvertisedApi } from './handlers/api-versions.ts';
 import { describeClusterApi } from './handlers/describe-cluster.ts';
@@ -23,11 +26,12 @@ import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
  * ListOffsets 1 on offsets by timestamp). ListOffsets serves v0-7 (v0 in the old
  * OldStyleOffsets shape), so clients start at beginning, end, or a time; OffsetForLeaderEpoch
  * v2-4 (Kafka 4.0's range; librdkafka sends v2) lets clients validate a position after a
- * leader change (KIP-320). CreateTopics, DeleteTopics and DescribeCluster serve the admin
- * clients (kafkajs admin, the Java AdminClient) from their lowest versions. InitProducerId
+ * leader change (KIP-320). CreateTopics, DeleteTopics, CreatePartitions, DescribeCluster,
+ * DescribeConfigs, AlterConfigs (kafkajs admin.alterConfigs) and IncrementalAlterConfigs (the
+ * Java AdminClient's, librdkafka's) serve the admin clients from their lowest versions.
+ * Metadata and Produce auto-create a missing topic (auto.create.topics.enable). InitProducerId
  * v0-4 gives idempotent producers an id from this broker's block (transactional ids are
  * refused: runnel has no transactions; v5 only adds TRANSACTION_ABORTABLE, for transactions).
- * Not yet listed: CreatePartitions, DescribeConfigs, IncrementalAlterConfigs.
  */
 export const SERVED_VERSIONS = {
   Produce: { min: 0, max: 9 },
@@ -40,6 +44,10 @@ export const SERVED_VERSIONS = {
   DeleteTopics: { min: 0, max: 6 },
   DescribeCluster: { min: 0, max: 1 },
   InitProducerId: { min: 0, max: 4 },
+  CreatePartitions: { min: 0, max: 3 },
+  DescribeConfigs: { min: 0, max: 4 },
+  AlterConfigs: { min: 0, max: 2 },
+  IncrementalAlterConfigs: { min: 0, max: 1 },
 } as const;
 
 export interface KafkaServices {
@@ -51,9 +59,13 @@ export interface KafkaServices {
   readonly produceBudget: ProduceBudget;
   readonly fetch: FetchService;
   readonly kafkaAddress: (brokerId: number) => KafkaAddress | undefined;
-  readonly admin: AdminService;
+  readonly admin: PartitionAdminService;
   readonly topicDefaults: TopicDefaults;
   readonly producerIds: ProducerIdService;
+  /** The cluster-wide values of the topic configs (cluster.yaml), for DescribeConfigs. */
+  readonly topicConfigDefaults: Readonly<Record<string, string>>;
+  /** Kafka's auto.create.topics.enable (cluster.yaml topic_defaults.auto_create). */
+  readonly autoCreateTopicsEnable: boolean;
 }
 
 export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
@@ -69,6 +81,10 @@ export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
     listOffsetsApi(loadApiSpecs('ListOffsets'), SERVED_VERSIONS.ListOffsets, services),
     offsetForLeaderEpochApi(loadApiSpecs('OffsetForLeaderEpoch'), SERVED_VERSIONS.OffsetForLeaderEpoch, services),
     initProducerIdApi(loadApiSpecs('InitProducerId'), SERVED_VERSIONS.InitProducerId, services),
+    createPartitionsApi(loadApiSpecs('CreatePartitions'), SERVED_VERSIONS.CreatePartitions, services),
+    describeConfigsApi(loadApiSpecs('DescribeConfigs'), SERVED_VERSIONS.DescribeConfigs, services),
+    alterConfigsApi(loadApiSpecs('AlterConfigs'), SERVED_VERSIONS.AlterConfigs, services),
+    incrementalAlterConfigsApi(loadApiSpecs('IncrementalAlterConfigs'), SERVED_VERSIONS.IncrementalAlterConfigs, services),
   ];
   const byKey = new Map(apis.map((a) => [a.specs.apiKey, a]));
   const advertised: AdvertisedApi[] = apis.map((a) => ({ apiKey: a.specs.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }));

@@ -2,6 +2,7 @@ import { invalid } from '../errors.ts';
 import type { RpcMethod } from '../rpc/rpc-method.ts';
 import { fields, int, ints, listOf, str, stringMap } from '../rpc/wire-shape.ts';
 import type { AlterPartitionRequest, Controller, ProducerIdBlock } from './controller.ts';
+import type { CreatePartitionsRequest } from './topic-checks.ts';
 import type { PartitionState, TopicState } from './image.ts';
 
 /** Controller commands that any node may send to the active controller over rpc. */
@@ -13,7 +14,8 @@ export type ControllerCall =
   | { readonly method: 'alterTopicConfigs'; readonly name: string; readonly changes: Readonly<Record<string, string | null>> }
   | ({ readonly method: 'alterPartition' } & AlterPartitionRequest)
   | { readonly method: 'controlledShutdown'; readonly brokerId: number; readonly incarnationId: string }
-  | { readonly method: 'allocateProducerIds'; readonly brokerId: number; readonly incarnationId: string };
+  | { readonly method: 'allocateProducerIds'; readonly brokerId: number; readonly incarnationId: string }
+  | ({ readonly method: 'createPartitions' } & CreatePartitionsRequest);
 
 /** Runs one call on this node's controller (which refuses with NOT_CONTROLLER unless active). */
 export function runControllerCall(controller: Controller, call: ControllerCall): Promise<unknown> {
@@ -45,6 +47,8 @@ export function runControllerCall(controller: Controller, call: ControllerCall):
       return controller.controlledShutdown(call.brokerId, call.incarnationId);
     case 'allocateProducerIds':
       return controller.allocateProducerIds(call.brokerId, call.incarnationId);
+    case 'createPartitions':
+      return controller.createPartitions(call);
   }
 }
 
@@ -80,6 +84,13 @@ export function parseControllerCall(payload: unknown): ControllerCall {
         leaderEpoch: int(p, 'leaderEpoch'),
         partitionEpoch: int(p, 'partitionEpoch'),
         isr: ints(p, 'isr'),
+      };
+    case 'createPartitions':
+      return {
+        method,
+        name: str(p, 'name'),
+        count: int(p, 'count'),
+        ...(p['assignments'] !== undefined ? { assignments: listOf(p, 'assignments', (v, what) => ints({ [what]: v }, what)) } : {}),
       };
     default:
       throw invalid('method', `unknown controller method ${String(method)}`);

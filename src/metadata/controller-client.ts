@@ -65,6 +65,11 @@ export class ControllerClient {
     await this.call({ method: 'alterTopicConfigs', name, changes });
   }
 
+  /** Raises a topic's partition count (Kafka CreatePartitions); answers the topic as it now stands. */
+  async createPartitions(req: Omit<Extract<ControllerCall, { method: 'createPartitions' }>, 'method'>): Promise<TopicState> {
+    return parseTopicState(await this.call({ method: 'createPartitions', ...req }));
+  }
+
   /** AlterPartition (a leader's ISR change); answers the partition as it now stands. */
   async alterPartition(req: Omit<Extract<ControllerCall, { method: 'alterPartition' }>, 'method'>): Promise<PartitionState> {
     return parsePartitionState(await this.call({ method: 'alterPartition', ...req }));

@@ -5,13 +5,8 @@ import { NO_LEADER } from './image.ts';
 import { placeReplicas } from './placement.ts';
 import type { MetadataRecord, PartitionChangeRecord } from './records.ts';
 import { RecordType } from './records.ts';
-import { validateTopicConfigs } from './topic-configs.ts';
-
-export interface TopicDefaults {
-  readonly partitions: number;
-  readonly replicationFactor: number;
-  readonly minInsyncReplicas: number;
-}
+import type { CreatePartitionsRequest, CreateTopicRequest, TopicDefaults } from './topic-checks.ts';
+import { checkAlterTopicConfigs, checkCreatePartitions, checkCreateTopic } from './topic-checks.ts';
 
 export interface ControllerDeps {
   /** The image as applied on this node. */
@@ -48,13 +43,6 @@ export interface RegisterBrokerRequest {
   readonly rpcPort: number;
 }
 
-export interface CreateTopicRequest {
-  readonly name: string;
-  readonly partitions?: number;
-  readonly replicationFactor?: number;
-  readonly configs: Readonly<Record<string, string>>;
-}
-
 /** What one command decided: records to commit, and the answer once they are applied. */
 interface ControllerResult<T> {
   readonly records: MetadataRecord[];
@@ -70,7 +58,6 @@ export interface AlterPartitionRequest {
   readonly isr: readonly number[];
 }
 
-export const MAX_PARTITIONS = 10_000;
 /** Producer ids per block handed to a broker (Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE). */
 export const PRODUCER_ID_BLOCK_SIZE = 1000;
 
@@ -80,7 +67,6 @@ export interface ProducerIdBlock {
   readonly firstProducerId: number;
   readonly size: number;
 }
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 /**
  * The active controller (KRaft's QuorumController), running on the raft leader. Each command
@@ -419,19 +405,7 @@ export class Controller {
     return this.run(() => {
       const t = this.deps.image().topic(name);
       if (t === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" does not exist`);
-      const next: Record<string, string> = { ...t.configs };
-      for (const [k, v] of Object.entries(changes)) {
-        if (v === null) delete next[k];
-        else next[k] = v;
-      }
-      const rf = t.partitions[0]?.replicas.length ?? 1;
-      const set: Record<string, string> = {};
-      for (const [k, v] of Object.entries(changes)) if (v !== null) set[k] = v;
-      validateTopicConfigs(set, rf);
-      const minIsr = next['min.insync.replicas'];
-      if (minIsr !== undefined && Number(minIsr) > rf) {
-        throw invalid('configs[min.insync.replicas]', `${minIsr} is more than the replication factor ${rf}`, 'INVALID_CONFIG');
-      }
+      checkAlterTopicConfigs(t, changes);
       const records: MetadataRecord[] = Object.entries(changes).map(([k, v]) => ({
         type: RecordType.ConfigChange,
         v: 1,
@@ -443,6 +417,27 @@ export class Controller {
         records,
         response: () => this.deps.image().topicById(t.id) ?? t,
       };
+    });
+  }
+
+  // ---- partition increase (Kafka's CreatePartitions) -------------------------------------
+
+  /**
+   * Raise a topic's partition count to `count`: the new partitions are placed as CreateTopics
+   * places them (or on the brokers `assignments` names, one list per new partition) and
+   * committed as PartitionRecords, leader first replica, epochs 0 (ReplicationControlManager
+   * .createPartitions).
+   */
+  createPartitions(req: CreatePartitionsRequest): Promise<TopicState> {
+    return this.run(() => {
+      const img = this.deps.image();
+      const { topic, placement } = checkCreatePartitions(req, img);
+      const records: MetadataRecord[] = placement.map((replicas, i) => {
+        const isr = replicas.filter((b) => img.broker(b)?.fenced === false);
+        return { type: RecordType.Partition, v: 1, topicId: topic.id, partition: topic.partitions.length + i, replicas, isr, leader: isr[0] ?? NO_LEADER, leaderEpoch: 0, partitionEpoch: 0 };
+      });
+      this.deps.logger.info({ topic: topic.name, from: topic.partitions.length, to: req.count }, 'adding partitions');
+      return { records, response: () => this.deps.image().topicById(topic.id) ?? topic };
     });
   }
 }
@@ -464,33 +459,4 @@ export function partitionChangeWithout(
   if (p.leader !== NO_LEADER && !gone.has(p.leader)) return base;
   const leader = p.replicas.find((b) => remaining.includes(b) && img.broker(b)?.fenced === false) ?? remaining[0] ?? NO_LEADER;
   return { ...base, leader };
-}
-
-/**
- * What creating a topic would be: its partition count and replication factor (the defaults for
- * those left out) and the live brokers to place it on, or the error Kafka names (bad name,
- * partitions, replication factor or configs; the topic exists). The controller runs it before
- * it creates; CreateTopics with validateOnly runs it alone.
- */
-export function checkCreateTopic(req: CreateTopicRequest, img: MetadataImage, d: TopicDefaults): { partitions: number; rf: number; live: number[] } {
-  if (!TOPIC_NAME.test(req.name) || req.name === '.' || req.name === '..') {
-    throw invalid('topic_name', `"${req.name}" is not a valid topic name: 1-249 characters of a-z A-Z 0-9 . _ -`, 'INVALID_TOPIC_EXCEPTION');
-  }
-  const partitions = req.partitions ?? d.partitions;
-  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-    throw invalid('partitions_count', `must be an integer 1-${MAX_PARTITIONS}, got ${partitions}`, 'INVALID_PARTITIONS');
-  }
-  const live = img.allBrokers().filter((b) => !b.fenced).map((b) => b.id);
-  const rf = req.replicationFactor ?? d.replicationFactor;
-  if (!Number.isInteger(rf) || rf < 1) {
-    throw invalid('replication_factor', `must be an integer >= 1, got ${rf}`, 'INVALID_REPLICATION_FACTOR');
-  }
-  if (rf > live.length) {
-    throw invalid('replication_factor', `${rf} is more than the ${live.length} live brokers`, 'INVALID_REPLICATION_FACTOR');
-  }
-  validateTopicConfigs(req.configs, rf);
-  if (img.topic(req.name) !== undefined) {
-    throw new RunnelError('TOPIC_ALREADY_EXISTS', `topic "${req.name}" already exists`);
-  }
-  return { partitions, rf, live };
 }

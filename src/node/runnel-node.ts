@@ -256,6 +256,8 @@ export class RunnelNode {
           admin: controllerClient,
           topicDefaults: config.topicDefaults,
           producerIds,
+          topicConfigDefaults: this.topicDefaults,
+          autoCreateTopicsEnable: config.topicDefaults.autoCreate === 'true',
         }),
         logger: componentLogger(root, 'kafka'),
       });

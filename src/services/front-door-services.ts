@@ -65,6 +65,12 @@ export interface AdminService {
   alterTopicConfigs(name: string, changes: Readonly<Record<string, string | null>>): Promise<void>;
 }
 
+/** Metadata writes only Kafka clients make (HTTP has no shape for them): a topic's partition count. */
+export interface PartitionAdminService extends AdminService {
+  /** Raises a topic's partition count (Kafka CreatePartitions); answers the topic as it now stands. */
+  createPartitions(req: Omit<Extract<ControllerCall, { method: 'createPartitions' }>, 'method'>): Promise<TopicState>;
+}
+
 /** The metadata quorum (QuorumView). */
 export interface QuorumService {
   /** The active controller (raft leader), or null while none is known. */

@@ -9,7 +9,7 @@ import { decodeResponse, encodeRequest, loadApiSpecs } from '../../src/kafka/pro
 import type { MessageValue } from '../../src/kafka/protocol/message-codec.ts';
 import { MetadataImage } from '../../src/metadata/image.ts';
 import { RecordType } from '../../src/metadata/records.ts';
-import type { AdminService, FetchService, MetadataService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../../src/services/front-door-services.ts';
+import type { FetchService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../../src/services/front-door-services.ts';
 import { pollUntil } from '../support/poll.ts';
 import { freePorts } from '../support/process-cluster.ts';
 
@@ -125,9 +125,11 @@ describe('Kafka connection', () => {
         produceBudget: notCalled as ProduceBudget,
         fetch: notCalled as FetchService,
         kafkaAddress: () => ({ host: '127.0.0.1', port: 9092 }),
-        admin: notCalled as AdminService,
+        admin: notCalled as PartitionAdminService,
         topicDefaults: { partitions: 1, replicationFactor: 1, minInsyncReplicas: 1 },
         producerIds: notCalled as ProducerIdService,
+        topicConfigDefaults: {},
+        autoCreateTopicsEnable: false,
       });
 
     it('answers an ApiVersions version it does not serve with a v0 UNSUPPORTED_VERSION listing its range (KIP-511)', async () => {
@@ -160,6 +162,10 @@ describe('Kafka connection', () => {
         { apiKey: 2, minVersion: 0, maxVersion: 7 },
         { apiKey: 23, minVersion: 2, maxVersion: 4 },
         { apiKey: 22, minVersion: 0, maxVersion: 4 },
+        { apiKey: 37, minVersion: 0, maxVersion: 3 },
+        { apiKey: 32, minVersion: 0, maxVersion: 4 },
+        { apiKey: 33, minVersion: 0, maxVersion: 2 },
+        { apiKey: 44, minVersion: 0, maxVersion: 1 },
       ]);
       c.socket.destroy();
     });

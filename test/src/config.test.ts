@@ -36,7 +36,7 @@ describe('cluster.yaml', () => {
       [2, '127.0.0.1', 8082, 19092, join(REPO, 'data/node-2')],
       [3, '127.0.0.1', 8083, 19093, join(REPO, 'data/node-3')],
     ]);
-    expect(cfg.topicDefaults).toEqual({ partitions: 3, replicationFactor: 3, minInsyncReplicas: 2 });
+    expect(cfg.topicDefaults).toEqual({ partitions: 3, replicationFactor: 3, minInsyncReplicas: 2, autoCreate: 'true' });
     expect(findNode(cfg, 2).httpPort).toBe(8082);
     expect(cfg.nodes.map((n) => n.kafkaPort)).toEqual([9092, 9093, 9094]);
   });
@@ -63,7 +63,7 @@ describe('cluster.yaml', () => {
     });
     expect(cfg.rpc).toEqual({ requestTimeoutMs: 5000, connectBackoffMaxMs: 2000, maxFrameBytes: 67_108_864 });
     expect(cfg.process).toEqual({ dataDirLockWaitMs: 10_000 });
-    expect(cfg.topicDefaults).toEqual({ partitions: 3, replicationFactor: 3, minInsyncReplicas: 2 });
+    expect(cfg.topicDefaults).toEqual({ partitions: 3, replicationFactor: 3, minInsyncReplicas: 2, autoCreate: 'true' });
   });
 
   it('takes set values over defaults, and an empty section means all defaults', () => {

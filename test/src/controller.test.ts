@@ -246,3 +246,41 @@ describe('controller', () => {
     }
   });
 });
+
+describe('controller: raising a partition count (CreatePartitions)', () => {
+  it('adds PartitionRecords for the new partitions only, placed like a new topic, leaders spread', async () => {
+    const { image, controller, committed, start } = setup();
+    await start();
+    await controller.createTopic({ name: 'grow', partitions: 3, replicationFactor: 2, configs: {} });
+    const before = image.topic('grow')?.partitions;
+    const commits = committed.length;
+    const t = await controller.createPartitions({ name: 'grow', count: 6 });
+    expect(t.partitions.map((p) => p.partition)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(t.partitions.slice(0, 3)).toEqual(before);
+    expect(committed.length).toBe(commits + 1);
+    expect(committed.at(-1)?.map((r) => [r.type, 'partition' in r ? r.partition : -1])).toEqual([[5, 3], [5, 4], [5, 5]]);
+    for (const p of t.partitions.slice(3)) {
+      expect(p).toMatchObject({ leader: p.replicas[0], isr: p.replicas, leaderEpoch: 0, partitionEpoch: 0 });
+      expect(new Set(p.replicas).size).toBe(2);
+    }
+    // Six partitions over three brokers: each leads two.
+    expect([1, 2, 3].map((b) => t.partitions.filter((p) => p.leader === b).length)).toEqual([2, 2, 2]);
+  });
+
+  it('honours assignments, and refuses a count not above the current one, an unknown topic and assignments that do not fit', async () => {
+    const { controller, committed, start } = setup();
+    await start();
+    await controller.createTopic({ name: 'g', partitions: 2, replicationFactor: 2, configs: {} });
+    const commits = committed.length;
+    expect(await errorName(controller.createPartitions({ name: 'g', count: 2 }))).toMatch(/^INVALID_PARTITIONS: count: topic "g" has 2 partitions/);
+    expect(await errorName(controller.createPartitions({ name: 'g', count: 1 }))).toMatch(/^INVALID_PARTITIONS/);
+    expect(await errorName(controller.createPartitions({ name: 'nope', count: 3 }))).toMatch(/^UNKNOWN_TOPIC_OR_PARTITION/);
+    expect(await errorName(controller.createPartitions({ name: 'g', count: 4, assignments: [[1, 2]] }))).toMatch(/^INVALID_REPLICA_ASSIGNMENT: assignments: 1 assignments for 2/);
+    expect(await errorName(controller.createPartitions({ name: 'g', count: 3, assignments: [[1]] }))).toMatch(/^INVALID_REPLICA_ASSIGNMENT: assignments\[0\]: 1 replicas/);
+    expect(await errorName(controller.createPartitions({ name: 'g', count: 3, assignments: [[2, 2]] }))).toMatch(/^INVALID_REPLICA_ASSIGNMENT: .*twice/);
+    expect(await errorName(controller.createPartitions({ name: 'g', count: 3, assignments: [[1, 9]] }))).toMatch(/^INVALID_REPLICA_ASSIGNMENT: .*broker 9 is not registered/);
+    expect(committed.length).toBe(commits);
+    const t = await controller.createPartitions({ name: 'g', count: 4, assignments: [[3, 1], [2, 3]] });
+    expect(t.partitions.slice(2).map((p) => [p.replicas, p.leader])).toEqual([[[3, 1], 3], [[2, 3], 2]]);
+  });
+});

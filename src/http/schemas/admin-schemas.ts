@@ -1,7 +1,7 @@
 // Route schemas of API.md "Cluster and admin (v3 shapes)" (admin-routes.ts). See common.ts.
 
 import type { FastifySchema } from 'fastify';
-import { MAX_PARTITIONS } from '../../metadata/controller.ts';
+import { MAX_PARTITIONS } from '../../metadata/topic-checks.ts';
 import { TOPIC_CONFIGS } from '../../metadata/topic-configs.ts';
 import { dataList, ERROR_BODY, ERROR_RESPONSES, JSON_BODY_TYPES, NO_CONTENT, params, TAGS } from './common.ts';
 import type { JsonSchema } from './common.ts';

@@ -1,5 +1,5 @@
-import type { TopicDefaults } from '../../metadata/controller.ts';
-import { checkCreateTopic } from '../../metadata/controller.ts';
+import type { TopicDefaults } from '../../metadata/topic-checks.ts';
+import { checkCreateTopic } from '../../metadata/topic-checks.ts';
 import type { TopicState } from '../../metadata/image.ts';
 import { NO_LEADER } from '../../metadata/image.ts';
 import type { AdminService, MetadataService } from '../../services/front-door-services.ts';
@@ -70,8 +70,7 @@ async function createOne(t: CreatableTopic, validateOnly: boolean, deadline: num
       return { name: t.name, topicId: ZERO_UUID, errorCode: KAFKA_ERROR.NONE, errorMessage: null, numPartitions: partitions, replicationFactor: rf, configs: [] };
     }
     const created = await deps.admin.createTopic(req);
-    const usable = (await leadersKnown(deps.metadata, created, deadline)) && (await deps.metadata.appliedOnLiveBrokers(Math.max(1, deadline - Date.now())));
-    if (!usable) {
+    if (!(await usableEverywhere(deps.metadata, created, deadline))) {
       return failed(t.name, new RunnelError('REQUEST_TIMED_OUT', `topic "${t.name}" was created but not every live broker knew its leaders in time`));
     }
     return {
@@ -100,14 +99,19 @@ function failed(name: string, err: unknown): MessageValue {
   };
 }
 
-/** Whether this node's image shows the topic with a leader for every partition before the deadline. */
-async function leadersKnown(metadata: MetadataService, created: TopicState, deadline: number): Promise<boolean> {
+/**
+ * Whether, before the deadline, this node's image shows the topic with as many partitions as
+ * `t` and a leader for each, and every live broker has applied as far as this node (rpc
+ * `metadata-applied`): a client may then use it through any broker.
+ */
+export async function usableEverywhere(metadata: MetadataService, t: TopicState, deadline: number): Promise<boolean> {
   for (;;) {
-    const t = metadata.image().topicById(created.id);
-    if (t !== undefined && t.partitions.length > 0 && t.partitions.every((p) => p.leader !== NO_LEADER)) return true;
+    const now = metadata.image().topicById(t.id);
+    if (now !== undefined && now.partitions.length >= Math.max(1, t.partitions.length) && now.partitions.every((p) => p.leader !== NO_LEADER)) break;
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, LEADER_POLL_MS));
   }
+  return metadata.appliedOnLiveBrokers(Math.max(1, deadline - Date.now()));
 }
 
 /**

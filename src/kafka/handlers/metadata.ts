@@ -4,6 +4,8 @@ import type { MetadataService, QuorumService } from '../../services/front-door-s
 import type { KafkaApi } from '../kafka-connection.ts';
 import { KAFKA_ERROR } from '../kafka-error-codes.ts';
 import type { ApiSpecs } from '../protocol/frames.ts';
+import type { AutoCreateDeps } from './auto-create.ts';
+import { autoCreateTopic } from './auto-create.ts';
 import { lookupTopic } from './topic-lookup.ts';
 import { ZERO_UUID } from '../protocol/message-codec.ts';
 import type { MessageValue } from '../protocol/message-codec.ts';
@@ -13,7 +15,7 @@ export interface KafkaAddress {
   readonly port: number;
 }
 
-export interface MetadataApiDeps {
+export interface MetadataApiDeps extends AutoCreateDeps {
   readonly clusterId: string;
   readonly nodeId: number;
   readonly metadata: MetadataService;
@@ -25,9 +27,9 @@ export interface MetadataApiDeps {
 /**
  * Metadata (3): the live brokers at their Kafka addresses, a live broker as controller id
  * (kafkajs requires one; KRaft names a random live broker too), and the topics asked for.
- * An unknown topic answers UNKNOWN_TOPIC_OR_PARTITION.
- * TODO(issue 12): auto-create (AllowAutoTopicCreation, auto.create.topics.enable) answering
- * LEADER_NOT_AVAILABLE until the new topic is usable.
+ * A topic named that does not exist is auto-created when the request allows it (v4+:
+ * AllowAutoTopicCreation; v0-3 always, as Kafka) and auto.create.topics.enable is on,
+ * answering LEADER_NOT_AVAILABLE until it is usable; else UNKNOWN_TOPIC_OR_PARTITION.
  */
 export function metadataApi(specs: ApiSpecs, range: { min: number; max: number }, deps: MetadataApiDeps): KafkaApi {
   return {
@@ -42,7 +44,7 @@ export function metadataApi(specs: ApiSpecs, range: { min: number; max: number }
       const all = requested === null || (req.apiVersion === 0 && requested.length === 0);
       const topics = all
         ? image.allTopics().map((t) => topicBody(t, image))
-        : await Promise.all(requested.map((r) => requestedTopic(r, image, deps)));
+        : await Promise.all(requested.map((r) => requestedTopic(r, image, deps, req.apiVersion < 4 || req.body['allowAutoTopicCreation'] === true)));
       return {
         throttleTimeMs: 0,
         brokers,
@@ -73,12 +75,17 @@ export function controllerId(brokers: readonly MessageValue[], leader: number | 
   return ids[0] ?? self;
 }
 
-async function requestedTopic(r: { name: string | null; topicId: string }, image: MetadataImage, deps: MetadataApiDeps): Promise<MessageValue> {
+async function requestedTopic(r: { name: string | null; topicId: string }, image: MetadataImage, deps: MetadataApiDeps, autoCreate: boolean): Promise<MessageValue> {
   let t: TopicState | undefined;
   if (r.name !== null) {
     t = await lookupTopic(deps.metadata, r.name);
   } else if (r.topicId !== ZERO_UUID) {
     t = image.topicById(r.topicId);
+  }
+  if (t === undefined && r.name !== null && autoCreate) {
+    const created = await autoCreateTopic(r.name, deps);
+    if ('topic' in created) return topicBody(created.topic, deps.metadata.image());
+    return { errorCode: created.errorCode, name: r.name, topicId: r.topicId, isInternal: false, partitions: [] };
   }
   if (t === undefined) {
     return { errorCode: KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION, name: r.name, topicId: r.topicId, isInternal: false, partitions: [] };

@@ -3,9 +3,11 @@ import type { KafkaApi } from '../kafka-connection.ts';
 import { KAFKA_ERROR, kafkaErrorCode } from '../kafka-error-codes.ts';
 import type { ApiSpecs } from '../protocol/frames.ts';
 import type { MessageValue } from '../protocol/message-codec.ts';
+import type { AutoCreateDeps } from './auto-create.ts';
+import { autoCreateTopic } from './auto-create.ts';
 import { lookupTopic } from './topic-lookup.ts';
 
-export interface ProduceApiDeps {
+export interface ProduceApiDeps extends AutoCreateDeps {
   readonly metadata: MetadataService;
   readonly produce: ProduceService;
   readonly produceBudget: ProduceBudget;
@@ -35,12 +37,17 @@ export function produceApi(specs: ApiSpecs, range: { min: number; max: number },
       const topics = req.body['topicData'] as { name: string; partitionData: PartitionData[] }[];
       const responses = await Promise.all(
         topics.map(async (t) => {
-          const topic = await lookupTopic(deps.metadata, t.name);
+          // A missing topic is auto-created (auto.create.topics.enable); until usable, its error for every partition.
+          const found = await lookupTopic(deps.metadata, t.name);
+          const known = found !== undefined ? { topic: found } : req.apiVersion >= FIRST_SERVED_VERSION ? await autoCreateTopic(t.name, deps) : { errorCode: KAFKA_ERROR.UNSUPPORTED_VERSION };
+          const topic = 'topic' in known ? known.topic : undefined;
+          const missingCode = 'errorCode' in known ? known.errorCode : KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION;
           const partitionResponses = await Promise.all(
             t.partitionData.map(async (p): Promise<MessageValue> => {
               const answer = (errorCode: number, baseOffset = -1n): MessageValue => ({ index: p.index, errorCode, baseOffset, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage: null });
               if (req.apiVersion < FIRST_SERVED_VERSION) return answer(KAFKA_ERROR.UNSUPPORTED_VERSION);
-              if (topic === undefined || topic.partitions[p.index] === undefined) return answer(KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION);
+              if (topic === undefined) return answer(missingCode);
+              if (topic.partitions[p.index] === undefined) return answer(KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION);
               if (acks !== 0 && acks !== 1 && acks !== -1) return answer(KAFKA_ERROR.INVALID_REQUEST);
               if (p.records === null || p.records.length === 0) return answer(KAFKA_ERROR.CORRUPT_MESSAGE);
               try {
