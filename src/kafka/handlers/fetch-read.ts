@@ -3,6 +3,7 @@
 // least one whole batch from the first partition with data (KIP-74), and a long poll until
 // MinBytes over all partitions are there or MaxWaitMs passes.
 
+import { batchLastOffset, batchTotalBytes } from '../../../storage/record-batch.ts';
 import type { ConsumeAnswer } from '../../broker/replica-manager.ts';
 import type { FetchService } from '../../services/front-door-services.ts';
 
@@ -15,6 +16,9 @@ export interface PartitionRead {
   readonly currentLeaderEpoch: number;
 }
 
+/** The one fetch service call a Fetch needs. */
+export type Reader = Pick<FetchService, 'consume'>;
+
 export type PartitionOutcome = { readonly ok: ConsumeAnswer } | { readonly err: unknown };
 
 export interface FetchLimits {
@@ -23,31 +27,25 @@ export interface FetchLimits {
   readonly maxBytes: number;
 }
 
-/** Batch header: baseOffset int64, batchLength int32 (bytes after it), ..., lastOffsetDelta int32 at 23. */
-const BATCH_LENGTH_AT = 8;
-const LAST_OFFSET_DELTA_AT = 23;
-const BATCH_OVERHEAD_BYTES = 12;
-const MIN_BATCH_BYTES = 27;
+/** Bytes of a batch header up to and including batchLength: enough to size the batch. */
+const BATCH_SIZE_PREFIX_BYTES = 12;
 
 /** The size of the leading whole batches of `records` that fit in `limit` bytes. */
 export function wholeBatchesWithin(records: Buffer, limit: number): number {
   let pos = 0;
-  while (pos + BATCH_OVERHEAD_BYTES <= records.length) {
-    const total = BATCH_OVERHEAD_BYTES + records.readInt32BE(pos + BATCH_LENGTH_AT);
+  while (pos + BATCH_SIZE_PREFIX_BYTES <= records.length) {
+    const total = batchTotalBytes(records, pos);
     if (pos + total > limit || pos + total > records.length) break;
     pos += total;
   }
   return pos;
 }
 
-/** The offset after the last batch of `records` (whole batches), or `from` when there are none. */
+/** The offset after the last whole batch of `records`, or `from` when there is none. */
 export function nextOffsetAfter(records: Buffer, from: number): number {
-  let pos = 0;
+  const whole = wholeBatchesWithin(records, records.length);
   let next = from;
-  while (pos + MIN_BATCH_BYTES <= records.length) {
-    next = Number(records.readBigInt64BE(pos)) + records.readInt32BE(pos + LAST_OFFSET_DELTA_AT) + 1;
-    pos += BATCH_OVERHEAD_BYTES + records.readInt32BE(pos + BATCH_LENGTH_AT);
-  }
+  for (let pos = 0; pos < whole; pos += batchTotalBytes(records, pos)) next = batchLastOffset(records, pos) + 1;
   return next;
 }
 
@@ -70,7 +68,7 @@ export function withinResponseBytes(outcomes: readonly PartitionOutcome[], maxBy
 
 const bytesOf = (outcomes: readonly PartitionOutcome[]): number => outcomes.reduce((n, o) => n + ('ok' in o ? o.ok.records.length : 0), 0);
 
-function readAll(fetch: FetchService, parts: readonly PartitionRead[], maxBytes: number, timeoutMs: number): Promise<PartitionOutcome[]> {
+function readAll(fetch: Reader, parts: readonly PartitionRead[], maxBytes: number, timeoutMs: number): Promise<PartitionOutcome[]> {
   return Promise.all(
     parts.map((p) =>
       fetch
@@ -95,7 +93,7 @@ function readAll(fetch: FetchService, parts: readonly PartitionRead[], maxBytes:
  * passes: each partition long-polls from where the last read ended, adding up what arrives.
  * Polls still waiting when it resolves are left to end at the deadline (bounded by it).
  */
-function awaitMinBytes(fetch: FetchService, parts: readonly PartitionRead[], limits: FetchLimits, deadline: number): Promise<void> {
+function awaitMinBytes(fetch: Reader, parts: readonly PartitionRead[], limits: FetchLimits, deadline: number): Promise<void> {
   return new Promise((resolve) => {
     let seen = 0;
     let running = parts.length;
@@ -131,7 +129,7 @@ function awaitMinBytes(fetch: FetchService, parts: readonly PartitionRead[], lim
  * Reads every partition once at once; answers then if MinBytes are there, a partition failed,
  * or MaxWaitMs is 0; else waits (awaitMinBytes) and reads once more. The answer holds to MaxBytes.
  */
-export async function fetchPartitions(fetch: FetchService, parts: readonly PartitionRead[], limits: FetchLimits): Promise<PartitionOutcome[]> {
+export async function fetchPartitions(fetch: Reader, parts: readonly PartitionRead[], limits: FetchLimits): Promise<PartitionOutcome[]> {
   const deadline = Date.now() + limits.maxWaitMs;
   const first = await readAll(fetch, parts, limits.maxBytes, 0);
   const answer = (outcomes: PartitionOutcome[]): PartitionOutcome[] => withinResponseBytes(outcomes, limits.maxBytes);
