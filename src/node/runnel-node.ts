@@ -246,6 +246,7 @@ export class RunnelNode {
           topicDefaults: config.topicDefaults,
         }),
         logger: componentLogger(root, 'kafka'),
+        observer: this.metrics.kafka,
       });
       await this.kafka.start();
     }

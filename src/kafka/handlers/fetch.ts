@@ -67,10 +67,16 @@ export function fetchApi(specs: ApiSpecs, range: { min: number; max: number }, d
       }));
       return { throttleTimeMs: 0, errorCode: KAFKA_ERROR.NONE, sessionId: 0, responses };
     },
+    errorResponse: (req, errorCode) => {
+      const topics = req.body['topics'] as { topic: string; partitions: FetchPartition[] }[];
+      const responses = topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => partitionAnswer(p.partition, { err: errorCode })) }));
+      return { throttleTimeMs: 0, errorCode, sessionId: 0, responses };
+    },
   };
 }
 
-function partitionAnswer(partition: number, slot: number | 'unknown', outcomes: readonly PartitionOutcome[]): MessageValue {
+/** One partition's answer: from its read, unknown, or a Kafka error code for all of them. */
+function partitionAnswer(partition: number, slot: number | 'unknown' | { err: number }, outcomes: readonly PartitionOutcome[] = []): MessageValue {
   const answer = (errorCode: number, hw = -1n, logStart = -1n, records: Buffer | null = null): MessageValue => ({
     partitionIndex: partition,
     errorCode,
@@ -81,6 +87,7 @@ function partitionAnswer(partition: number, slot: number | 'unknown', outcomes: 
     preferredReadReplica: -1,
     records,
   });
+  if (typeof slot === 'object') return answer(slot.err);
   const o = slot === 'unknown' ? undefined : outcomes[slot];
   if (o === undefined) return answer(KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION);
   if ('err' in o) return answer(kafkaErrorCode(o.err));

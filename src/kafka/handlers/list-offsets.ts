@@ -66,5 +66,10 @@ export function listOffsetsApi(specs: ApiSpecs, range: { min: number; max: numbe
       );
       return { throttleTimeMs: 0, topics: responses };
     },
+    errorResponse: (req, errorCode) => {
+      const topics = req.body['topics'] as { name: string; partitions: ListOffsetsPartition[] }[];
+      const partition = (p: ListOffsetsPartition): MessageValue => ({ partitionIndex: p.partitionIndex, errorCode, oldStyleOffsets: [], timestamp: -1n, offset: -1n, leaderEpoch: -1 });
+      return { throttleTimeMs: 0, topics: topics.map((t) => ({ name: t.name, partitions: t.partitions.map(partition) })) };
+    },
   };
 }

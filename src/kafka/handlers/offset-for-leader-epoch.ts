@@ -54,5 +54,10 @@ export function offsetForLeaderEpochApi(specs: ApiSpecs, range: { min: number; m
       );
       return { throttleTimeMs: 0, topics: responses };
     },
+    errorResponse: (req, errorCode) => {
+      const topics = req.body['topics'] as { topic: string; partitions: OffsetForLeaderPartition[] }[];
+      const partition = (p: OffsetForLeaderPartition): MessageValue => ({ errorCode, partition: p.partition, leaderEpoch: -1, endOffset: -1n });
+      return { throttleTimeMs: 0, topics: topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map(partition) })) };
+    },
   };
 }
