@@ -20,6 +20,12 @@ interface FetchPartition {
   readonly currentLeaderEpoch?: number;
 }
 
+/**
+ * A long poll never outlives this (Kafka clients' request.timeout.ms default, above any
+ * fetch.max.wait.ms they send): a request naming days would hold its waiters that long.
+ */
+const FETCH_MAX_WAIT_CAP_MS = 30_000;
+
 /** Fetch's MaxBytes before v3, which had none (Kafka uses Int.MaxValue). */
 const UNBOUNDED_RESPONSE_BYTES = 2 ** 31 - 1;
 
@@ -42,7 +48,7 @@ export function fetchApi(specs: ApiSpecs, range: { min: number; max: number }, d
     minVersion: range.min,
     maxVersion: range.max,
     handle: async (req) => {
-      const maxWaitMs = Math.max(0, req.body['maxWaitMs'] as number);
+      const maxWaitMs = Math.min(FETCH_MAX_WAIT_CAP_MS, Math.max(0, req.body['maxWaitMs'] as number));
       const minBytes = req.body['minBytes'] as number;
       const maxBytes = req.apiVersion >= 3 ? Math.max(0, req.body['maxBytes'] as number) : UNBOUNDED_RESPONSE_BYTES;
       const topics = req.body['topics'] as { topic: string; partitions: FetchPartition[] }[];
