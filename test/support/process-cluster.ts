@@ -135,7 +135,13 @@ export class ProcessCluster {
   static async started(): Promise<ProcessCluster> {
     const c = await ProcessCluster.create({ extraYaml: FAST_TIMINGS });
     c.startAll();
-    await c.waitHealthy();
+    try {
+      await c.waitHealthy();
+    } catch (err) {
+      // Nobody else holds the cluster yet: stop its nodes, or they outlive the test run.
+      await c.destroy();
+      throw err;
+    }
     return c;
   }
 
