@@ -39,6 +39,8 @@ export const ERRORS = {
   LEADER_NOT_AVAILABLE: { status: 503, code: 50303 },
   NOT_LEADER_OR_FOLLOWER: { status: 503, code: 50304 },
   FENCED_LEADER_EPOCH: { status: 503, code: 50305 },
+  /** A request's CurrentLeaderEpoch is newer than the leader's (KIP-320): the leader has not caught up yet; retry. */
+  UNKNOWN_LEADER_EPOCH: { status: 503, code: 50311 },
   NOT_CONTROLLER: { status: 503, code: 50306 },
   BROKER_NOT_AVAILABLE: { status: 503, code: 50307 },
   /** The connection to a peer broke before its answer arrived (Kafka NETWORK_EXCEPTION). */

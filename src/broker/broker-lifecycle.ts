@@ -9,7 +9,7 @@ export interface BrokerLifecycleDeps {
   /** This process's incarnation: a restarted broker registers anew. */
   readonly incarnationId: string;
   /** Where other nodes and clients reach this broker (its registration). */
-  readonly self: { readonly host: string; readonly httpPort: number; readonly rpcPort: number };
+  readonly self: { readonly host: string; readonly httpPort: number; readonly rpcPort: number; readonly kafkaPort?: number | undefined };
   readonly heartbeatIntervalMs: number;
   /** broker.controlled_shutdown_timeout_ms: the whole of a controlled shutdown. */
   readonly controlledShutdownTimeoutMs: number;
@@ -73,7 +73,8 @@ export class BrokerLifecycle {
     try {
       const r = await this.deps.controller.heartbeat(nodeId, incarnationId, this.deps.heartbeatIntervalMs * 2);
       if (!r.registered) {
-        await this.deps.controller.call({ method: 'register', brokerId: nodeId, incarnationId, host: self.host, httpPort: self.httpPort, rpcPort: self.rpcPort });
+        const kafka = self.kafkaPort === undefined ? {} : { kafkaPort: self.kafkaPort };
+        await this.deps.controller.call({ method: 'register', brokerId: nodeId, incarnationId, host: self.host, httpPort: self.httpPort, rpcPort: self.rpcPort, ...kafka });
         logger.info({ incarnationId }, 'registered with the controller');
       }
     } catch (err) {

@@ -10,7 +10,12 @@ import type { Acks } from './partition-replica.ts';
 import type { ConsumeAnswer, EpochEndOffset, OffsetAtTime, PartitionOffsets, ReplicaManager } from './replica-manager.ts';
 
 /** Conditions that pass when the partition's leadership settles: retried inside the request's deadline. */
-const RETRIABLE = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'BROKER_NOT_AVAILABLE', 'FENCED_LEADER_EPOCH']);
+const RETRIABLE: ReadonlySet<string> = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'BROKER_NOT_AVAILABLE', 'FENCED_LEADER_EPOCH']);
+/**
+ * For a call naming the client's CurrentLeaderEpoch: an epoch fence is the client's answer
+ * (it refreshes its metadata), not a passing state to wait out.
+ */
+const RETRIABLE_WITH_CLIENT_EPOCH: ReadonlySet<string> = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'BROKER_NOT_AVAILABLE']);
 /** Margin over a produce's own timeout for the rpc carrying it (the leader answers at its timeout). */
 const PRODUCE_RPC_MARGIN_MS = 1000;
 /** Margin over a long poll's wait: for the rpc, and for leader moves within it. */
@@ -32,6 +37,8 @@ export interface ConsumeCall {
   readonly offset: number;
   readonly maxBytes: number;
   readonly timeoutMs: number;
+  /** The leader epoch the client knows (Kafka CurrentLeaderEpoch); -1 or absent: unchecked. */
+  readonly currentLeaderEpoch?: number;
 }
 
 export interface OffsetForTimestampCall {
@@ -39,6 +46,8 @@ export interface OffsetForTimestampCall {
   readonly partition: number;
   /** Milliseconds since the epoch, or -1 latest, -2 earliest, -3 max timestamp (Kafka ListOffsets). */
   readonly timestamp: number;
+  /** The leader epoch the client knows (Kafka CurrentLeaderEpoch); -1 or absent: unchecked. */
+  readonly currentLeaderEpoch?: number;
 }
 
 export interface EndOffsetForEpochCall {
@@ -46,7 +55,12 @@ export interface EndOffsetForEpochCall {
   readonly partition: number;
   /** The leader epoch whose end offset is asked for (Kafka OffsetForLeaderEpoch). */
   readonly leaderEpoch: number;
+  /** The leader epoch the client knows (Kafka CurrentLeaderEpoch); -1 or absent: unchecked. */
+  readonly currentLeaderEpoch?: number;
 }
+
+/** The optional CurrentLeaderEpoch of an rpc call; -1 when absent. */
+const clientEpoch = (o: Fields): number => (o['currentLeaderEpoch'] === undefined || o['currentLeaderEpoch'] === null ? -1 : int(o, 'currentLeaderEpoch'));
 
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
@@ -78,7 +92,7 @@ export const CONSUME_RPC: RpcMethod<ConsumeCall, { records: Uint8Array; highWate
   name: 'consume',
   parseRequest: (payload) => {
     const o = fields(payload, 'consume');
-    return { ...partitionRef(o), offset: int(o, 'offset'), maxBytes: int(o, 'maxBytes'), timeoutMs: int(o, 'timeoutMs') };
+    return { ...partitionRef(o), offset: int(o, 'offset'), maxBytes: int(o, 'maxBytes'), timeoutMs: int(o, 'timeoutMs'), currentLeaderEpoch: clientEpoch(o) };
   },
   parseResponse: (payload) => {
     const o = fields(payload, 'consume answer');
@@ -101,13 +115,13 @@ export const OFFSET_FOR_TIMESTAMP_RPC: RpcMethod<OffsetForTimestampCall, OffsetA
   name: 'offsetForTimestamp',
   parseRequest: (payload) => {
     const o = fields(payload, 'offsetForTimestamp');
-    return { ...partitionRef(o), timestamp: int(o, 'timestamp') };
+    return { ...partitionRef(o), timestamp: int(o, 'timestamp'), currentLeaderEpoch: clientEpoch(o) };
   },
   parseResponse: (payload) => {
     // msgpack carries the handler's undefined as nil.
     if (payload === null || payload === undefined) return undefined;
     const o = fields(payload, 'offsetForTimestamp answer');
-    return { offset: int(o, 'offset'), timestamp: int(o, 'timestamp') };
+    return { offset: int(o, 'offset'), timestamp: int(o, 'timestamp'), leaderEpoch: o['leaderEpoch'] === undefined ? -1 : int(o, 'leaderEpoch') };
   },
 };
 
@@ -116,7 +130,7 @@ export const END_OFFSET_FOR_EPOCH_RPC: RpcMethod<EndOffsetForEpochCall, EpochEnd
   name: 'endOffsetForEpoch',
   parseRequest: (payload) => {
     const o = fields(payload, 'endOffsetForEpoch');
-    return { ...partitionRef(o), leaderEpoch: int(o, 'leaderEpoch') };
+    return { ...partitionRef(o), leaderEpoch: int(o, 'leaderEpoch'), currentLeaderEpoch: clientEpoch(o) };
   },
   parseResponse: (payload) => {
     const o = fields(payload, 'endOffsetForEpoch answer');
@@ -152,7 +166,7 @@ export class PartitionClient {
   }
 
   answerConsume(c: ConsumeCall): Promise<ConsumeAnswer> {
-    return mappingLogErrors(() => this.replicas.consume(c.topicId, c.partition, c.offset, c.maxBytes, c.timeoutMs));
+    return mappingLogErrors(() => this.replicas.consume(c.topicId, c.partition, c.offset, c.maxBytes, c.timeoutMs, c.currentLeaderEpoch));
   }
 
   answerOffsets(c: PartitionRef): Promise<PartitionOffsets> {
@@ -160,15 +174,15 @@ export class PartitionClient {
   }
 
   answerOffsetForTimestamp(c: OffsetForTimestampCall): Promise<OffsetAtTime | undefined> {
-    return mappingLogErrors(() => this.replicas.offsetForTimestamp(c.topicId, c.partition, c.timestamp));
+    return mappingLogErrors(() => this.replicas.offsetForTimestamp(c.topicId, c.partition, c.timestamp, c.currentLeaderEpoch));
   }
 
   answerEndOffsetForEpoch(c: EndOffsetForEpochCall): Promise<EpochEndOffset> {
-    return mappingLogErrors(() => Promise.resolve(this.replicas.endOffsetForEpoch(c.topicId, c.partition, c.leaderEpoch)));
+    return mappingLogErrors(() => Promise.resolve(this.replicas.endOffsetForEpoch(c.topicId, c.partition, c.leaderEpoch, c.currentLeaderEpoch)));
   }
 
   produce(c: ProduceCall): Promise<number> {
-    return this.onLeader(c.topicId, c.partition, c.timeoutMs, async (leader, left) => {
+    return this.onLeader(c.topicId, c.partition, c.timeoutMs, -1, async (leader, left) => {
       if (leader === this.selfId) return this.replicas.produce(c.topicId, c.partition, asBuffer(c.batch), c.acks, left);
       const r = await this.peers.call(leader, PRODUCE_RPC, { ...c, timeoutMs: left }, left + PRODUCE_RPC_MARGIN_MS);
       return r.baseOffset;
@@ -177,15 +191,15 @@ export class PartitionClient {
 
   consume(c: ConsumeCall): Promise<ConsumeAnswer> {
     // The long poll may use the whole timeout; allow leader moves within it plus a margin.
-    return this.onLeader(c.topicId, c.partition, c.timeoutMs + CONSUME_RPC_MARGIN_MS, async (leader) => {
-      if (leader === this.selfId) return this.replicas.consume(c.topicId, c.partition, c.offset, c.maxBytes, c.timeoutMs);
+    return this.onLeader(c.topicId, c.partition, c.timeoutMs + CONSUME_RPC_MARGIN_MS, c.currentLeaderEpoch, async (leader) => {
+      if (leader === this.selfId) return this.replicas.consume(c.topicId, c.partition, c.offset, c.maxBytes, c.timeoutMs, c.currentLeaderEpoch);
       const r = await this.peers.call(leader, CONSUME_RPC, c, c.timeoutMs + CONSUME_RPC_MARGIN_MS);
       return { records: asBuffer(r.records), highWatermark: r.highWatermark, logStartOffset: r.logStartOffset };
     });
   }
 
   offsets(topicId: string, partition: number, timeoutMs = OFFSETS_TIMEOUT_MS): Promise<PartitionOffsets> {
-    return this.onLeader(topicId, partition, timeoutMs, async (leader, left) => {
+    return this.onLeader(topicId, partition, timeoutMs, -1, async (leader, left) => {
       if (leader === this.selfId) return this.replicas.offsets(topicId, partition);
       return this.peers.call(leader, OFFSETS_RPC, { topicId, partition }, left);
     });
@@ -193,22 +207,23 @@ export class PartitionClient {
 
   /** ListOffsets for one partition on its leader (ReplicaManager.offsetForTimestamp): offsets below the high watermark only. */
   offsetForTimestamp(c: OffsetForTimestampCall, timeoutMs = OFFSETS_TIMEOUT_MS): Promise<OffsetAtTime | undefined> {
-    return this.onLeader(c.topicId, c.partition, timeoutMs, async (leader, left) => {
-      if (leader === this.selfId) return this.replicas.offsetForTimestamp(c.topicId, c.partition, c.timestamp);
+    return this.onLeader(c.topicId, c.partition, timeoutMs, c.currentLeaderEpoch, async (leader, left) => {
+      if (leader === this.selfId) return this.replicas.offsetForTimestamp(c.topicId, c.partition, c.timestamp, c.currentLeaderEpoch);
       return this.peers.call(leader, OFFSET_FOR_TIMESTAMP_RPC, c, left);
     });
   }
 
   /** OffsetForLeaderEpoch for one partition on its leader (ReplicaManager.endOffsetForEpoch). */
   endOffsetForEpoch(c: EndOffsetForEpochCall, timeoutMs = OFFSETS_TIMEOUT_MS): Promise<EpochEndOffset> {
-    return this.onLeader(c.topicId, c.partition, timeoutMs, async (leader, left) => {
-      if (leader === this.selfId) return this.replicas.endOffsetForEpoch(c.topicId, c.partition, c.leaderEpoch);
+    return this.onLeader(c.topicId, c.partition, timeoutMs, c.currentLeaderEpoch, async (leader, left) => {
+      if (leader === this.selfId) return this.replicas.endOffsetForEpoch(c.topicId, c.partition, c.leaderEpoch, c.currentLeaderEpoch);
       return this.peers.call(leader, END_OFFSET_FOR_EPOCH_RPC, c, left);
     });
   }
 
-  private onLeader<T>(topicId: string, partition: number, timeoutMs: number, call: (leader: number, leftMs: number) => Promise<T>): Promise<T> {
-    return retryUntil(Date.now() + timeoutMs, { retriable: RETRIABLE }, (leftMs) => {
+  private onLeader<T>(topicId: string, partition: number, timeoutMs: number, clientLeaderEpoch: number | undefined, call: (leader: number, leftMs: number) => Promise<T>): Promise<T> {
+    const retriable = clientLeaderEpoch !== undefined && clientLeaderEpoch >= 0 ? RETRIABLE_WITH_CLIENT_EPOCH : RETRIABLE;
+    return retryUntil(Date.now() + timeoutMs, { retriable }, (leftMs) => {
       const t: TopicState | undefined = this.image().topicById(topicId);
       const p = t?.partitions[partition];
       if (t === undefined || p === undefined) throw new RunnelError('UNKNOWN_TOPIC_OR_PARTITION', `partition ${partition} of topic id ${topicId} does not exist (any more)`);

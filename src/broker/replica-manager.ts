@@ -9,7 +9,7 @@ import { ReplicaFetcher } from './replica-fetcher.ts';
 import type { FetchPartitionResponse, FetchRequest, FetchResponse, FetchRpc } from './replica-fetcher.ts';
 import { FetchSessionCache } from './fetch-session.ts';
 import type { SessionPartitionState } from './fetch-session.ts';
-import type { OpenReplicaLog } from './replica-log.ts';
+import type { OpenReplicaLog, ReplicaLog } from './replica-log.ts';
 
 export interface ReplicaManagerDeps {
   readonly brokerId: number;
@@ -56,10 +56,30 @@ export const LATEST_TIMESTAMP = -1;
 export const EARLIEST_TIMESTAMP = -2;
 export const MAX_TIMESTAMP = -3;
 
-/** A ListOffsets answer: an offset and its record's timestamp (-1, Kafka's NO_TIMESTAMP, for earliest and latest). */
+/** A ListOffsets answer: an offset, its record's timestamp (-1, Kafka's NO_TIMESTAMP, for earliest and latest) and leader epoch. */
 export interface OffsetAtTime {
   readonly offset: number;
   readonly timestamp: number;
+  /** The epoch of the leader that wrote the record at `offset` (the current one for latest); -1 unknown. */
+  readonly leaderEpoch: number;
+}
+
+/**
+ * The leader epoch that wrote `offset` (Kafka's LeaderEpochFileCache.epochForOffset), from
+ * the log's epoch history: the largest epoch starting at or before it. An epoch starts where
+ * the one before it ends (endOffsetForEpoch(e - 1)). -1 when no held epoch starts that early.
+ */
+export function epochForOffset(log: Pick<ReplicaLog, 'latestEpoch' | 'endOffsetForEpoch'>, offset: number): number {
+  let epoch = log.latestEpoch();
+  while (epoch >= 0) {
+    const before = log.endOffsetForEpoch(epoch - 1);
+    // Nothing held before `epoch` (epoch 0, or history removed): it covers the rest.
+    if (before.epoch < 0 || before.endOffset < 0) return epoch;
+    if (offset >= before.endOffset) return epoch;
+    // The epoch before may be unheld (retention removed it): endOffsetFor then names the one asked for.
+    epoch = before.epoch < epoch ? before.epoch : epoch - 1;
+  }
+  return -1;
 }
 
 /** OffsetForLeaderEpoch's answer: the largest epoch <= the one asked for, and where it ends; -1, -1 when unknown. */
@@ -166,6 +186,23 @@ export class ReplicaManager {
     return r;
   }
 
+  /**
+   * The leader replica for a consumer's request that names the leader epoch it knows
+   * (CurrentLeaderEpoch, KIP-320), as Kafka's Partition.localLogWithEpochOrThrow: -1 (or
+   * absent) skips the check; an older epoch is FENCED_LEADER_EPOCH (the client's metadata is
+   * stale), a newer one UNKNOWN_LEADER_EPOCH (this leader has not caught up yet).
+   */
+  leaderForClient(topicId: string, partition: number, currentLeaderEpoch = -1): PartitionReplica {
+    const r = this.leaderReplica(topicId, partition);
+    if (currentLeaderEpoch >= 0 && currentLeaderEpoch !== r.leaderEpoch) {
+      throw new RunnelError(
+        currentLeaderEpoch < r.leaderEpoch ? 'FENCED_LEADER_EPOCH' : 'UNKNOWN_LEADER_EPOCH',
+        `${r.name}: request for leader epoch ${currentLeaderEpoch}, this leader is at ${r.leaderEpoch}`,
+      );
+    }
+    return r;
+  }
+
   async produce(topicId: string, partition: number, batch: Buffer, acks: Acks, timeoutMs: number): Promise<number> {
     const base = await this.leaderReplica(topicId, partition).produce(batch, acks, timeoutMs);
     const holdMs = this.deps.produceAnswerDelayMs ?? 0;
@@ -173,11 +210,14 @@ export class ReplicaManager {
     return base;
   }
 
-  /** Consumer read on the leader: batches below the high watermark, long-polling while there are none. */
-  async consume(topicId: string, partition: number, offset: number, maxBytes: number, timeoutMs: number): Promise<ConsumeAnswer> {
+  /**
+   * Consumer read on the leader: batches below the high watermark, long-polling while there
+   * are none. An offset outside [log start, log end] is OFFSET_OUT_OF_RANGE.
+   */
+  async consume(topicId: string, partition: number, offset: number, maxBytes: number, timeoutMs: number, currentLeaderEpoch = -1): Promise<ConsumeAnswer> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const r = this.leaderReplica(topicId, partition);
+      const r = this.leaderForClient(topicId, partition, currentLeaderEpoch);
       const hw = r.log.highWatermark;
       // Above the high watermark but within the log is not out of range: a new leader's high
       // watermark can lag its predecessor's until the followers fetch; the reader waits.
@@ -205,7 +245,9 @@ export class ReplicaManager {
    * EARLIEST_TIMESTAMP (-2) answers the log start offset, LATEST_TIMESTAMP (-1) the high
    * watermark, MAX_TIMESTAMP (-3) the earliest record with the largest timestamp, and a
    * timestamp >= 0 the earliest record at or after it; undefined when there is none (the
-   * Kafka handler answers offset -1). Other negative timestamps are INVALID_REQUEST.
+   * Kafka handler answers offset -1). Other negative timestamps are INVALID_REQUEST. The
+   * leader epoch is the current one for latest, else the epoch of the record found (Kafka's
+   * epochForOffset), -1 when the epoch history does not reach back that far.
    *
    * Consumers see only offsets below the high watermark, so an answer at or above it is
    * dropped, as Kafka drops one at or above lastFetchableOffset (for MAX_TIMESTAMP too: a
@@ -214,14 +256,15 @@ export class ReplicaManager {
    * an answer never names a record a consumer could not yet read, or one that a new leader
    * might truncate.
    */
-  async offsetForTimestamp(topicId: string, partition: number, timestampMs: number): Promise<OffsetAtTime | undefined> {
-    const r = this.leaderReplica(topicId, partition);
-    if (timestampMs === EARLIEST_TIMESTAMP) return { offset: r.log.logStartOffset, timestamp: -1 };
-    if (timestampMs === LATEST_TIMESTAMP) return { offset: r.log.highWatermark, timestamp: -1 };
+  async offsetForTimestamp(topicId: string, partition: number, timestampMs: number, currentLeaderEpoch = -1): Promise<OffsetAtTime | undefined> {
+    const r = this.leaderForClient(topicId, partition, currentLeaderEpoch);
+    if (timestampMs === EARLIEST_TIMESTAMP) return { offset: r.log.logStartOffset, timestamp: -1, leaderEpoch: epochForOffset(r.log, r.log.logStartOffset) };
+    if (timestampMs === LATEST_TIMESTAMP) return { offset: r.log.highWatermark, timestamp: -1, leaderEpoch: r.leaderEpoch };
     if (timestampMs < 0 && timestampMs !== MAX_TIMESTAMP) throw new RunnelError('INVALID_REQUEST', `timestamp ${timestampMs}: must be >= 0, or -1 (latest), -2 (earliest) or -3 (max timestamp)`);
     const found = timestampMs === MAX_TIMESTAMP ? await r.log.maxTimestampOffset() : await r.log.offsetForTimestamp(timestampMs);
     // The high watermark after the search: it only grows while this broker leads.
-    return found !== undefined && found.offset < r.log.highWatermark ? found : undefined;
+    if (found === undefined || found.offset >= r.log.highWatermark) return undefined;
+    return { ...found, leaderEpoch: epochForOffset(r.log, found.offset) };
   }
 
   /**
@@ -231,8 +274,8 @@ export class ReplicaManager {
    * an epoch above every epoch held. A consumer whose position's epoch ends earlier truncates
    * its position to that end offset (KIP-320).
    */
-  endOffsetForEpoch(topicId: string, partition: number, leaderEpoch: number): EpochEndOffset {
-    return this.leaderReplica(topicId, partition).log.endOffsetForEpoch(leaderEpoch);
+  endOffsetForEpoch(topicId: string, partition: number, leaderEpoch: number, currentLeaderEpoch = -1): EpochEndOffset {
+    return this.leaderForClient(topicId, partition, currentLeaderEpoch).log.endOffsetForEpoch(leaderEpoch);
   }
 
   /**

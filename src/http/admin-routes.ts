@@ -103,7 +103,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
     inCluster(req.params);
     const brokers = metadata.image().allBrokers().sort((a, b) => a.id - b.id);
     return {
-      data: brokers.map((b) => ({ broker_id: b.id, host: b.host, port: b.httpPort, rpc_port: b.rpcPort, status: b.fenced ? 'fenced' : 'active' })),
+      data: brokers.map((b) => ({ broker_id: b.id, host: b.host, port: b.httpPort, rpc_port: b.rpcPort, kafka_port: b.kafkaPort ?? null, status: b.fenced ? 'fenced' : 'active' })),
     };
   });
 

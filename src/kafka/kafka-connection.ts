@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
+import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { kafkaErrorCode } from './kafka-error-codes.ts';
 import type { ApiSpecs, DecodedRequest } from './protocol/frames.ts';
 import { API_VERSIONS_KEY, decodeRequest, encodeResponse, readRequestPrefix } from './protocol/frames.ts';
 import { MalformedFrameError } from './protocol/malformed-frame-error.ts';
@@ -28,6 +30,12 @@ export interface KafkaApi {
   readonly maxVersion: number;
   /** The response body, or null for no response at all (Produce with acks=0). */
   handle(req: DecodedRequest, ctx: RequestContext): Promise<MessageValue | null>;
+  /**
+   * The answer when `handle` failed with an expected error (a RunnelError): `errorCode` on
+   * every topic or partition of the request, as Kafka's AbstractRequest.getErrorResponse.
+   * Without it, such a failure closes the connection.
+   */
+  errorResponse?(req: DecodedRequest, errorCode: number): MessageValue;
 }
 
 export interface KafkaApiTable {
@@ -36,11 +44,17 @@ export interface KafkaApiTable {
   unsupportedApiVersions(correlationId: number): Buffer;
 }
 
+/** Told of every answered request (metrics): its API's Kafka name (Fetch, Produce, ...), handling time and response body (null: none sent). */
+export interface RequestObserver {
+  answered(api: string, elapsedMs: number, body: MessageValue | null): void;
+}
+
 export interface ConnectionOptions {
   readonly apis: KafkaApiTable;
   readonly maxRequestBytes: number;
   readonly inflightMax: number;
   readonly logger: Logger;
+  readonly observer?: RequestObserver;
 }
 
 /** A response slot, in request order. Invariant: slots are written to the socket only from the head, once done. */
@@ -152,7 +166,18 @@ export class KafkaConnection {
 
   private async serve(api: KafkaApi, req: DecodedRequest): Promise<Buffer | null> {
     const ctx: RequestContext = { principal: this.authenticate(req), clientId: req.clientId, apiVersion: req.apiVersion };
-    const body = await api.handle(req, ctx);
+    const started = performance.now();
+    let body: MessageValue | null;
+    try {
+      body = await api.handle(req, ctx);
+    } catch (err) {
+      // An expected failure answers with its Kafka code where the API can carry one; anything
+      // else is a bug in the handler: enqueue's rejection path logs it and closes.
+      if (!(err instanceof RunnelError) || api.errorResponse === undefined) throw err;
+      this.log.info({ err, apiKey: req.apiKey, apiVersion: req.apiVersion }, 'kafka request failed; answering its error code');
+      body = api.errorResponse(req, kafkaErrorCode(err));
+    }
+    this.opts.observer?.answered(api.specs.request.name.slice(0, -'Request'.length), performance.now() - started, body);
     return body === null ? null : encodeResponse(api.specs, req.apiVersion, req.correlationId, body);
   }
 
@@ -170,7 +195,7 @@ export class KafkaConnection {
       (err: unknown) => {
         // A handler that fails outright (not an error code in its answer) leaves the client
         // nothing to match: close, as Kafka does on an unexpected exception.
-        this.log.warn({ err }, 'kafka request failed; closing the connection');
+        this.log.error({ err }, 'kafka request failed unexpectedly; closing the connection');
         this.destroy('handler failed', err);
       },
     );

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import type { Logger } from '../logger.ts';
 import { CONNECTION_INFLIGHT_MAX, KafkaConnection, SOCKET_REQUEST_MAX_BYTES } from './kafka-connection.ts';
-import type { KafkaApiTable } from './kafka-connection.ts';
+import type { KafkaApiTable, RequestObserver } from './kafka-connection.ts';
 
 export interface KafkaListenerOptions {
   readonly host: string;
@@ -11,6 +11,8 @@ export interface KafkaListenerOptions {
   readonly logger: Logger;
   readonly maxRequestBytes?: number;
   readonly inflightMax?: number;
+  /** Told of every answered request (KafkaRequestMetrics). */
+  readonly observer?: RequestObserver;
 }
 
 /** The Kafka front door of a node: a TCP server whose connections speak the Kafka protocol. */
@@ -28,6 +30,7 @@ export class KafkaListener {
         maxRequestBytes: opts.maxRequestBytes ?? SOCKET_REQUEST_MAX_BYTES,
         inflightMax: opts.inflightMax ?? CONNECTION_INFLIGHT_MAX,
         logger: opts.logger,
+        ...(opts.observer === undefined ? {} : { observer: opts.observer }),
       });
       this.connections.add(conn);
       void conn.closedPromise().then(() => this.connections.delete(conn));

@@ -7,7 +7,7 @@ import type { PartitionState, TopicState } from './image.ts';
 
 /** Controller commands that any node may send to the active controller over rpc. */
 export type ControllerCall =
-  | { readonly method: 'register'; readonly brokerId: number; readonly incarnationId: string; readonly host: string; readonly httpPort: number; readonly rpcPort: number }
+  | { readonly method: 'register'; readonly brokerId: number; readonly incarnationId: string; readonly host: string; readonly httpPort: number; readonly rpcPort: number; readonly kafkaPort?: number }
   | { readonly method: 'heartbeat'; readonly brokerId: number; readonly incarnationId: string }
   | { readonly method: 'createTopic'; readonly name: string; readonly partitions?: number; readonly replicationFactor?: number; readonly configs: Readonly<Record<string, string>> }
   | { readonly method: 'deleteTopic'; readonly name: string }
@@ -27,6 +27,7 @@ export function runControllerCall(controller: Controller, call: ControllerCall):
         host: call.host,
         httpPort: call.httpPort,
         rpcPort: call.rpcPort,
+        ...(call.kafkaPort === undefined ? {} : { kafkaPort: call.kafkaPort }),
       });
     case 'heartbeat':
       return controller.heartbeat(call.brokerId, call.incarnationId);
@@ -58,7 +59,15 @@ export function parseControllerCall(payload: unknown): ControllerCall {
   const method = p['method'];
   switch (method) {
     case 'register':
-      return { method, brokerId: int(p, 'brokerId'), incarnationId: str(p, 'incarnationId'), host: str(p, 'host'), httpPort: int(p, 'httpPort'), rpcPort: int(p, 'rpcPort') };
+      return {
+        method,
+        brokerId: int(p, 'brokerId'),
+        incarnationId: str(p, 'incarnationId'),
+        host: str(p, 'host'),
+        httpPort: int(p, 'httpPort'),
+        rpcPort: int(p, 'rpcPort'),
+        ...(p['kafkaPort'] === undefined || p['kafkaPort'] === null ? {} : { kafkaPort: int(p, 'kafkaPort') }),
+      };
     case 'heartbeat':
     case 'controlledShutdown':
     case 'allocateProducerIds':

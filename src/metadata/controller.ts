@@ -41,6 +41,7 @@ export interface RegisterBrokerRequest {
   readonly host: string;
   readonly httpPort: number;
   readonly rpcPort: number;
+  readonly kafkaPort?: number;
 }
 
 /** What one command decided: records to commit, and the answer once they are applied. */
@@ -156,7 +157,8 @@ export class Controller {
         b.incarnationId === req.incarnationId &&
         b.host === req.host &&
         b.httpPort === req.httpPort &&
-        b.rpcPort === req.rpcPort;
+        b.rpcPort === req.rpcPort &&
+        b.kafkaPort === req.kafkaPort;
       const records: MetadataRecord[] = same ? [] : [{ type: RecordType.RegisterBroker, v: 1, ...req }];
       return { records, response: () => undefined };
     });

@@ -8,6 +8,8 @@ export interface BrokerState {
   readonly host: string;
   readonly httpPort: number;
   readonly rpcPort: number;
+  /** Where Kafka clients reach it (Metadata, DescribeCluster); absent: no Kafka listener. */
+  readonly kafkaPort?: number;
   readonly fenced: boolean;
 }
 
@@ -95,6 +97,7 @@ export class MetadataImage {
           host: r.host,
           httpPort: r.httpPort,
           rpcPort: r.rpcPort,
+          ...(r.kafkaPort === undefined ? {} : { kafkaPort: r.kafkaPort }),
           fenced: true,
         });
         return;

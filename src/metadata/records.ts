@@ -26,6 +26,8 @@ export interface RegisterBrokerRecord {
   readonly host: string;
   readonly httpPort: number;
   readonly rpcPort: number;
+  /** The Kafka listener's port, advertised in Metadata; absent when the node has none (and in records written before it existed). */
+  readonly kafkaPort?: number;
 }
 
 export interface FenceBrokerRecord {

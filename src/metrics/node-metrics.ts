@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { NONE } from '../../raft/types.ts';
+import { KafkaRequestMetrics } from './kafka-request-metrics.ts';
 
 /**
  * Request latency buckets (seconds): sub-millisecond acks=1 produces up to the default 1 s
@@ -28,6 +29,8 @@ export class NodeMetrics {
   readonly registry = new Registry();
   readonly produce: RequestSeries;
   readonly fetch: RequestSeries;
+  /** Per Kafka API: requests, error codes, latency (the Kafka listener's observer). */
+  readonly kafka: KafkaRequestMetrics;
   private readonly isrShrinks: Counter;
   private readonly isrExpands: Counter;
   private readonly raftLeaderChanges: Counter;
@@ -50,6 +53,7 @@ export class NodeMetrics {
       records: new Counter({ name: 'runnel_fetch_records_total', help: 'Records returned by consume requests, by topic', labelNames: ['topic'], registers }),
       bytes: new Counter({ name: 'runnel_fetch_bytes_total', help: 'Bytes out: consume response bodies, by topic', labelNames: ['topic'], registers }),
     };
+    this.kafka = new KafkaRequestMetrics(this.registry);
     this.isrShrinks = new Counter({ name: 'runnel_isr_shrinks_total', help: 'ISR shrinks of partitions this node leads after the change (each change counted once in the cluster)', registers });
     this.isrExpands = new Counter({ name: 'runnel_isr_expands_total', help: 'ISR expansions of partitions this node leads after the change (each change counted once in the cluster)', registers });
     this.raftLeaderChanges = new Counter({ name: 'runnel_raft_leader_changes_total', help: 'Times this node saw a new metadata quorum (raft) leader', registers });

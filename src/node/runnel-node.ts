@@ -252,7 +252,12 @@ export class RunnelNode {
           produce: partitions,
           produceBudget,
           fetch: partitions,
-          kafkaAddress: (id) => kafkaAddresses.get(id),
+          // As the broker registered itself (a node joining later is in no other node's file);
+          // cluster.yaml for a registration written before registrations carried the port.
+          kafkaAddress: (id) => {
+            const b = metadata.image().broker(id);
+            return b?.kafkaPort === undefined ? kafkaAddresses.get(id) : { host: b.host, port: b.kafkaPort };
+          },
           admin: controllerClient,
           topicDefaults: config.topicDefaults,
           producerIds,
@@ -260,6 +265,7 @@ export class RunnelNode {
           autoCreateTopicsEnable: config.topicDefaults.autoCreate === 'true',
         }),
         logger: componentLogger(root, 'kafka'),
+        observer: this.metrics.kafka,
       });
       await this.kafka.start();
     }

@@ -212,12 +212,12 @@ describe('the runnel CLI against three real processes', () => {
     const [textRun, jsonRun] = await Promise.all([cli('cluster', 'status'), cli('cluster', 'status', '--json')]);
     const text = ok(textRun).stdout;
     expect(text).toMatch(/^cluster runnel-test, controller [123]$/m);
-    for (const id of c.ids) expect(text).toMatch(new RegExp(`^${id}\\s+http://127\\.0\\.0\\.1:${c.httpPorts.get(id)}\\s+yes\\s+active\\s+\\d+\\s+\\d+\\s+[123]`, 'm'));
+    for (const id of c.ids) expect(text).toMatch(new RegExp(`^${id}\\s+http://127\\.0\\.0\\.1:${c.httpPorts.get(id)}\\s+127\\.0\\.0\\.1:${c.kafkaPorts.get(id)}\\s+yes\\s+active\\s+\\d+\\s+\\d+\\s+[123]`, 'm'));
     expect(text).toMatch(/^offline partitions: none$/m);
     const s = JSON.parse(ok(jsonRun).stdout) as {
       cluster_id: string;
       controller_id: number;
-      nodes: { id: number; healthy: boolean; broker_status: string; raft: { term: number; commit_index: number; leader_id: number } }[];
+      nodes: { id: number; kafka: string; healthy: boolean; broker_status: string; raft: { term: number; commit_index: number; leader_id: number } }[];
       under_replicated_partitions: unknown[];
       offline_partitions: unknown[];
     };
@@ -225,7 +225,7 @@ describe('the runnel CLI against three real processes', () => {
     expect(c.ids).toContain(s.controller_id);
     expect(s.nodes.map((n) => n.id)).toEqual([1, 2, 3]);
     for (const n of s.nodes) {
-      expect(n).toMatchObject({ healthy: true, broker_status: 'active' });
+      expect(n).toMatchObject({ healthy: true, broker_status: 'active', kafka: `127.0.0.1:${c.kafkaPorts.get(n.id)}` });
       expect(n.raft.term).toBeGreaterThan(0);
       expect(n.raft.commit_index).toBeGreaterThan(0);
     }

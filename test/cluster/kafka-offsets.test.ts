@@ -114,7 +114,9 @@ describe('Kafka ListOffsets and OffsetForLeaderEpoch on a 3-node cluster', () =>
     expect(max?.['errorCode']).toBe(0);
     expect([0n, 1n, 2n]).toContain(max?.['offset']);
     expect(max?.['timestamp'] as bigint).toBeGreaterThan(0n);
-    expect(latest).toMatchObject({ errorCode: 0, offset: 3n, timestamp: -1n, leaderEpoch: -1 });
+    // v4+ names the leader epoch: for latest, the current one (a consumer validates its position with it).
+    expect(latest).toMatchObject({ errorCode: 0, offset: 3n, timestamp: -1n });
+    expect(latest?.['leaderEpoch']).toBeGreaterThanOrEqual(0);
   }, 60_000);
 
   it('OffsetForLeaderEpoch answers the current epoch with the log end, a later epoch with -1, an unknown topic per partition, from any node', async () => {
@@ -148,5 +150,40 @@ describe('Kafka ListOffsets and OffsetForLeaderEpoch on a 3-node cluster', () =>
     }
     // kcat still consumes everything with position validation available to it.
     expect(await kcatConsume(c.kafkaPorts.get(2) ?? 0, topic, 'beginning')).toEqual(['a:0', 'b:1', 'c:2', 'd:3']);
+  }, 60_000);
+
+  it('answers a newer CurrentLeaderEpoch with UNKNOWN_LEADER_EPOCH (75), an older one with FENCED_LEADER_EPOCH (74), on Fetch, ListOffsets and OffsetForLeaderEpoch through any node', async () => {
+    const topic = 'epoch-fencing';
+    const created = await c.http(1, 'POST', c.v3('/topics'), { topic_name: topic, partitions_count: 1, replication_factor: 3 });
+    expect(created.status).toBe(201);
+    await kcatProduce(c.kafkaPorts.get(1) ?? 0, topic, ['a', 'b']);
+    const metadata = loadApiSpecs('Metadata');
+    const fetch = loadApiSpecs('Fetch');
+    const listOffsets = loadApiSpecs('ListOffsets');
+    const epochs = loadApiSpecs('OffsetForLeaderEpoch');
+    type Md = { topics: { partitions: { leaderEpoch: number }[] }[] };
+    type Answer = { responses?: { partitions: MessageValue[] }[]; topics?: { partitions: MessageValue[] }[] };
+    const codes = (a: Answer): unknown[] => (a.responses ?? a.topics ?? []).flatMap((t) => t.partitions.map((p) => p['errorCode']));
+    for (const id of c.ids) {
+      const port = c.kafkaPorts.get(id) ?? 0;
+      const md = (await exchange(port, encodeRequest(metadata, 12, 1, 'test', { topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false }), (f) => decodeResponse(f, metadata, 12).body)) as Md;
+      const epoch = md.topics[0]?.partitions[0]?.leaderEpoch ?? -1;
+      expect(epoch).toBeGreaterThanOrEqual(0);
+      // A new topic's leaders are at epoch 0, where no older epoch exists to fence (the unit test fences one).
+      const cases: [number, number][] = [[-1, 0], [epoch, 0], [epoch + 1, 75], [epoch + 7, 75]];
+      if (epoch > 0) cases.push([epoch - 1, 74]);
+      for (const [current, code] of cases) {
+        const fetchReq = { replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, forgottenTopicsData: [], rackId: '',
+          topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: current, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }] };
+        const fetched = (await exchange(port, encodeRequest(fetch, 12, 3, 'test', fetchReq), (f) => decodeResponse(f, fetch, 12).body)) as Answer;
+        const listed = (await exchange(port, encodeRequest(listOffsets, 7, 4, 'test', { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: current, timestamp: -2n }] }] }), (f) => decodeResponse(f, listOffsets, 7).body)) as Answer;
+        const ended = (await exchange(port, encodeRequest(epochs, 4, 5, 'test', { replicaId: -1, topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: current, leaderEpoch: epoch }] }] }), (f) => decodeResponse(f, epochs, 4).body)) as Answer;
+        expect([codes(fetched), codes(listed), codes(ended)], `node ${id}, current epoch ${current} (leader's ${epoch})`).toEqual([[code], [code], [code]]);
+        if (code === 0) {
+          expect((fetched.responses?.[0]?.partitions[0]?.['records'] as Buffer | null)?.length ?? 0).toBeGreaterThan(0);
+          expect(listed.topics?.[0]?.partitions[0]).toMatchObject({ offset: 0n, leaderEpoch: epoch });
+        }
+      }
+    }
   }, 60_000);
 });

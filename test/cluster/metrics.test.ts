@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/poll.ts';
 import { withCluster } from '../support/process-cluster.ts';
@@ -15,6 +17,7 @@ interface PartitionBody {
   high_watermark: number | null;
 }
 
+const run = promisify(execFile);
 const JSON_V2 = 'application/vnd.kafka.json.v2+json';
 const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -218,6 +221,22 @@ describe('GET /metrics on three real processes', () => {
         );
       });
     });
+  });
+
+  it('counts Kafka requests, their error codes and latency per API', async () => {
+    const port = c.kafkaPorts.get(2) ?? 0;
+    const before = await scrape(2);
+    // kcat -L: ApiVersions then Metadata; -t names a topic that does not exist (UNKNOWN_TOPIC_OR_PARTITION in the answer).
+    await run('kcat', ['-L', '-J', '-b', `127.0.0.1:${port}`, '-m', '10'], { timeout: 20_000 });
+    await run('kcat', ['-L', '-J', '-b', `127.0.0.1:${port}`, '-t', 'no-such-kafka-topic', '-m', '10'], { timeout: 20_000 });
+    const after = await scrape(2);
+    const delta = (name: string, labels: Record<string, string>): number => total(after, name, labels) - total(before, name, labels);
+    expect(delta('runnel_kafka_requests_total', { api: 'ApiVersions' })).toBeGreaterThanOrEqual(2);
+    expect(delta('runnel_kafka_requests_total', { api: 'Metadata' })).toBeGreaterThanOrEqual(2);
+    expect(delta('runnel_kafka_request_duration_seconds_count', { api: 'Metadata' })).toBe(delta('runnel_kafka_requests_total', { api: 'Metadata' }));
+    expect(delta('runnel_kafka_request_duration_seconds_bucket', { api: 'Metadata', le: '+Inf' })).toBe(delta('runnel_kafka_requests_total', { api: 'Metadata' }));
+    expect(delta('runnel_kafka_request_errors_total', { api: 'Metadata', error: 'UNKNOWN_TOPIC_OR_PARTITION' })).toBeGreaterThanOrEqual(1);
+    expect(delta('runnel_kafka_request_errors_total', { api: 'ApiVersions' })).toBe(0);
   });
 
   it('shows a consumer group\'s committed lag and members on its coordinator', async () => {

@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RunnelError } from '../../src/errors.ts';
 import { kafkaApiTable } from '../../src/kafka/kafka-apis.ts';
 import type { KafkaApi, KafkaApiTable } from '../../src/kafka/kafka-connection.ts';
 import { KafkaListener } from '../../src/kafka/kafka-listener.ts';
@@ -105,6 +106,30 @@ describe('Kafka connection', () => {
     }
     await pollUntil('all answers', () => c.frames.length === 5);
     c.socket.destroy();
+  });
+
+  it('answers a handler\'s expected error with its Kafka code and keeps the connection; closes on an unexpected one', async () => {
+    const failing = (err: Error): KafkaApi => ({
+      specs: metadataSpecs,
+      minVersion: 0,
+      maxVersion: 12,
+      handle: () => Promise.reject(err),
+      errorResponse: (_req, errorCode) => ({ brokers: [], topics: [{ errorCode, name: 'orders', partitions: [] }] }),
+    });
+    let api = failing(new RunnelError('NOT_LEADER_OR_FOLLOWER', 'moved'));
+    const port = await listen({ get: (k) => (k === 3 ? api : undefined), unsupportedApiVersions: () => Buffer.alloc(0) });
+    const c = client(port);
+    c.socket.write(Buffer.concat([metadataRequest(1), metadataRequest(2)]));
+    await pollUntil('two answers', () => c.frames.length === 2);
+    expect(c.frames.map((f) => decodeResponse(f, metadataSpecs, 1).body['topics'])).toEqual([
+      [expect.objectContaining({ errorCode: 6, name: 'orders' })],
+      [expect.objectContaining({ errorCode: 6, name: 'orders' })],
+    ]);
+    api = failing(new Error('a bug'));
+    const closed = new Promise<void>((resolve) => c.socket.once('close', () => resolve()));
+    c.socket.write(metadataRequest(3));
+    await closed;
+    expect(c.frames).toHaveLength(2);
   });
 
   describe('with the real API table', () => {

@@ -46,10 +46,10 @@ describe('ReplicaManager.offsetForTimestamp (ListOffsets on the leader)', () => 
     await leader.produce(TOPIC_ID, 0, batchAt([300, 50]), 1, 3000);
     expect(leader.offsets(TOPIC_ID, 0)).toEqual({ logStartOffset: 0, highWatermark: 2, logEndOffset: 4 });
 
-    expect(await at(EARLIEST_TIMESTAMP)).toEqual({ offset: 0, timestamp: -1 });
-    expect(await at(LATEST_TIMESTAMP)).toEqual({ offset: 2, timestamp: -1 });
-    expect(await at(40)).toEqual({ offset: 0, timestamp: 100 });
-    expect(await at(150)).toEqual({ offset: 1, timestamp: 200 });
+    expect(await at(EARLIEST_TIMESTAMP)).toEqual({ offset: 0, timestamp: -1, leaderEpoch: 0 });
+    expect(await at(LATEST_TIMESTAMP)).toEqual({ offset: 2, timestamp: -1, leaderEpoch: 0 });
+    expect(await at(40)).toEqual({ offset: 0, timestamp: 100, leaderEpoch: 0 });
+    expect(await at(150)).toEqual({ offset: 1, timestamp: 200, leaderEpoch: 0 });
     // The log holds an answer (offset 2, timestamp 300), but consumers cannot read it yet.
     expect(await leader.replica(TOPIC_ID, 0)?.log.offsetForTimestamp(250)).toEqual({ offset: 2, timestamp: 300 });
     expect(await at(250)).toBeUndefined();
@@ -57,9 +57,9 @@ describe('ReplicaManager.offsetForTimestamp (ListOffsets on the leader)', () => 
 
     b.resumeFetches(2);
     await pollUntil('the high watermark to cover the second batch', () => leader.offsets(TOPIC_ID, 0).highWatermark === 4, 5000);
-    expect(await at(250)).toEqual({ offset: 2, timestamp: 300 });
-    expect(await at(MAX_TIMESTAMP)).toEqual({ offset: 2, timestamp: 300 });
-    expect(await at(LATEST_TIMESTAMP)).toEqual({ offset: 4, timestamp: -1 });
+    expect(await at(250)).toEqual({ offset: 2, timestamp: 300, leaderEpoch: 0 });
+    expect(await at(MAX_TIMESTAMP)).toEqual({ offset: 2, timestamp: 300, leaderEpoch: 0 });
+    expect(await at(LATEST_TIMESTAMP)).toEqual({ offset: 4, timestamp: -1, leaderEpoch: 0 });
     expect(await at(301)).toBeUndefined();
   });
 
@@ -93,5 +93,37 @@ describe('ReplicaManager.endOffsetForEpoch (OffsetForLeaderEpoch on the leader)'
     expect(leader.endOffsetForEpoch(TOPIC_ID, 0, 1)).toEqual({ epoch: 1, endOffset: 5 });
     expect(leader.endOffsetForEpoch(TOPIC_ID, 0, 7)).toEqual({ epoch: -1, endOffset: -1 });
     expect(() => b.manager(1).endOffsetForEpoch(TOPIC_ID, 0, 0)).toThrow(expect.objectContaining({ errorName: 'NOT_LEADER_OR_FOLLOWER' }) as Error);
+    // ListOffsets names the epoch that wrote the record found; latest names the current one.
+    await pollUntil('the high watermark to cover epoch 1', () => leader.offsets(TOPIC_ID, 0).highWatermark === 5, 5000);
+    expect(await leader.offsetForTimestamp(TOPIC_ID, 0, EARLIEST_TIMESTAMP)).toEqual({ offset: 0, timestamp: -1, leaderEpoch: 0 });
+    expect(await leader.offsetForTimestamp(TOPIC_ID, 0, 150)).toEqual({ offset: 1, timestamp: 200, leaderEpoch: 0 });
+    expect(await leader.offsetForTimestamp(TOPIC_ID, 0, 250)).toEqual({ offset: 2, timestamp: 300, leaderEpoch: 1 });
+    expect(await leader.offsetForTimestamp(TOPIC_ID, 0, LATEST_TIMESTAMP)).toEqual({ offset: 5, timestamp: -1, leaderEpoch: 1 });
+  });
+});
+
+describe('CurrentLeaderEpoch on the leader (KIP-320, Kafka Partition.localLogWithEpochOrThrow)', () => {
+  it('serves the current epoch or -1, fences an older one, and calls a newer one unknown, for reads, ListOffsets and OffsetForLeaderEpoch', async () => {
+    const b = await ReplicaBrokers.start([1, 2], { replicaLagTimeMaxMs: 60_000 });
+    brokers = b;
+    b.commit(...bootRecords());
+    await b.settled();
+    b.commit({ type: RecordType.PartitionChange, v: 1, topicId: TOPIC_ID, partition: 0, leader: 2 });
+    await b.settled();
+    const leader = b.manager(2);
+    await pollUntil('broker 2 to lead at epoch 1', () => leader.replica(TOPIC_ID, 0)?.role === 'leader', 5000);
+    await leader.produce(TOPIC_ID, 0, batchAt([100]), 1, 3000);
+    await pollUntil('the high watermark to cover the batch', () => leader.offsets(TOPIC_ID, 0).highWatermark === 1, 5000);
+
+    for (const current of [-1, 1]) {
+      expect((await leader.consume(TOPIC_ID, 0, 0, 1024, 0, current)).records.length).toBeGreaterThan(0);
+      expect(await leader.offsetForTimestamp(TOPIC_ID, 0, LATEST_TIMESTAMP, current)).toEqual({ offset: 1, timestamp: -1, leaderEpoch: 1 });
+      expect(leader.endOffsetForEpoch(TOPIC_ID, 0, 1, current)).toEqual({ epoch: 1, endOffset: 1 });
+    }
+    for (const [current, errorName] of [[0, 'FENCED_LEADER_EPOCH'], [2, 'UNKNOWN_LEADER_EPOCH']] as const) {
+      await expect(leader.consume(TOPIC_ID, 0, 0, 1024, 0, current)).rejects.toMatchObject({ errorName });
+      await expect(leader.offsetForTimestamp(TOPIC_ID, 0, LATEST_TIMESTAMP, current)).rejects.toMatchObject({ errorName });
+      expect(() => leader.endOffsetForEpoch(TOPIC_ID, 0, 1, current)).toThrow(expect.objectContaining({ errorName }) as Error);
+    }
   });
 });

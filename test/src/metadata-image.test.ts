@@ -17,7 +17,8 @@ const register = (brokerId: number): MetadataRecord => ({
 const history: MetadataRecord[] = [
   register(1),
   register(2),
-  register(3),
+  // A registration with the Kafka listener's port; 1 and 2 are as written before the field existed.
+  { ...register(3), kafkaPort: 9093 } as MetadataRecord,
   { type: RecordType.UnfenceBroker, v: 1, brokerId: 1 },
   { type: RecordType.UnfenceBroker, v: 1, brokerId: 2 },
   { type: RecordType.CreateTopic, v: 1, name: 'orders', topicId: 't-1', configs: { 'min.insync.replicas': '2' } },
@@ -44,6 +45,7 @@ describe('metadata image', () => {
   it('is the state the records describe', () => {
     const img = replayAll(history);
     expect(img.allBrokers().map((b) => [b.id, b.fenced])).toEqual([[1, false], [2, true], [3, true]]);
+    expect(img.allBrokers().map((b) => b.kafkaPort)).toEqual([undefined, undefined, 9093]);
     const t = img.topic('orders');
     expect(t?.configs).toEqual({ 'retention.ms': '1000' });
     expect(t?.partitions[0]).toMatchObject({ leader: 2, isr: [2, 3], leaderEpoch: 1, partitionEpoch: 1 });

@@ -20,7 +20,7 @@ const tp = { topic: 'orders', partition: 2 };
 /** One request per method as its caller sends it, and one answer as its handler gives it. */
 const CASES = [
   { m: PRODUCE_RPC, req: { topicId: 't1', partition: 0, batch: new Uint8Array([1, 2, 3]), acks: -1, timeoutMs: 500 }, res: { baseOffset: 7 } },
-  { m: CONSUME_RPC, req: { topicId: 't1', partition: 0, offset: 3, maxBytes: 1024, timeoutMs: 100 }, res: { records: new Uint8Array([9]), highWatermark: 4, logStartOffset: 1 } },
+  { m: CONSUME_RPC, req: { topicId: 't1', partition: 0, offset: 3, maxBytes: 1024, timeoutMs: 100, currentLeaderEpoch: 2 }, res: { records: new Uint8Array([9]), highWatermark: 4, logStartOffset: 1 } },
   { m: OFFSETS_RPC, req: { topicId: 't1', partition: 1 }, res: { logStartOffset: 0, highWatermark: 4, logEndOffset: 5 } },
   {
     m: FETCH_RPC,
@@ -34,8 +34,8 @@ const CASES = [
   { m: CONTROLLER_RPC, req: { method: 'createTopic', name: 'orders', partitions: 3, configs: { 'retention.ms': '1000' } }, res: { result: { id: 'x' }, appliedIndex: 1 } },
   { m: CONTROLLER_RPC, req: { method: 'allocateProducerIds', brokerId: 2, incarnationId: 'i2' }, res: { result: { brokerId: 2, firstProducerId: 3000, size: 1000 }, appliedIndex: 7 } },
   { m: QUORUM_STATUS_RPC, req: null, res: { leaderId: 1, term: 4, commitIndex: 9, voters: [{ nodeId: 1, matchIndex: 9, lastContactMs: null }] } },
-  { m: OFFSET_FOR_TIMESTAMP_RPC, req: { topicId: 't1', partition: 1, timestamp: -3 }, res: { offset: 3, timestamp: 1_700_000_000_000 } },
-  { m: END_OFFSET_FOR_EPOCH_RPC, req: { topicId: 't1', partition: 1, leaderEpoch: 4 }, res: { epoch: -1, endOffset: -1 } },
+  { m: OFFSET_FOR_TIMESTAMP_RPC, req: { topicId: 't1', partition: 1, timestamp: -3, currentLeaderEpoch: -1 }, res: { offset: 3, timestamp: 1_700_000_000_000, leaderEpoch: 5 } },
+  { m: END_OFFSET_FOR_EPOCH_RPC, req: { topicId: 't1', partition: 1, leaderEpoch: 4, currentLeaderEpoch: 6 }, res: { epoch: -1, endOffset: -1 } },
 ] as const;
 
 describe('inter-node rpc methods', () => {

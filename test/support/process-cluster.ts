@@ -135,7 +135,13 @@ export class ProcessCluster {
   static async started(env?: Readonly<Record<string, string>>): Promise<ProcessCluster> {
     const c = await ProcessCluster.create({ extraYaml: FAST_TIMINGS, ...(env === undefined ? {} : { env }) });
     c.startAll();
-    await c.waitHealthy();
+    try {
+      await c.waitHealthy();
+    } catch (err) {
+      // Nobody else holds the cluster yet: stop its nodes, or they outlive the test run.
+      await c.destroy();
+      throw err;
+    }
     return c;
   }
 

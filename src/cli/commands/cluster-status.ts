@@ -13,6 +13,8 @@ interface Broker {
   readonly broker_id: number;
   readonly host: string;
   readonly port: number;
+  /** The Kafka listener's port from the broker's registration; null or absent: none. */
+  readonly kafka_port?: number | null;
   readonly status: 'active' | 'fenced';
 }
 
@@ -25,6 +27,8 @@ interface Raft {
 export interface NodeStatus {
   readonly id: number | null;
   readonly url: string;
+  /** host:port Kafka clients bootstrap with, as the node registered it; null when it has no Kafka listener (or never registered). */
+  readonly kafka: string | null;
   readonly healthy: boolean;
   /** active | fenced as the metadata has it; null when the node never registered. */
   readonly broker_status: 'active' | 'fenced' | null;
@@ -52,6 +56,7 @@ export interface ClusterStatus {
 const NODE_TIMEOUT_MS = 3000;
 
 async function nodeStatus(ctx: CliContext, cid: string, url: string, broker: Broker | undefined): Promise<NodeStatus> {
+  const kafka = broker?.kafka_port === undefined || broker.kafka_port === null ? null : `${broker.host}:${broker.kafka_port}`;
   try {
     const health = await ctx.client.at<{ node_id?: number }>(url, '/healthz', NODE_TIMEOUT_MS);
     const raft = await ctx.client.at<Raft>(url, `/v3/clusters/${encodeURIComponent(cid)}/raft`, NODE_TIMEOUT_MS).catch(() => undefined);
@@ -59,6 +64,7 @@ async function nodeStatus(ctx: CliContext, cid: string, url: string, broker: Bro
     return {
       id: broker?.broker_id ?? health.body?.node_id ?? null,
       url,
+      kafka,
       healthy: health.status === 200,
       broker_status: broker?.status ?? null,
       raft: r === undefined ? null : { term: r.term, commit_index: r.commit_index, leader_id: r.leader_id },
@@ -66,7 +72,7 @@ async function nodeStatus(ctx: CliContext, cid: string, url: string, broker: Bro
     };
   } catch (err) {
     const why = err instanceof Error ? (networkCode(err) ?? err.message) : String(err);
-    return { id: broker?.broker_id ?? null, url, healthy: false, broker_status: broker?.status ?? null, raft: null, error: why };
+    return { id: broker?.broker_id ?? null, url, kafka, healthy: false, broker_status: broker?.status ?? null, raft: null, error: why };
   }
 }
 
@@ -107,7 +113,7 @@ function problems(title: string, list: readonly PartitionProblem[]): string {
 
 export function registerClusterCommands(program: Command): void {
   const cluster = program.command('cluster').description('the state of the cluster');
-  addGlobalOptions(cluster.command('status').description("nodes (health, broker status, Raft term and commit index), the controller, under-replicated and offline partitions")).action(
+  addGlobalOptions(cluster.command('status').description("nodes (Kafka address, health, broker status, Raft term and commit index), the controller, under-replicated and offline partitions")).action(
     async (_o: unknown, cmd: Command) =>
       runWithContext(cmd, async (ctx) => {
         const s = await clusterStatus(ctx);
@@ -115,8 +121,8 @@ export function registerClusterCommands(program: Command): void {
         ctx.print(`cluster ${s.cluster_id}, controller ${s.controller_id ?? 'none (no Raft leader: is a majority of nodes up?)'}\n`);
         // The error column only when some node has one.
         const errors = s.nodes.some((n) => n.error !== null);
-        const headers = ['node', 'url', 'healthy', 'broker', 'raft term', 'commit index', 'raft leader', ...(errors ? ['error'] : [])];
-        ctx.print(renderTable(headers, s.nodes.map((n) => [n.id, n.url, n.healthy, n.broker_status, n.raft?.term, n.raft?.commit_index, n.raft?.leader_id, ...(errors ? [n.error] : [])])));
+        const headers = ['node', 'url', 'kafka', 'healthy', 'broker', 'raft term', 'commit index', 'raft leader', ...(errors ? ['error'] : [])];
+        ctx.print(renderTable(headers, s.nodes.map((n) => [n.id, n.url, n.kafka, n.healthy, n.broker_status, n.raft?.term, n.raft?.commit_index, n.raft?.leader_id, ...(errors ? [n.error] : [])])));
         ctx.print(`\n${problems('under-replicated partitions', s.under_replicated_partitions)}${problems('offline partitions', s.offline_partitions)}`);
       }),
   );

@@ -137,6 +137,7 @@ export const adminSchemas = {
           host: { type: 'string' },
           port: { type: 'integer', description: 'HTTP port' },
           rpc_port: { type: 'integer' },
+          kafka_port: { type: ['integer', 'null'], description: 'Kafka listener port (from its registration); null: no Kafka listener' },
           status: { type: 'string', enum: ['active', 'fenced'], description: 'fenced: missed heartbeats past broker.session_timeout_ms' },
         },
       }),

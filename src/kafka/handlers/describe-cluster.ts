@@ -27,5 +27,15 @@ export function describeClusterApi(specs: ApiSpecs, range: { min: number; max: n
         clusterAuthorizedOperations: -2147483648,
       });
     },
+    errorResponse: (req, errorCode) => ({
+      throttleTimeMs: 0,
+      errorCode,
+      errorMessage: null,
+      endpointType: req.apiVersion >= 1 ? req.body['endpointType'] : 1,
+      clusterId: '',
+      controllerId: -1,
+      brokers: [],
+      clusterAuthorizedOperations: -2147483648,
+    }),
   };
 }

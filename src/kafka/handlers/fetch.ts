@@ -3,6 +3,8 @@ import type { KafkaApi } from '../kafka-connection.ts';
 import { KAFKA_ERROR, kafkaErrorCode } from '../kafka-error-codes.ts';
 import type { ApiSpecs } from '../protocol/frames.ts';
 import type { MessageValue } from '../protocol/message-codec.ts';
+import { fetchPartitions } from './fetch-read.ts';
+import type { PartitionOutcome, PartitionRead } from './fetch-read.ts';
 import { lookupTopic } from './topic-lookup.ts';
 
 export interface FetchApiDeps {
@@ -14,16 +16,31 @@ interface FetchPartition {
   readonly partition: number;
   readonly fetchOffset: bigint;
   readonly partitionMaxBytes: number;
+  /** v9+; -1 (the default before v9) skips the check. */
+  readonly currentLeaderEpoch?: number;
 }
 
 /**
+ * A long poll never outlives this (Kafka clients' request.timeout.ms default, above any
+ * fetch.max.wait.ms they send): a request naming days would hold its waiters that long.
+ */
+const FETCH_MAX_WAIT_CAP_MS = 30_000;
+
+/** Fetch's MaxBytes before v3, which had none (Kafka uses Int.MaxValue). */
+const UNBOUNDED_RESPONSE_BYTES = 2 ** 31 - 1;
+
+/**
  * Fetch (1): each partition is read through the fetch service, the same call an HTTP consume
- * makes; the batches come back as stored (never re-encoded). Every partition long-polls up to
- * MaxWaitMs when nothing is there (so an empty fetch waits, one with data returns at once), and
- * fetch sessions are declined (SessionId 0: clients send full fetches, KIP-227). With no
- * transactions, LastStableOffset = HighWatermark, and read_committed reads as read_uncommitted.
- * TODO(issue 12): return as soon as MinBytes are there across partitions, MaxBytes across the
- * response, CurrentLeaderEpoch checks (FENCED/UNKNOWN_LEADER_EPOCH).
+ * makes, on the partition's leader; the batches come back as stored (never re-encoded). As
+ * Kafka's ReplicaManager.fetchMessages (fetch-read.ts): the answer comes at once when MinBytes
+ * are there over all partitions, a partition fails or MaxWaitMs is 0, else once MinBytes
+ * arrive or MaxWaitMs passes; it holds to MaxBytes over all partitions and PartitionMaxBytes
+ * each, but carries at least one whole batch of the first partition with data (KIP-74).
+ * CurrentLeaderEpoch (v9+) is checked by the leader: FENCED_LEADER_EPOCH when older,
+ * UNKNOWN_LEADER_EPOCH when newer (KIP-320); an offset outside [log start, log end] is
+ * OFFSET_OUT_OF_RANGE. Fetch sessions are declined (SessionId 0: clients send full fetches,
+ * KIP-227). With no transactions, LastStableOffset = HighWatermark, and read_committed reads
+ * as read_uncommitted.
  */
 export function fetchApi(specs: ApiSpecs, range: { min: number; max: number }, deps: FetchApiDeps): KafkaApi {
   return {
@@ -31,37 +48,54 @@ export function fetchApi(specs: ApiSpecs, range: { min: number; max: number }, d
     minVersion: range.min,
     maxVersion: range.max,
     handle: async (req) => {
-      const maxWaitMs = Math.max(0, req.body['maxWaitMs'] as number);
+      const maxWaitMs = Math.min(FETCH_MAX_WAIT_CAP_MS, Math.max(0, req.body['maxWaitMs'] as number));
+      const minBytes = req.body['minBytes'] as number;
+      const maxBytes = req.apiVersion >= 3 ? Math.max(0, req.body['maxBytes'] as number) : UNBOUNDED_RESPONSE_BYTES;
       const topics = req.body['topics'] as { topic: string; partitions: FetchPartition[] }[];
-      const responses = await Promise.all(
-        topics.map(async (t) => {
-          const topic = await lookupTopic(deps.metadata, t.topic);
-          const partitions = await Promise.all(
-            t.partitions.map(async (p): Promise<MessageValue> => {
-              const answer = (errorCode: number, hw = -1n, logStart = -1n, records: Buffer | null = null): MessageValue => ({
-                partitionIndex: p.partition,
-                errorCode,
-                highWatermark: hw,
-                lastStableOffset: hw,
-                logStartOffset: logStart,
-                abortedTransactions: null,
-                preferredReadReplica: -1,
-                records,
-              });
-              if (topic === undefined || topic.partitions[p.partition] === undefined) return answer(KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION);
-              try {
-                const call = { topicId: topic.id, partition: p.partition, offset: Number(p.fetchOffset), maxBytes: Math.max(1, p.partitionMaxBytes), timeoutMs: maxWaitMs };
-                const read = await deps.fetch.consume(call);
-                return answer(KAFKA_ERROR.NONE, BigInt(read.highWatermark), BigInt(read.logStartOffset), read.records);
-              } catch (err) {
-                return answer(kafkaErrorCode(err));
-              }
-            }),
-          );
-          return { topic: t.topic, topicId: topic?.id, partitions };
+      const found = await Promise.all(topics.map((t) => lookupTopic(deps.metadata, t.topic)));
+      // In request order: what to read, and where each answer goes.
+      const reads: PartitionRead[] = [];
+      const slots: (number | 'unknown')[][] = topics.map((t, ti) =>
+        t.partitions.map((p) => {
+          const topic = found[ti];
+          if (topic === undefined || topic.partitions[p.partition] === undefined) return 'unknown';
+          reads.push({ topicId: topic.id, partition: p.partition, fetchOffset: Number(p.fetchOffset), partitionMaxBytes: Math.max(0, p.partitionMaxBytes), currentLeaderEpoch: p.currentLeaderEpoch ?? -1 });
+          return reads.length - 1;
         }),
       );
+      // A partition in error answers at once, as Kafka's errorReadingData does.
+      const anyUnknown = slots.some((s) => s.includes('unknown'));
+      const outcomes = await fetchPartitions(deps.fetch, reads, { maxWaitMs: anyUnknown ? 0 : maxWaitMs, minBytes, maxBytes });
+      const responses = topics.map((t, ti) => ({
+        topic: t.topic,
+        topicId: found[ti]?.id,
+        partitions: t.partitions.map((p, pi) => partitionAnswer(p.partition, slots[ti]?.[pi] ?? 'unknown', outcomes)),
+      }));
       return { throttleTimeMs: 0, errorCode: KAFKA_ERROR.NONE, sessionId: 0, responses };
     },
+    errorResponse: (req, errorCode) => {
+      const topics = req.body['topics'] as { topic: string; partitions: FetchPartition[] }[];
+      const responses = topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => partitionAnswer(p.partition, { err: errorCode })) }));
+      return { throttleTimeMs: 0, errorCode, sessionId: 0, responses };
+    },
   };
+}
+
+/** One partition's answer: from its read, unknown, or a Kafka error code for all of them. */
+function partitionAnswer(partition: number, slot: number | 'unknown' | { err: number }, outcomes: readonly PartitionOutcome[] = []): MessageValue {
+  const answer = (errorCode: number, hw = -1n, logStart = -1n, records: Buffer | null = null): MessageValue => ({
+    partitionIndex: partition,
+    errorCode,
+    highWatermark: hw,
+    lastStableOffset: hw,
+    logStartOffset: logStart,
+    abortedTransactions: null,
+    preferredReadReplica: -1,
+    records,
+  });
+  if (typeof slot === 'object') return answer(slot.err);
+  const o = slot === 'unknown' ? undefined : outcomes[slot];
+  if (o === undefined) return answer(KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION);
+  if ('err' in o) return answer(kafkaErrorCode(o.err));
+  return answer(KAFKA_ERROR.NONE, BigInt(o.ok.highWatermark), BigInt(o.ok.logStartOffset), o.ok.records);
 }

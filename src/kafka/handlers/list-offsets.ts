@@ -14,6 +14,8 @@ interface ListOffsetsPartition {
   readonly partitionIndex: number;
   readonly timestamp: bigint;
   readonly maxNumOffsets?: number;
+  /** v4+; -1 skips the check. */
+  readonly currentLeaderEpoch?: number;
 }
 
 /**
@@ -24,9 +26,10 @@ interface ListOffsetsPartition {
  * as Kafka does. With no transactions, read_committed (IsolationLevel 1) reads as
  * read_uncommitted (LSO = HW). v0 answers in the old shape, OldStyleOffsets: one offset, or
  * none (Kafka's v0 also listed segment base offsets for MaxNumOffsets > 1; clients ask for 1).
- * LeaderEpoch (v4+) is -1, unknown: clients then skip epoch validation of the position.
- * TODO(issue 12): CurrentLeaderEpoch checks (FENCED/UNKNOWN_LEADER_EPOCH), the epoch of the
- * record found.
+ * LeaderEpoch (v4+) is the epoch of the leader that wrote the record found (the current
+ * epoch for latest), so a consumer can validate the position after a leader change (KIP-320).
+ * CurrentLeaderEpoch (v4+) is checked by the leader: FENCED_LEADER_EPOCH when older,
+ * UNKNOWN_LEADER_EPOCH when newer.
  */
 export function listOffsetsApi(specs: ApiSpecs, range: { min: number; max: number }, deps: ListOffsetsApiDeps): KafkaApi {
   return {
@@ -40,19 +43,19 @@ export function listOffsetsApi(specs: ApiSpecs, range: { min: number; max: numbe
           const topic = await lookupTopic(deps.metadata, t.name);
           const partitions = await Promise.all(
             t.partitions.map(async (p): Promise<MessageValue> => {
-              const answer = (errorCode: number, offset = -1n, timestamp = -1n): MessageValue => ({
+              const answer = (errorCode: number, offset = -1n, timestamp = -1n, leaderEpoch = -1): MessageValue => ({
                 partitionIndex: p.partitionIndex,
                 errorCode,
                 oldStyleOffsets: offset >= 0n && (p.maxNumOffsets ?? 1) > 0 ? [offset] : [],
                 timestamp,
                 offset,
-                leaderEpoch: -1,
+                leaderEpoch,
               });
               if (topic === undefined || topic.partitions[p.partitionIndex] === undefined) return answer(KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION);
               try {
-                const found = await deps.fetch.offsetForTimestamp({ topicId: topic.id, partition: p.partitionIndex, timestamp: Number(p.timestamp) });
+                const found = await deps.fetch.offsetForTimestamp({ topicId: topic.id, partition: p.partitionIndex, timestamp: Number(p.timestamp), currentLeaderEpoch: p.currentLeaderEpoch ?? -1 });
                 if (found === undefined) return answer(KAFKA_ERROR.NONE);
-                return answer(KAFKA_ERROR.NONE, BigInt(found.offset), BigInt(found.timestamp));
+                return answer(KAFKA_ERROR.NONE, BigInt(found.offset), BigInt(found.timestamp), found.leaderEpoch);
               } catch (err) {
                 return answer(kafkaErrorCode(err));
               }
@@ -62,6 +65,11 @@ export function listOffsetsApi(specs: ApiSpecs, range: { min: number; max: numbe
         }),
       );
       return { throttleTimeMs: 0, topics: responses };
+    },
+    errorResponse: (req, errorCode) => {
+      const topics = req.body['topics'] as { name: string; partitions: ListOffsetsPartition[] }[];
+      const partition = (p: ListOffsetsPartition): MessageValue => ({ partitionIndex: p.partitionIndex, errorCode, oldStyleOffsets: [], timestamp: -1n, offset: -1n, leaderEpoch: -1 });
+      return { throttleTimeMs: 0, topics: topics.map((t) => ({ name: t.name, partitions: t.partitions.map(partition) })) };
     },
   };
 }

@@ -13,6 +13,8 @@ export interface OffsetForLeaderEpochApiDeps {
 interface OffsetForLeaderPartition {
   readonly partition: number;
   readonly leaderEpoch: number;
+  /** v2+; -1 skips the check. */
+  readonly currentLeaderEpoch?: number;
 }
 
 /**
@@ -21,9 +23,9 @@ interface OffsetForLeaderPartition {
  * the one asked for and where it ends, the log end offset for the current epoch, -1/-1 for an
  * epoch above every one held (Kafka's LeaderEpochFileCache.endOffsetFor). A consumer validates
  * its position with it after a leader change (KIP-320) and truncates to the end offset when
- * its epoch ended earlier. Errors per partition with Kafka's codes.
- * TODO(issue 12): CurrentLeaderEpoch checks (FENCED/UNKNOWN_LEADER_EPOCH); follower requests
- * (ReplicaId >= 0) are answered as a consumer's.
+ * its epoch ended earlier. Errors per partition with Kafka's codes; CurrentLeaderEpoch is
+ * checked by the leader (FENCED_LEADER_EPOCH when older, UNKNOWN_LEADER_EPOCH when newer).
+ * Follower requests (ReplicaId >= 0) are answered as a consumer's.
  */
 export function offsetForLeaderEpochApi(specs: ApiSpecs, range: { min: number; max: number }, deps: OffsetForLeaderEpochApiDeps): KafkaApi {
   return {
@@ -40,7 +42,7 @@ export function offsetForLeaderEpochApi(specs: ApiSpecs, range: { min: number; m
               const answer = (errorCode: number, leaderEpoch = -1, endOffset = -1n): MessageValue => ({ errorCode, partition: p.partition, leaderEpoch, endOffset });
               if (topic === undefined || topic.partitions[p.partition] === undefined) return answer(KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION);
               try {
-                const found = await deps.fetch.endOffsetForEpoch({ topicId: topic.id, partition: p.partition, leaderEpoch: p.leaderEpoch });
+                const found = await deps.fetch.endOffsetForEpoch({ topicId: topic.id, partition: p.partition, leaderEpoch: p.leaderEpoch, currentLeaderEpoch: p.currentLeaderEpoch ?? -1 });
                 return answer(KAFKA_ERROR.NONE, found.epoch, BigInt(found.endOffset));
               } catch (err) {
                 return answer(kafkaErrorCode(err));
@@ -51,6 +53,11 @@ export function offsetForLeaderEpochApi(specs: ApiSpecs, range: { min: number; m
         }),
       );
       return { throttleTimeMs: 0, topics: responses };
+    },
+    errorResponse: (req, errorCode) => {
+      const topics = req.body['topics'] as { topic: string; partitions: OffsetForLeaderPartition[] }[];
+      const partition = (p: OffsetForLeaderPartition): MessageValue => ({ errorCode, partition: p.partition, leaderEpoch: -1, endOffset: -1n });
+      return { throttleTimeMs: 0, topics: topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map(partition) })) };
     },
   };
 }
