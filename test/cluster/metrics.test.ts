@@ -226,9 +226,10 @@ describe('GET /metrics on three real processes', () => {
   it('counts Kafka requests, their error codes and latency per API', async () => {
     const port = c.kafkaPorts.get(2) ?? 0;
     const before = await scrape(2);
-    // kcat -L: ApiVersions then Metadata; -t names a topic that does not exist (UNKNOWN_TOPIC_OR_PARTITION in the answer).
+    // kcat -L: ApiVersions then Metadata; -t names a topic that does not exist and, with
+    // auto-creation not allowed, stays so (UNKNOWN_TOPIC_OR_PARTITION in the answer).
     await run('kcat', ['-L', '-J', '-b', `127.0.0.1:${port}`, '-m', '10'], { timeout: 20_000 });
-    await run('kcat', ['-L', '-J', '-b', `127.0.0.1:${port}`, '-t', 'no-such-kafka-topic', '-m', '10'], { timeout: 20_000 });
+    await run('kcat', ['-L', '-J', '-b', `127.0.0.1:${port}`, '-t', 'no-such-kafka-topic', '-m', '10', '-X', 'allow.auto.create.topics=false'], { timeout: 20_000 });
     const after = await scrape(2);
     const delta = (name: string, labels: Record<string, string>): number => total(after, name, labels) - total(before, name, labels);
     expect(delta('runnel_kafka_requests_total', { api: 'ApiVersions' })).toBeGreaterThanOrEqual(2);
