@@ -101,6 +101,16 @@ export class GroupClient {
     return parseFetchedOffsets(await this.deps.coordinator.handle(partitions === undefined ? { op: 'fetch', group } : { op: 'fetch', group, partitions }));
   }
 
+  /** The groups this node's coordinator holds (Kafka's ListGroups answers per broker). */
+  async listHere(): Promise<string[]> {
+    return parseGroupList(await this.deps.coordinator.handle({ op: 'list' }));
+  }
+
+  /** A group as this node's coordinator holds it; NOT_COORDINATOR when another node coordinates it. */
+  async describeHere(group: string): Promise<GroupSnapshot> {
+    return parseGroupSnapshot(await this.deps.coordinator.handle({ op: 'describe', group }));
+  }
+
   /** Group ids coordinated anywhere in the cluster (a node that does not answer adds none, logged). */
   async list(peers: readonly number[]): Promise<string[]> {
     const all = await Promise.all(

@@ -6,10 +6,12 @@ import { createPartitionsApi } from './handlers/create-partitions.ts';
 import { describeConfigsApi } from './handlers/describe-configs.ts';
 import { apiVersionsApi } from './handlers/api-versions.ts';
 import type { AdvertisedApi } from './handlers/api-versions.ts';
+import { describeGroupsApi } from './handlers/describe-groups.ts';
 import { describeClusterApi } from './handlers/describe-cluster.ts';
 import { fetchApi } from './handlers/fetch.ts';
 import { findCoordinatorApi } from './handlers/find-coordinator.ts';
 import { initProducerIdApi } from './handlers/init-producer-id.ts';
+import { listGroupsApi } from './handlers/list-groups.ts';
 import { listOffsetsApi } from './handlers/list-offsets.ts';
 import { metadataApi } from './handlers/metadata.ts';
 import type { KafkaAddress } from './handlers/metadata.ts';
@@ -37,7 +39,8 @@ import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
  * refused: runnel has no transactions; v5 only adds TRANSACTION_ABORTABLE, for transactions).
  * FindCoordinator v0-4 names a group's coordinator (the one HTTP consumer groups use);
  * OffsetCommit v0-8 and OffsetFetch v0-8 serve consumers that assign partitions themselves
- * (commits with generation -1, admin offset resets). The group membership APIs (JoinGroup,
+ * (commits with generation -1, admin offset resets); ListGroups v0-4 and DescribeGroups v0-5
+ * show the groups a node coordinates, HTTP consumer groups included. The group membership APIs (JoinGroup,
  * SyncGroup, Heartbeat, LeaveGroup) are not served yet: their specs are vendored as data only.
  */
 export const SERVED_VERSIONS = {
@@ -58,6 +61,8 @@ export const SERVED_VERSIONS = {
   FindCoordinator: { min: 0, max: 4 },
   OffsetCommit: { min: 0, max: 8 },
   OffsetFetch: { min: 0, max: 8 },
+  ListGroups: { min: 0, max: 4 },
+  DescribeGroups: { min: 0, max: 5 },
 } as const;
 
 export interface KafkaServices {
@@ -100,6 +105,8 @@ export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
     findCoordinatorApi(loadApiSpecs('FindCoordinator'), SERVED_VERSIONS.FindCoordinator, services),
     offsetCommitApi(loadApiSpecs('OffsetCommit'), SERVED_VERSIONS.OffsetCommit, services),
     offsetFetchApi(loadApiSpecs('OffsetFetch'), SERVED_VERSIONS.OffsetFetch, services),
+    listGroupsApi(loadApiSpecs('ListGroups'), SERVED_VERSIONS.ListGroups, services),
+    describeGroupsApi(loadApiSpecs('DescribeGroups'), SERVED_VERSIONS.DescribeGroups, services),
   ];
   const byKey = new Map(apis.map((a) => [a.specs.apiKey, a]));
   const advertised: AdvertisedApi[] = apis.map((a) => ({ apiKey: a.specs.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }));

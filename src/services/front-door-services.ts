@@ -8,6 +8,7 @@ import type { ConsumeCall, EndOffsetForEpochCall, OffsetForTimestampCall, Produc
 import type { ConsumeAnswer, EpochEndOffset, OffsetAtTime, PartitionOffsets } from '../broker/replica-manager.ts';
 import type { TopicPartition } from '../groups/assignor.ts';
 import type { GroupView } from '../groups/group-admin.ts';
+import type { GroupSnapshot } from '../groups/group-calls.ts';
 import type { CommittedOffset } from '../groups/group-coordinator.ts';
 import type { ControllerCall } from '../metadata/controller-calls.ts';
 import type { MetadataImage, TopicState } from '../metadata/image.ts';
@@ -91,6 +92,10 @@ export interface KafkaGroupService {
   commitHere(group: string, offsets: readonly CommittedOffset[]): Promise<void>;
   /** Committed offsets (-1: none) of some partitions, or of all committed ones; NOT_COORDINATOR on another node. */
   fetchHere(group: string, partitions: readonly TopicPartition[] | undefined): Promise<CommittedOffset[]>;
+  /** The groups this node coordinates. */
+  listHere(): Promise<string[]>;
+  /** State, members and commits of a group this node coordinates; NOT_COORDINATOR on another node. */
+  describeHere(group: string): Promise<GroupSnapshot>;
 }
 
 /** Consumer groups and their committed offsets, as an operator sees them (GroupAdmin). */

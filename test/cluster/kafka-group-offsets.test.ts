@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { MessageValue } from '../../src/kafka/protocol/message-codec.ts';
 import { kafkaCall } from '../support/kafka-call.ts';
@@ -92,6 +92,27 @@ describe('Kafka group offsets (assign-mode consumers) over the coordinator HTTP 
       expect(fetched).toEqual([{ topic: 'both-doors', partitions: [{ partition: 0, offset: '4', metadata: null }] }]);
       const none = await admin.fetchOffsets({ groupId: 'g-never', topics: ['both-doors'] });
       expect(none).toEqual([{ topic: 'both-doors', partitions: [{ partition: 0, offset: '-1', metadata: null }] }]);
+      // ListGroups (asked of every broker) and DescribeGroups show the HTTP group as a consumer group.
+      const listed = (await admin.listGroups()).groups;
+      expect(listed).toContainEqual({ groupId: 'g-both', protocolType: 'consumer' });
+      expect(listed.map((g) => g.groupId)).not.toContain('g-never'); // neither members nor commits: no group for Kafka
+      const described = await pollUntil('g-both to be Stable', async () => {
+        const d = (await admin.describeGroups(['g-both'])).groups[0];
+        return d?.state === 'Stable' ? d : undefined;
+      }, 20_000, 100);
+      expect(described).toMatchObject({ groupId: 'g-both', errorCode: 0, protocolType: 'consumer', protocol: 'range' });
+      expect(described.members.map((m) => m.memberId)).toEqual(['h']);
+      const m = described.members[0];
+      if (m === undefined) throw new Error('no member');
+      expect(AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment).toEqual({ 'both-doors': [0] });
+      expect(AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.topics).toEqual(['both-doors']);
+      // Per node, as in Kafka: the coordinator lists it (v4 with a states filter), another node does not.
+      const stable = await kafkaCall(port(nodeId), 'ListGroups', 4, { statesFilter: ['stable'] });
+      expect(stable['groups']).toContainEqual(expect.objectContaining({ groupId: 'g-both', protocolType: 'consumer', groupState: 'Stable' }));
+      const empty = await kafkaCall(port(nodeId), 'ListGroups', 4, { statesFilter: ['Empty'] });
+      expect((empty['groups'] as MessageValue[]).map((g) => g['groupId'])).not.toContain('g-both');
+      const elsewhere = await kafkaCall(port(other), 'ListGroups', 0, {});
+      expect((elsewhere['groups'] as MessageValue[]).map((g) => g['groupId'])).not.toContain('g-both');
     } finally {
       await admin.disconnect();
     }

@@ -195,6 +195,8 @@ describe('Kafka connection', () => {
         { apiKey: 10, minVersion: 0, maxVersion: 4 },
         { apiKey: 8, minVersion: 0, maxVersion: 8 },
         { apiKey: 9, minVersion: 0, maxVersion: 8 },
+        { apiKey: 16, minVersion: 0, maxVersion: 4 },
+        { apiKey: 15, minVersion: 0, maxVersion: 5 },
       ]);
       c.socket.destroy();
     });
