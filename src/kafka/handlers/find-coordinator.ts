@@ -1,12 +1,13 @@
 import type { KafkaGroupService } from '../../services/front-door-services.ts';
 import type { KafkaApi } from '../kafka-connection.ts';
-import { KAFKA_ERROR, kafkaErrorCode } from '../kafka-error-codes.ts';
+import { KAFKA_ERROR } from '../kafka-error-codes.ts';
 import type { ApiSpecs } from '../protocol/frames.ts';
 import type { MessageValue } from '../protocol/message-codec.ts';
+import { GROUP_ERROR } from './group-errors.ts';
 import type { KafkaAddress } from './metadata.ts';
 
-/** Errors.java codes FindCoordinator answers that runnel's errors do not carry. */
-const COORDINATOR_NOT_AVAILABLE = 15;
+const { COORDINATOR_NOT_AVAILABLE } = GROUP_ERROR;
+
 /** As InitProducerId answers a transactional id (init-producer-id.ts): runnel has no transactions. */
 const TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53;
 const KEY_TYPE_GROUP = 0;
@@ -47,8 +48,9 @@ export function findCoordinatorApi(specs: ApiSpecs, range: { min: number; max: n
       if (nodeId === null || at === undefined) return notFound(key, COORDINATOR_NOT_AVAILABLE, 'the group has no coordinator yet');
       return { key, nodeId, host: at.host, port: at.port, errorCode: KAFKA_ERROR.NONE, errorMessage: null };
     } catch (err) {
-      const code = kafkaErrorCode(err);
-      return notFound(key, code === KAFKA_ERROR.UNKNOWN_SERVER_ERROR ? COORDINATOR_NOT_AVAILABLE : code, err instanceof Error ? err.message : String(err));
+      // Creating the offsets topic failed (no controller, too few brokers): as Kafka answers
+      // then, the coordinator is not available yet, which clients retry.
+      return notFound(key, COORDINATOR_NOT_AVAILABLE, err instanceof Error ? err.message : String(err));
     }
   };
   const keyType = (body: MessageValue): number => (body['keyType'] as number | undefined) ?? KEY_TYPE_GROUP;
