@@ -73,6 +73,44 @@ export class GroupClient {
     return parseGroupSnapshot(await this.call({ op: 'describe', group }));
   }
 
+  /**
+   * The broker coordinating a group now (the leader of its offsets partition), or null while
+   * there is none: the offsets topic is created on first use, as Kafka's FindCoordinator does.
+   */
+  async coordinatorOf(group: string): Promise<number | null> {
+    const t = this.deps.image().topic(OFFSETS_TOPIC);
+    if (t === undefined) {
+      await this.createOffsetsTopic();
+      return null;
+    }
+    const leader = t.partitions[offsetsPartitionFor(group, t.partitions.length)]?.leader ?? -1;
+    return leader < 0 ? null : leader;
+  }
+
+  /**
+   * Commits offsets of a group with no members on this node's coordinator (Kafka's commit with
+   * generation -1 and no member id): NOT_COORDINATOR when another node coordinates the group,
+   * NON_EMPTY_GROUP when it has members. Not forwarded: a Kafka client asks its coordinator.
+   */
+  async commitHere(group: string, offsets: readonly CommittedOffset[]): Promise<void> {
+    await this.deps.coordinator.handle({ op: 'alterOffsets', group, offsets });
+  }
+
+  /** Committed offsets (-1: none) on this node's coordinator; NOT_COORDINATOR when another node coordinates the group. */
+  async fetchHere(group: string, partitions: readonly TopicPartition[] | undefined): Promise<CommittedOffset[]> {
+    return parseFetchedOffsets(await this.deps.coordinator.handle(partitions === undefined ? { op: 'fetch', group } : { op: 'fetch', group, partitions }));
+  }
+
+  /** The groups this node's coordinator holds (Kafka's ListGroups answers per broker). */
+  async listHere(): Promise<string[]> {
+    return parseGroupList(await this.deps.coordinator.handle({ op: 'list' }));
+  }
+
+  /** A group as this node's coordinator holds it; NOT_COORDINATOR when another node coordinates it. */
+  async describeHere(group: string): Promise<GroupSnapshot> {
+    return parseGroupSnapshot(await this.deps.coordinator.handle({ op: 'describe', group }));
+  }
+
   /** Group ids coordinated anywhere in the cluster (a node that does not answer adds none, logged). */
   async list(peers: readonly number[]): Promise<string[]> {
     const all = await Promise.all(

@@ -1,17 +1,22 @@
 import type { TopicDefaults } from '../metadata/topic-checks.ts';
-import type { FetchService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../services/front-door-services.ts';
+import type { FetchService, KafkaGroupService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../services/front-door-services.ts';
 import { createTopicsApi, deleteTopicsApi } from './handlers/admin-topics.ts';
 import { alterConfigsApi, incrementalAlterConfigsApi } from './handlers/alter-configs.ts';
 import { createPartitionsApi } from './handlers/create-partitions.ts';
 import { describeConfigsApi } from './handlers/describe-configs.ts';
 import { apiVersionsApi } from './handlers/api-versions.ts';
 import type { AdvertisedApi } from './handlers/api-versions.ts';
+import { describeGroupsApi } from './handlers/describe-groups.ts';
 import { describeClusterApi } from './handlers/describe-cluster.ts';
 import { fetchApi } from './handlers/fetch.ts';
+import { findCoordinatorApi } from './handlers/find-coordinator.ts';
 import { initProducerIdApi } from './handlers/init-producer-id.ts';
+import { listGroupsApi } from './handlers/list-groups.ts';
 import { listOffsetsApi } from './handlers/list-offsets.ts';
 import { metadataApi } from './handlers/metadata.ts';
 import type { KafkaAddress } from './handlers/metadata.ts';
+import { offsetCommitApi } from './handlers/offset-commit.ts';
+import { offsetFetchApi } from './handlers/offset-fetch.ts';
 import { offsetForLeaderEpochApi } from './handlers/offset-for-leader-epoch.ts';
 import { produceApi } from './handlers/produce.ts';
 import type { KafkaApi, KafkaApiTable } from './kafka-connection.ts';
@@ -32,6 +37,11 @@ import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
  * Metadata and Produce auto-create a missing topic (auto.create.topics.enable). InitProducerId
  * v0-4 gives idempotent producers an id from this broker's block (transactional ids are
  * refused: runnel has no transactions; v5 only adds TRANSACTION_ABORTABLE, for transactions).
+ * FindCoordinator v0-4 names a group's coordinator (the one HTTP consumer groups use);
+ * OffsetCommit v0-8 and OffsetFetch v0-8 serve consumers that assign partitions themselves
+ * (commits with generation -1, admin offset resets); ListGroups v0-4 and DescribeGroups v0-5
+ * show the groups a node coordinates, HTTP consumer groups included. The group membership APIs (JoinGroup,
+ * SyncGroup, Heartbeat, LeaveGroup) are not served yet: their specs are vendored as data only.
  */
 export const SERVED_VERSIONS = {
   Produce: { min: 0, max: 9 },
@@ -48,6 +58,11 @@ export const SERVED_VERSIONS = {
   DescribeConfigs: { min: 0, max: 4 },
   AlterConfigs: { min: 0, max: 2 },
   IncrementalAlterConfigs: { min: 0, max: 1 },
+  FindCoordinator: { min: 0, max: 4 },
+  OffsetCommit: { min: 0, max: 8 },
+  OffsetFetch: { min: 0, max: 8 },
+  ListGroups: { min: 0, max: 4 },
+  DescribeGroups: { min: 0, max: 5 },
 } as const;
 
 export interface KafkaServices {
@@ -66,6 +81,8 @@ export interface KafkaServices {
   readonly topicConfigDefaults: Readonly<Record<string, string>>;
   /** Kafka's auto.create.topics.enable (cluster.yaml topic_defaults.auto_create). */
   readonly autoCreateTopicsEnable: boolean;
+  /** Consumer groups' coordinators, shared with the HTTP door's consumer groups. */
+  readonly groups: KafkaGroupService;
 }
 
 export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
@@ -85,6 +102,11 @@ export function kafkaApiTable(services: KafkaServices): KafkaApiTable {
     describeConfigsApi(loadApiSpecs('DescribeConfigs'), SERVED_VERSIONS.DescribeConfigs, services),
     alterConfigsApi(loadApiSpecs('AlterConfigs'), SERVED_VERSIONS.AlterConfigs, services),
     incrementalAlterConfigsApi(loadApiSpecs('IncrementalAlterConfigs'), SERVED_VERSIONS.IncrementalAlterConfigs, services),
+    findCoordinatorApi(loadApiSpecs('FindCoordinator'), SERVED_VERSIONS.FindCoordinator, services),
+    offsetCommitApi(loadApiSpecs('OffsetCommit'), SERVED_VERSIONS.OffsetCommit, services),
+    offsetFetchApi(loadApiSpecs('OffsetFetch'), SERVED_VERSIONS.OffsetFetch, services),
+    listGroupsApi(loadApiSpecs('ListGroups'), SERVED_VERSIONS.ListGroups, services),
+    describeGroupsApi(loadApiSpecs('DescribeGroups'), SERVED_VERSIONS.DescribeGroups, services),
   ];
   const byKey = new Map(apis.map((a) => [a.specs.apiKey, a]));
   const advertised: AdvertisedApi[] = apis.map((a) => ({ apiKey: a.specs.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }));

@@ -263,6 +263,7 @@ export class RunnelNode {
           producerIds,
           topicConfigDefaults: this.topicDefaults,
           autoCreateTopicsEnable: config.topicDefaults.autoCreate === 'true',
+          groups,
         }),
         logger: componentLogger(root, 'kafka'),
         observer: this.metrics.kafka,

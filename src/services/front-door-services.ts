@@ -6,7 +6,10 @@
 
 import type { ConsumeCall, EndOffsetForEpochCall, OffsetForTimestampCall, ProduceCall } from '../broker/partition-client.ts';
 import type { ConsumeAnswer, EpochEndOffset, OffsetAtTime, PartitionOffsets } from '../broker/replica-manager.ts';
+import type { TopicPartition } from '../groups/assignor.ts';
 import type { GroupView } from '../groups/group-admin.ts';
+import type { GroupSnapshot } from '../groups/group-calls.ts';
+import type { CommittedOffset } from '../groups/group-coordinator.ts';
 import type { ControllerCall } from '../metadata/controller-calls.ts';
 import type { MetadataImage, TopicState } from '../metadata/image.ts';
 import type { QuorumStatus } from '../metadata/quorum-status.ts';
@@ -79,6 +82,20 @@ export interface QuorumService {
   joined(): boolean;
   /** The quorum as the leader sees it, else as this node does. */
   status(): Promise<QuorumStatus>;
+}
+
+/** A group's coordinator as Kafka clients reach it (GroupClient): which node it is, and calls on this node's coordinator. */
+export interface KafkaGroupService {
+  /** The coordinating broker, null while none (creates the offsets topic on first use). */
+  coordinatorOf(group: string): Promise<number | null>;
+  /** A commit without member (generation -1): NOT_COORDINATOR on another node, NON_EMPTY_GROUP when the group has members. */
+  commitHere(group: string, offsets: readonly CommittedOffset[]): Promise<void>;
+  /** Committed offsets (-1: none) of some partitions, or of all committed ones; NOT_COORDINATOR on another node. */
+  fetchHere(group: string, partitions: readonly TopicPartition[] | undefined): Promise<CommittedOffset[]>;
+  /** The groups this node coordinates. */
+  listHere(): Promise<string[]>;
+  /** State, members and commits of a group this node coordinates; NOT_COORDINATOR on another node. */
+  describeHere(group: string): Promise<GroupSnapshot>;
 }
 
 /** Consumer groups and their committed offsets, as an operator sees them (GroupAdmin). */

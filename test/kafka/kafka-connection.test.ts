@@ -10,7 +10,7 @@ import { decodeResponse, encodeRequest, loadApiSpecs } from '../../src/kafka/pro
 import type { MessageValue } from '../../src/kafka/protocol/message-codec.ts';
 import { MetadataImage } from '../../src/metadata/image.ts';
 import { RecordType } from '../../src/metadata/records.ts';
-import type { FetchService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../../src/services/front-door-services.ts';
+import type { FetchService, KafkaGroupService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../../src/services/front-door-services.ts';
 import { pollUntil } from '../support/poll.ts';
 import { freePorts } from '../support/process-cluster.ts';
 
@@ -155,6 +155,7 @@ describe('Kafka connection', () => {
         producerIds: notCalled as ProducerIdService,
         topicConfigDefaults: {},
         autoCreateTopicsEnable: false,
+        groups: notCalled as KafkaGroupService,
       });
 
     it('answers an ApiVersions version it does not serve with a v0 UNSUPPORTED_VERSION listing its range (KIP-511)', async () => {
@@ -191,6 +192,11 @@ describe('Kafka connection', () => {
         { apiKey: 32, minVersion: 0, maxVersion: 4 },
         { apiKey: 33, minVersion: 0, maxVersion: 2 },
         { apiKey: 44, minVersion: 0, maxVersion: 1 },
+        { apiKey: 10, minVersion: 0, maxVersion: 4 },
+        { apiKey: 8, minVersion: 0, maxVersion: 8 },
+        { apiKey: 9, minVersion: 0, maxVersion: 8 },
+        { apiKey: 16, minVersion: 0, maxVersion: 4 },
+        { apiKey: 15, minVersion: 0, maxVersion: 5 },
       ]);
       c.socket.destroy();
     });

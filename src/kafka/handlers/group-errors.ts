@@ -1,0 +1,35 @@
+import { RunnelError } from '../../errors.ts';
+import type { ErrorName } from '../../errors.ts';
+import { KAFKA_ERROR, kafkaErrorCode } from '../kafka-error-codes.ts';
+
+/** Errors.java codes of the group APIs that runnel's errors do not carry. */
+export const GROUP_ERROR = {
+  OFFSET_METADATA_TOO_LARGE: 12,
+  COORDINATOR_NOT_AVAILABLE: 15,
+  UNKNOWN_MEMBER_ID: 25,
+  INVALID_COMMIT_OFFSET_SIZE: 28,
+} as const;
+
+/**
+ * The code a failed call on the group coordinator answers, as Kafka's GroupMetadataManager
+ * maps the errors of its offsets-topic append: a partition without enough replicas or a
+ * timeout is COORDINATOR_NOT_AVAILABLE, a lost leadership NOT_COORDINATOR (both retried by
+ * clients), a too large batch INVALID_COMMIT_OFFSET_SIZE. A group with members refuses a
+ * commit without member (NON_EMPTY_GROUP) as Kafka does: UNKNOWN_MEMBER_ID.
+ */
+const MAPPED: Partial<Record<ErrorName, number>> = {
+  NOT_ENOUGH_REPLICAS: GROUP_ERROR.COORDINATOR_NOT_AVAILABLE,
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: GROUP_ERROR.COORDINATOR_NOT_AVAILABLE,
+  REQUEST_TIMED_OUT: GROUP_ERROR.COORDINATOR_NOT_AVAILABLE,
+  LEADER_NOT_AVAILABLE: GROUP_ERROR.COORDINATOR_NOT_AVAILABLE,
+  UNKNOWN_TOPIC_OR_PARTITION: GROUP_ERROR.COORDINATOR_NOT_AVAILABLE,
+  NOT_LEADER_OR_FOLLOWER: KAFKA_ERROR.NOT_COORDINATOR,
+  KAFKA_STORAGE_ERROR: KAFKA_ERROR.NOT_COORDINATOR,
+  MESSAGE_TOO_LARGE: GROUP_ERROR.INVALID_COMMIT_OFFSET_SIZE,
+  NON_EMPTY_GROUP: GROUP_ERROR.UNKNOWN_MEMBER_ID,
+};
+
+export function groupErrorCode(err: unknown): number {
+  if (!(err instanceof RunnelError)) return KAFKA_ERROR.UNKNOWN_SERVER_ERROR;
+  return MAPPED[err.errorName] ?? kafkaErrorCode(err);
+}

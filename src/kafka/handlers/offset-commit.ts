@@ -1,0 +1,72 @@
+import type { CommittedOffset } from '../../groups/group-coordinator.ts';
+import type { KafkaGroupService, MetadataService } from '../../services/front-door-services.ts';
+import type { KafkaApi } from '../kafka-connection.ts';
+import { KAFKA_ERROR } from '../kafka-error-codes.ts';
+import type { ApiSpecs } from '../protocol/frames.ts';
+import type { MessageValue } from '../protocol/message-codec.ts';
+import { GROUP_ERROR, groupErrorCode } from './group-errors.ts';
+import { lookupTopic } from './topic-lookup.ts';
+
+/** Kafka's offset.metadata.max.bytes default. */
+const OFFSET_METADATA_MAX_CHARS = 4096;
+
+export interface OffsetCommitApiDeps {
+  readonly metadata: MetadataService;
+  readonly groups: KafkaGroupService;
+}
+
+interface CommitPartition {
+  readonly partitionIndex: number;
+  readonly committedOffset: bigint;
+  readonly committedMetadata: string | null;
+}
+interface CommitTopic {
+  readonly name: string;
+  readonly partitions: readonly CommitPartition[];
+}
+
+/**
+ * OffsetCommit (8), for consumers that pick their partitions themselves (assign mode, admin
+ * offset resets): a commit with generation -1 goes straight to the group's coordinator, the one
+ * HTTP consumer groups use, and is stored in the offsets topic as theirs are. As in Kafka's
+ * GroupCoordinator, it is accepted only while the group has no members (UNKNOWN_MEMBER_ID
+ * otherwise), and a commit naming a generation is UNKNOWN_MEMBER_ID: no Kafka client has
+ * joined a group (JoinGroup is not served yet). NOT_COORDINATOR on a node that does not
+ * coordinate the group; per partition, UNKNOWN_TOPIC_OR_PARTITION for a partition that does not
+ * exist and OFFSET_METADATA_TOO_LARGE beyond 4096 characters of metadata.
+ */
+export function offsetCommitApi(specs: ApiSpecs, range: { min: number; max: number }, deps: OffsetCommitApiDeps): KafkaApi {
+  const answer = (topics: readonly CommitTopic[], codeOf: (t: CommitTopic, p: CommitPartition) => number): MessageValue => ({
+    throttleTimeMs: 0,
+    topics: topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: codeOf(t, p) })) })),
+  });
+  return {
+    specs,
+    minVersion: range.min,
+    maxVersion: range.max,
+    handle: async (req) => {
+      const topics = req.body['topics'] as CommitTopic[];
+      const group = req.body['groupId'] as string;
+      const generation = (req.body['generationIdOrMemberEpoch'] as number | undefined) ?? -1;
+      if (generation >= 0) return answer(topics, () => GROUP_ERROR.UNKNOWN_MEMBER_ID);
+      const codes = new Map<CommitPartition, number>();
+      const offsets: CommittedOffset[] = [];
+      for (const t of topics) {
+        const topic = await lookupTopic(deps.metadata, t.name);
+        for (const p of t.partitions) {
+          const metadata = p.committedMetadata ?? '';
+          if (topic?.partitions[p.partitionIndex] === undefined) codes.set(p, KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION);
+          else if (metadata.length > OFFSET_METADATA_MAX_CHARS) codes.set(p, GROUP_ERROR.OFFSET_METADATA_TOO_LARGE);
+          else offsets.push({ topic: t.name, partition: p.partitionIndex, offset: Number(p.committedOffset), metadata });
+        }
+      }
+      let code: number = KAFKA_ERROR.NONE;
+      try {
+        await deps.groups.commitHere(group, offsets);
+      } catch (err) {
+        code = groupErrorCode(err);
+      }
+      return answer(topics, (_t, p) => codes.get(p) ?? code);
+    },
+  };
+}
