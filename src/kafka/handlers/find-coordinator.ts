@@ -3,13 +3,9 @@ import type { KafkaApi } from '../kafka-connection.ts';
 import { KAFKA_ERROR } from '../kafka-error-codes.ts';
 import type { ApiSpecs } from '../protocol/frames.ts';
 import type { MessageValue } from '../protocol/message-codec.ts';
-import { GROUP_ERROR } from './group-errors.ts';
 import type { KafkaAddress } from './metadata.ts';
 
-const { COORDINATOR_NOT_AVAILABLE } = GROUP_ERROR;
-
-/** As InitProducerId answers a transactional id (init-producer-id.ts): runnel has no transactions. */
-const TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53;
+const { COORDINATOR_NOT_AVAILABLE, TRANSACTIONAL_ID_AUTHORIZATION_FAILED } = KAFKA_ERROR;
 const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
 

@@ -5,14 +5,13 @@ import type { ApiSpecs } from '../protocol/frames.ts';
 import type { MessageValue } from '../protocol/message-codec.ts';
 
 /**
- * Kafka's answer when a principal may not use a transactional id (Errors.java code 53).
- * runnel has no transaction coordinator, so no one may: this is the honest refusal that
- * clients treat as fatal (Java: TransactionalIdAuthorizationException; librdkafka: a fatal
- * error; kafkajs: not retriable), so a transactional producer stops at once with a cause
- * instead of retrying a coordinator that will never come (COORDINATOR_NOT_AVAILABLE would
- * make it retry until its timeout).
+ * A transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED (Errors.java code 53): runnel
+ * has no transaction coordinator, so no one may use one. Clients treat it as fatal (Java:
+ * TransactionalIdAuthorizationException; librdkafka: a fatal error; kafkajs: not retriable), so
+ * a transactional producer stops at once with a cause instead of retrying a coordinator that
+ * will never come (COORDINATOR_NOT_AVAILABLE would make it retry until its timeout).
  */
-const TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53;
+const { TRANSACTIONAL_ID_AUTHORIZATION_FAILED } = KAFKA_ERROR;
 const NO_PRODUCER_ID = -1n;
 const NO_PRODUCER_EPOCH = -1;
 

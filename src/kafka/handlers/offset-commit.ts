@@ -4,7 +4,7 @@ import type { KafkaApi } from '../kafka-connection.ts';
 import { KAFKA_ERROR } from '../kafka-error-codes.ts';
 import type { ApiSpecs } from '../protocol/frames.ts';
 import type { MessageValue } from '../protocol/message-codec.ts';
-import { GROUP_ERROR, groupErrorCode } from './group-errors.ts';
+import { groupErrorCode } from './group-errors.ts';
 import { lookupTopic } from './topic-lookup.ts';
 
 /** Kafka's offset.metadata.max.bytes default. */
@@ -48,7 +48,7 @@ export function offsetCommitApi(specs: ApiSpecs, range: { min: number; max: numb
       const topics = req.body['topics'] as CommitTopic[];
       const group = req.body['groupId'] as string;
       const generation = (req.body['generationIdOrMemberEpoch'] as number | undefined) ?? -1;
-      if (generation >= 0) return answer(topics, () => GROUP_ERROR.UNKNOWN_MEMBER_ID);
+      if (generation >= 0) return answer(topics, () => KAFKA_ERROR.UNKNOWN_MEMBER_ID);
       const codes = new Map<CommitPartition, number>();
       const offsets: CommittedOffset[] = [];
       for (const t of topics) {
@@ -56,7 +56,7 @@ export function offsetCommitApi(specs: ApiSpecs, range: { min: number; max: numb
         for (const p of t.partitions) {
           const metadata = p.committedMetadata ?? '';
           if (topic?.partitions[p.partitionIndex] === undefined) codes.set(p, KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION);
-          else if (metadata.length > OFFSET_METADATA_MAX_CHARS) codes.set(p, GROUP_ERROR.OFFSET_METADATA_TOO_LARGE);
+          else if (metadata.length > OFFSET_METADATA_MAX_CHARS) codes.set(p, KAFKA_ERROR.OFFSET_METADATA_TOO_LARGE);
           else offsets.push({ topic: t.name, partition: p.partitionIndex, offset: Number(p.committedOffset), metadata });
         }
       }
