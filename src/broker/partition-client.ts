@@ -9,13 +9,14 @@ import { NodeProducer } from './node-producer.ts';
 import type { Acks } from './partition-replica.ts';
 import type { ConsumeAnswer, EpochEndOffset, OffsetAtTime, PartitionOffsets, ReplicaManager } from './replica-manager.ts';
 
-/** Conditions that pass when the partition's leadership settles: retried inside the request's deadline. */
-const RETRIABLE: ReadonlySet<string> = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'BROKER_NOT_AVAILABLE', 'FENCED_LEADER_EPOCH']);
 /**
- * For a call naming the client's CurrentLeaderEpoch: an epoch fence is the client's answer
- * (it refreshes its metadata), not a passing state to wait out.
+ * For a call naming the client's CurrentLeaderEpoch: conditions that pass when the partition's
+ * leadership settles, retried inside the request's deadline. An epoch fence is the client's
+ * answer (it refreshes its metadata), not a passing state to wait out.
  */
 const RETRIABLE_WITH_CLIENT_EPOCH: ReadonlySet<string> = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'BROKER_NOT_AVAILABLE']);
+/** For the node's own calls, a fence too only means leadership is still moving. */
+const RETRIABLE: ReadonlySet<string> = new Set([...RETRIABLE_WITH_CLIENT_EPOCH, 'FENCED_LEADER_EPOCH']);
 /** Margin over a produce's own timeout for the rpc carrying it (the leader answers at its timeout). */
 const PRODUCE_RPC_MARGIN_MS = 1000;
 /** Margin over a long poll's wait: for the rpc, and for leader moves within it. */
