@@ -413,12 +413,23 @@ export class PartitionLog {
 
   /** Waits for queued appends and fsyncs, flushes, checkpoints the high watermark, closes files. */
   close(): Promise<void> {
+    return this.closeFiles(true);
+  }
+
+  /** Closes the log and removes its directory (nothing is flushed or checkpointed first: it all goes). */
+  async deleteAll(): Promise<void> {
+    await this.closeFiles(false);
+    await rm(this.opts.dir, { recursive: true, force: true });
+  }
+
+  /** `persist`: flush, write the indexes, the high watermark and a producer snapshot, so the next open has nothing to replay. */
+  private closeFiles(persist: boolean): Promise<void> {
     this.closing = true;
     this.closed ??= (async () => {
       await this.tail;
       await this.groupCommit.idle();
       try {
-        if (this.failure === undefined) {
+        if (persist && this.failure === undefined) {
           await this.syncDirty();
           await this.active.writeIndex(true);
           await this.writeHighWatermark();
@@ -431,12 +442,6 @@ export class PartitionLog {
       this.log.info({ dir: this.opts.dir, logEndOffset: this.logEndOffset, highWatermark: this.hw }, 'closed partition log');
     })();
     return this.closed;
-  }
-
-  /** Closes the log and removes its directory. */
-  async deleteAll(): Promise<void> {
-    await this.close();
-    await rm(this.opts.dir, { recursive: true, force: true });
   }
 
   /** Searches the segment `pick` chooses for the first record at or after `target(segment)`. */
