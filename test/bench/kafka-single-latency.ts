@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { decodeResponse, encodeRequest, loadApiSpecs } from '../../src/kafka/protocol/frames.ts';
 import { buildBatch } from '../../storage/record-batch.ts';
 import { SINGLE_MEASURED, SINGLE_WARMUP } from './nats-compare.ts';
+import { sizePrefixed } from '../support/kafka-call.ts';
 
 // One-record-at-a-time acks=all latency over the Kafka listener, from a raw client: a Produce
 // request encoded with runnel's own codec, written to a plain TCP socket, timed until its
@@ -56,9 +57,7 @@ class OneAtATime {
         clearTimeout(timer);
         resolve(f);
       };
-      const size = Buffer.alloc(4);
-      size.writeInt32BE(frame.length);
-      this.socket.write(Buffer.concat([size, frame]));
+      this.socket.write(sizePrefixed(frame));
     });
   }
 

@@ -9,6 +9,7 @@ import { ZERO_UUID } from '../../src/kafka/protocol/message-codec.ts';
 import { pollUntil } from '../support/poll.ts';
 import type { ProcessCluster } from '../support/process-cluster.ts';
 import { withCluster } from '../support/process-cluster.ts';
+import { sizePrefixed } from '../support/kafka-call.ts';
 
 const run = promisify(execFile);
 
@@ -25,11 +26,6 @@ async function kcatMetadata(port: number, topic?: string, extra: readonly string
   return JSON.parse(stdout) as KcatMetadata;
 }
 
-function sized(frame: Buffer): Buffer {
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(frame.length);
-  return Buffer.concat([size, frame]);
-}
 
 /** Opens a connection, writes `bytes`, and resolves once the node has closed it (or rejects after the deadline). */
 async function sendAndAwaitClose(port: number, bytes: Buffer, timeoutMs = 5000): Promise<void> {
@@ -134,9 +130,9 @@ describe('Kafka listener on a 3-node cluster', () => {
     const fixed = [
       Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'), // HTTP spoken to the Kafka port: size 0x47455420 > 100 MiB
       Buffer.from([0xff, 0xff, 0xff, 0xfe, 1, 2, 3]), // negative size
-      sized(Buffer.from([0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0xff, 0xff])), // unknown api key
-      sized(Buffer.from([0x00, 0x03, 0x00, 0x63, 0, 0, 0, 1, 0xff, 0xff])), // Metadata v99
-      ...real.map((f) => sized(f.subarray(0, f.length - 1))), // truncated body
+      sizePrefixed(Buffer.from([0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0xff, 0xff])), // unknown api key
+      sizePrefixed(Buffer.from([0x00, 0x03, 0x00, 0x63, 0, 0, 0, 1, 0xff, 0xff])), // Metadata v99
+      ...real.map((f) => sizePrefixed(f.subarray(0, f.length - 1))), // truncated body
     ];
     for (const bytes of fixed) await sendAndAwaitClose(port, bytes);
     // Random bytes and mutated real requests for a bounded time: each connection closes or answers, the node stays up.
@@ -158,7 +154,7 @@ describe('Kafka listener on a 3-node cluster', () => {
       for (let i = 0; i < 1 + rand(4); i++) frame[rand(frame.length)] = rand(256);
       const unsized = rand(3) === 0;
       // A mutation may leave a valid request: it is answered, and our end() then closes the connection.
-      await sendAndAwaitClose(port, unsized ? frame : sized(frame));
+      await sendAndAwaitClose(port, unsized ? frame : sizePrefixed(frame));
       if (unsized) tried.unsized++;
       else if (random) tried.random++;
       else tried.mutated++;

@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
-import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { decodeResponse, encodeRequest, loadApiSpecs } from '../../src/kafka/protocol/frames.ts';
 import type { MessageValue } from '../../src/kafka/protocol/message-codec.ts';
 import { ZERO_UUID } from '../../src/kafka/protocol/message-codec.ts';
+import { kafkaCall } from '../support/kafka-call.ts';
 import { pollUntil } from '../support/poll.ts';
 import type { ProcessCluster } from '../support/process-cluster.ts';
 import { withCluster } from '../support/process-cluster.ts';
@@ -24,30 +23,6 @@ async function kcatConsume(port: number, topic: string, offset: string): Promise
   const args = ['-C', '-b', `127.0.0.1:${port}`, '-t', topic, '-p', '0', '-o', offset, '-e', '-f', '%s:%o\n', '-m', '10'];
   const { stdout } = await run('kcat', args, { timeout: 30_000 });
   return stdout.split('\n').filter((l) => l !== '');
-}
-
-/** One request on a fresh connection, its response decoded. */
-async function exchange(port: number, frame: Buffer, decode: (f: Buffer) => MessageValue): Promise<MessageValue> {
-  const socket = connect(port, '127.0.0.1');
-  try {
-    const size = Buffer.alloc(4);
-    size.writeInt32BE(frame.length);
-    socket.write(Buffer.concat([size, frame]));
-    let got = Buffer.alloc(0);
-    return await new Promise<MessageValue>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no response within 10 s')), 10_000);
-      socket.on('error', reject);
-      socket.on('data', (d: Buffer) => {
-        got = Buffer.concat([got, d]);
-        if (got.length >= 4 && got.length >= 4 + got.readInt32BE(0)) {
-          clearTimeout(timer);
-          resolve(decode(got.subarray(4, 4 + got.readInt32BE(0))));
-        }
-      });
-    });
-  } finally {
-    socket.destroy();
-  }
 }
 
 describe('Kafka ListOffsets and OffsetForLeaderEpoch on a 3-node cluster', () => {
@@ -85,10 +60,9 @@ describe('Kafka ListOffsets and OffsetForLeaderEpoch on a 3-node cluster', () =>
     const created = await c.http(1, 'POST', c.v3('/topics'), { topic_name: topic, partitions_count: 1, replication_factor: 3 });
     expect(created.status).toBe(201);
     await kcatProduce(c.kafkaPorts.get(2) ?? 0, topic, ['a', 'b', 'c']);
-    const specs = loadApiSpecs('ListOffsets');
     const port = c.kafkaPorts.get(3) ?? 0;
     const ask = async (version: number, topics: { name: string; partitions: { partitionIndex: number; timestamp: bigint }[] }[]): Promise<MessageValue> =>
-      (await exchange(port, encodeRequest(specs, version, 7, 'test', { replicaId: -1, isolationLevel: 1, topics }), (f) => decodeResponse(f, specs, version).body));
+      (await kafkaCall(port, 'ListOffsets', version, { replicaId: -1, isolationLevel: 1, topics }));
     type Answer = { topics: { name: string; partitions: MessageValue[] }[] };
     // The codec fills fields a version lacks with their defaults: compare only the version's own.
     const only = (fields: string[], ps: MessageValue[] | undefined): MessageValue[] | undefined =>
@@ -124,12 +98,10 @@ describe('Kafka ListOffsets and OffsetForLeaderEpoch on a 3-node cluster', () =>
     const created = await c.http(1, 'POST', c.v3('/topics'), { topic_name: topic, partitions_count: 1, replication_factor: 3 });
     expect(created.status).toBe(201);
     await kcatProduce(c.kafkaPorts.get(1) ?? 0, topic, ['a', 'b', 'c', 'd']);
-    const metadata = loadApiSpecs('Metadata');
-    const epochs = loadApiSpecs('OffsetForLeaderEpoch');
     type Md = { topics: { partitions: { leaderEpoch: number }[] }[] };
     for (const id of c.ids) {
       const port = c.kafkaPorts.get(id) ?? 0;
-      const md = (await exchange(port, encodeRequest(metadata, 12, 1, 'test', { topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false }), (f) => decodeResponse(f, metadata, 12).body)) as Md;
+      const md = (await kafkaCall(port, 'Metadata', 12, { topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false })) as Md;
       const epoch = md.topics[0]?.partitions[0]?.leaderEpoch ?? -1;
       expect(epoch).toBeGreaterThanOrEqual(0);
       for (const version of [2, 4]) {
@@ -137,7 +109,7 @@ describe('Kafka ListOffsets and OffsetForLeaderEpoch on a 3-node cluster', () =>
           { topic, partitions: [{ partition: 0, currentLeaderEpoch: epoch, leaderEpoch: epoch }, { partition: 0, currentLeaderEpoch: epoch, leaderEpoch: epoch + 5 }, { partition: 3, currentLeaderEpoch: -1, leaderEpoch: epoch }] },
           { topic: 'no-such-topic', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] },
         ] };
-        const answer = (await exchange(port, encodeRequest(epochs, version, 2, 'test', req), (f) => decodeResponse(f, epochs, version).body)) as { topics: { topic: string; partitions: MessageValue[] }[] };
+        const answer = (await kafkaCall(port, 'OffsetForLeaderEpoch', version, req)) as { topics: { topic: string; partitions: MessageValue[] }[] };
         expect(answer.topics.map((t) => [t.topic, t.partitions]), `node ${id} v${version}`).toEqual([
           [topic, [
             { errorCode: 0, partition: 0, leaderEpoch: epoch, endOffset: 4n },
@@ -157,16 +129,12 @@ describe('Kafka ListOffsets and OffsetForLeaderEpoch on a 3-node cluster', () =>
     const created = await c.http(1, 'POST', c.v3('/topics'), { topic_name: topic, partitions_count: 1, replication_factor: 3 });
     expect(created.status).toBe(201);
     await kcatProduce(c.kafkaPorts.get(1) ?? 0, topic, ['a', 'b']);
-    const metadata = loadApiSpecs('Metadata');
-    const fetch = loadApiSpecs('Fetch');
-    const listOffsets = loadApiSpecs('ListOffsets');
-    const epochs = loadApiSpecs('OffsetForLeaderEpoch');
     type Md = { topics: { partitions: { leaderEpoch: number }[] }[] };
     type Answer = { responses?: { partitions: MessageValue[] }[]; topics?: { partitions: MessageValue[] }[] };
     const codes = (a: Answer): unknown[] => (a.responses ?? a.topics ?? []).flatMap((t) => t.partitions.map((p) => p['errorCode']));
     for (const id of c.ids) {
       const port = c.kafkaPorts.get(id) ?? 0;
-      const md = (await exchange(port, encodeRequest(metadata, 12, 1, 'test', { topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false }), (f) => decodeResponse(f, metadata, 12).body)) as Md;
+      const md = (await kafkaCall(port, 'Metadata', 12, { topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false })) as Md;
       const epoch = md.topics[0]?.partitions[0]?.leaderEpoch ?? -1;
       expect(epoch).toBeGreaterThanOrEqual(0);
       // A new topic's leaders are at epoch 0, where no older epoch exists to fence (the unit test fences one).
@@ -175,9 +143,9 @@ describe('Kafka ListOffsets and OffsetForLeaderEpoch on a 3-node cluster', () =>
       for (const [current, code] of cases) {
         const fetchReq = { replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, forgottenTopicsData: [], rackId: '',
           topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: current, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }] };
-        const fetched = (await exchange(port, encodeRequest(fetch, 12, 3, 'test', fetchReq), (f) => decodeResponse(f, fetch, 12).body)) as Answer;
-        const listed = (await exchange(port, encodeRequest(listOffsets, 7, 4, 'test', { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: current, timestamp: -2n }] }] }), (f) => decodeResponse(f, listOffsets, 7).body)) as Answer;
-        const ended = (await exchange(port, encodeRequest(epochs, 4, 5, 'test', { replicaId: -1, topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: current, leaderEpoch: epoch }] }] }), (f) => decodeResponse(f, epochs, 4).body)) as Answer;
+        const fetched = (await kafkaCall(port, 'Fetch', 12, fetchReq)) as Answer;
+        const listed = (await kafkaCall(port, 'ListOffsets', 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: current, timestamp: -2n }] }] })) as Answer;
+        const ended = (await kafkaCall(port, 'OffsetForLeaderEpoch', 4, { replicaId: -1, topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: current, leaderEpoch: epoch }] }] })) as Answer;
         expect([codes(fetched), codes(listed), codes(ended)], `node ${id}, current epoch ${current} (leader's ${epoch})`).toEqual([[code], [code], [code]]);
         if (code === 0) {
           expect((fetched.responses?.[0]?.partitions[0]?.['records'] as Buffer | null)?.length ?? 0).toBeGreaterThan(0);

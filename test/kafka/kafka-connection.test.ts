@@ -13,6 +13,7 @@ import { RecordType } from '../../src/metadata/records.ts';
 import type { FetchService, KafkaGroupService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../../src/services/front-door-services.ts';
 import { pollUntil } from '../support/poll.ts';
 import { freePorts } from '../support/process-cluster.ts';
+import { sizePrefixed } from '../support/kafka-call.ts';
 
 const metadataSpecs = loadApiSpecs('Metadata');
 const apiVersionsSpecs = loadApiSpecs('ApiVersions');
@@ -31,11 +32,6 @@ async function listen(apis: KafkaApiTable, inflightMax = 16): Promise<number> {
   return port;
 }
 
-function sized(frame: Buffer): Buffer {
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(frame.length);
-  return Buffer.concat([size, frame]);
-}
 
 /** A client socket that collects whole response frames (without their sizes). */
 function client(port: number): { socket: Socket; frames: Buffer[] } {
@@ -72,7 +68,7 @@ function gatedTable(): { apis: KafkaApiTable; started: number[]; release: (cid: 
   };
 }
 
-const metadataRequest = (cid: number): Buffer => sized(encodeRequest(metadataSpecs, 1, cid, 'test', { topics: null }));
+const metadataRequest = (cid: number): Buffer => sizePrefixed(encodeRequest(metadataSpecs, 1, cid, 'test', { topics: null }));
 
 describe('Kafka connection', () => {
   it('answers in request order although handlers finish out of order', async () => {
@@ -161,7 +157,7 @@ describe('Kafka connection', () => {
     it('answers an ApiVersions version it does not serve with a v0 UNSUPPORTED_VERSION listing its range (KIP-511)', async () => {
       const c = client(await listen(table()));
       const v9 = Buffer.from([0, 18, 0, 9, 0, 0, 0, 5, 0, 0, 0xde, 0xad]); // a body no one can parse: it is not read
-      c.socket.write(sized(v9));
+      c.socket.write(sizePrefixed(v9));
       await pollUntil('an answer', () => c.frames.length === 1);
       const { correlationId, body } = decodeResponse(c.frames[0] as Buffer, apiVersionsSpecs, 0);
       expect(correlationId).toBe(5);
@@ -171,8 +167,8 @@ describe('Kafka connection', () => {
 
     it('answers Metadata v0 without a prior ApiVersions, and advertises exactly the APIs it serves', async () => {
       const c = client(await listen(table()));
-      c.socket.write(sized(encodeRequest(metadataSpecs, 0, 7, null, { topics: [] })));
-      c.socket.write(sized(encodeRequest(apiVersionsSpecs, 3, 8, 'x', { clientSoftwareName: 'kcat', clientSoftwareVersion: '1.7.1' })));
+      c.socket.write(sizePrefixed(encodeRequest(metadataSpecs, 0, 7, null, { topics: [] })));
+      c.socket.write(sizePrefixed(encodeRequest(apiVersionsSpecs, 3, 8, 'x', { clientSoftwareName: 'kcat', clientSoftwareVersion: '1.7.1' })));
       await pollUntil('two answers', () => c.frames.length === 2);
       const md = decodeResponse(c.frames[0] as Buffer, metadataSpecs, 0);
       expect(md.body['brokers']).toEqual([{ nodeId: 1, host: '127.0.0.1', port: 9092, rack: null }]);
