@@ -34,6 +34,8 @@ export interface ReplicaLog {
   /** A new leader's epoch starts at its log end: recorded (and checkpointed) now, ordered with appends. */
   assignLeaderEpochAtEnd(leaderEpoch: number): Promise<void>;
   latestEpoch(): number;
+  /** The leader epoch that wrote `offset` (the latest starting at or before it); -1 when the history does not reach back that far. */
+  epochForOffset(offset: number): number;
   /**
    * ListOffsets by timestamp: the earliest record whose timestamp is >= `timestampMs`, with
    * that timestamp; undefined when none is. Not bounded by the high watermark (callers are).

@@ -9,7 +9,7 @@ import { ReplicaFetcher } from './replica-fetcher.ts';
 import type { FetchPartitionResponse, FetchRequest, FetchResponse, FetchRpc } from './replica-fetcher.ts';
 import { FetchSessionCache } from './fetch-session.ts';
 import type { SessionPartitionState } from './fetch-session.ts';
-import type { OpenReplicaLog, ReplicaLog } from './replica-log.ts';
+import type { OpenReplicaLog } from './replica-log.ts';
 
 export interface ReplicaManagerDeps {
   readonly brokerId: number;
@@ -62,24 +62,6 @@ export interface OffsetAtTime {
   readonly timestamp: number;
   /** The epoch of the leader that wrote the record at `offset` (the current one for latest); -1 unknown. */
   readonly leaderEpoch: number;
-}
-
-/**
- * The leader epoch that wrote `offset` (Kafka's LeaderEpochFileCache.epochForOffset), from
- * the log's epoch history: the largest epoch starting at or before it. An epoch starts where
- * the one before it ends (endOffsetForEpoch(e - 1)). -1 when no held epoch starts that early.
- */
-export function epochForOffset(log: Pick<ReplicaLog, 'latestEpoch' | 'endOffsetForEpoch'>, offset: number): number {
-  let epoch = log.latestEpoch();
-  while (epoch >= 0) {
-    const before = log.endOffsetForEpoch(epoch - 1);
-    // Nothing held before `epoch` (epoch 0, or history removed): it covers the rest.
-    if (before.epoch < 0 || before.endOffset < 0) return epoch;
-    if (offset >= before.endOffset) return epoch;
-    // The epoch before may be unheld (retention removed it): endOffsetFor then names the one asked for.
-    epoch = before.epoch < epoch ? before.epoch : epoch - 1;
-  }
-  return -1;
 }
 
 /** OffsetForLeaderEpoch's answer: the largest epoch <= the one asked for, and where it ends; -1, -1 when unknown. */
@@ -258,13 +240,13 @@ export class ReplicaManager {
    */
   async offsetForTimestamp(topicId: string, partition: number, timestampMs: number, currentLeaderEpoch = -1): Promise<OffsetAtTime | undefined> {
     const r = this.leaderForClient(topicId, partition, currentLeaderEpoch);
-    if (timestampMs === EARLIEST_TIMESTAMP) return { offset: r.log.logStartOffset, timestamp: -1, leaderEpoch: epochForOffset(r.log, r.log.logStartOffset) };
+    if (timestampMs === EARLIEST_TIMESTAMP) return { offset: r.log.logStartOffset, timestamp: -1, leaderEpoch: r.log.epochForOffset(r.log.logStartOffset) };
     if (timestampMs === LATEST_TIMESTAMP) return { offset: r.log.highWatermark, timestamp: -1, leaderEpoch: r.leaderEpoch };
     if (timestampMs < 0 && timestampMs !== MAX_TIMESTAMP) throw new RunnelError('INVALID_REQUEST', `timestamp ${timestampMs}: must be >= 0, or -1 (latest), -2 (earliest) or -3 (max timestamp)`);
     const found = timestampMs === MAX_TIMESTAMP ? await r.log.maxTimestampOffset() : await r.log.offsetForTimestamp(timestampMs);
     // The high watermark after the search: it only grows while this broker leads.
     if (found === undefined || found.offset >= r.log.highWatermark) return undefined;
-    return { ...found, leaderEpoch: epochForOffset(r.log, found.offset) };
+    return { ...found, leaderEpoch: r.log.epochForOffset(found.offset) };
   }
 
   /**

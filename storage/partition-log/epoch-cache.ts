@@ -40,6 +40,16 @@ export class LeaderEpochCache {
     return this.entries.at(-1)?.epoch ?? -1;
   }
 
+  /** The epoch that wrote `offset`: the latest one starting at or before it; -1 when none does (Kafka's LeaderEpochFileCache.epochForOffset). */
+  epochForOffset(offset: number): number {
+    let epoch = -1;
+    for (const e of this.entries) {
+      if (e.startOffset > offset) break;
+      epoch = e.epoch;
+    }
+    return epoch;
+  }
+
   epochStartOffset(epoch: number): number | undefined {
     return this.entries.find((e) => e.epoch === epoch)?.startOffset;
   }

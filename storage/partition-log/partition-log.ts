@@ -366,6 +366,11 @@ export class PartitionLog {
     return this.epochs.latestEpoch();
   }
 
+  /** The leader epoch that wrote `offset`; -1 when the epoch history does not reach back that far. */
+  epochForOffset(offset: number): number {
+    return this.epochs.epochForOffset(offset);
+  }
+
   epochStartOffset(epoch: number): number | undefined {
     return this.epochs.epochStartOffset(epoch);
   }
