@@ -9,6 +9,7 @@ import type { ConsumeAnswer, EpochEndOffset, OffsetAtTime, PartitionOffsets } fr
 import type { TopicPartition } from '../groups/assignor.ts';
 import type { GroupView } from '../groups/group-admin.ts';
 import type { GroupSnapshot } from '../groups/group-calls.ts';
+import type { ClassicGroupSnapshot, CommitMember, GroupHeartbeatCall, GroupProtocolError, JoinGroupAnswer, JoinGroupCall, LeaveGroupAnswer, LeaveGroupCall, SyncGroupAnswer, SyncGroupCall } from '../groups/classic-calls.ts';
 import type { CommittedOffset } from '../groups/group-coordinator.ts';
 import type { ControllerCall } from '../metadata/controller-calls.ts';
 import type { MetadataImage, TopicState } from '../metadata/image.ts';
@@ -96,6 +97,36 @@ export interface KafkaGroupService {
   listHere(): Promise<string[]>;
   /** State, members and commits of a group this node coordinates; NOT_COORDINATOR on another node. */
   describeHere(group: string): Promise<GroupSnapshot>;
+}
+
+/**
+ * The classic group protocol on this node's coordinator (GroupClient), for Kafka clients: each
+ * call throws NOT_COORDINATOR when another node coordinates the group, and
+ * COORDINATOR_LOAD_IN_PROGRESS while this one loads its offsets partition; protocol errors come
+ * back in the answers. JoinGroup and SyncGroup answers may wait (parked) for the rest of the group.
+ */
+export interface ClassicGroupService {
+  joinHere(c: JoinGroupCall): Promise<JoinGroupAnswer>;
+  syncHere(c: SyncGroupCall): Promise<SyncGroupAnswer>;
+  heartbeatHere(c: GroupHeartbeatCall): Promise<GroupProtocolError | null>;
+  leaveHere(c: LeaveGroupCall): Promise<LeaveGroupAnswer>;
+  /**
+   * Commits for a member of a generation (Kafka's OffsetCommit v1+ with generation >= 0 or a
+   * member id); generation -1 and memberId '' is a simple commit (Empty groups only). The
+   * error, if any, applies to every partition of the request.
+   */
+  commitMemberHere(group: string, member: CommitMember, offsets: readonly CommittedOffset[]): Promise<GroupProtocolError | null>;
+  /** DeleteGroups for one group: null, or GROUP_ID_NOT_FOUND / NON_EMPTY_GROUP / NOT_COORDINATOR. */
+  deleteGroupHere(group: string): Promise<'GROUP_ID_NOT_FOUND' | 'NON_EMPTY_GROUP' | null>;
+  /**
+   * OffsetDelete: removes committed offsets of partitions of a group; per partition null or
+   * GROUP_SUBSCRIBED_TO_TOPIC (a member of a "consumer" group subscribes to the topic).
+   * Group-level: GROUP_ID_NOT_FOUND (no such group), NON_EMPTY_GROUP (members of a group whose
+   * protocol type is not "consumer").
+   */
+  deleteOffsetsHere(group: string, partitions: readonly TopicPartition[]): Promise<{ error: 'GROUP_ID_NOT_FOUND' | 'NON_EMPTY_GROUP' | null; partitions: { topic: string; partition: number; error: 'GROUP_SUBSCRIBED_TO_TOPIC' | null }[] }>;
+  /** The group with its members' client ids, hosts, subscriptions and assignments; NOT_COORDINATOR on another node. */
+  describeClassicHere(group: string): Promise<ClassicGroupSnapshot>;
 }
 
 /** Consumer groups and their committed offsets, as an operator sees them (GroupAdmin). */
