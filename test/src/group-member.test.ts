@@ -4,10 +4,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RunnelError } from '../../src/errors.ts';
 import type { TopicPartition } from '../../src/groups/assignor.ts';
 import type { GroupHeartbeatCall, GroupProtocolError, JoinGroupCall } from '../../src/groups/classic-calls.ts';
+import { ClassicGroup } from '../../src/groups/classic-group.ts';
+import { decodeAssignment, encodeSubscription } from '../../src/groups/consumer-protocol.ts';
 import { GroupMember, GroupMemberError } from '../../src/groups/group-member.ts';
 import type { GroupMemberConfig, GroupTransport } from '../../src/groups/group-member.ts';
 import { pollUntil } from '../support/poll.ts';
-import { TinyClassicGroup } from '../support/tiny-classic-group.ts';
 
 const log = pino({ level: 'silent' });
 const TIMING = { sessionTimeoutMs: 600, rebalanceTimeoutMs: 1500, heartbeatIntervalMs: 20, retryBackoffMs: 10, retryBackoffMaxMs: 50 };
@@ -18,10 +19,25 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function coordinator(): TinyClassicGroup {
-  const c = new TinyClassicGroup();
-  cleanups.push(() => c.close());
-  return c;
+interface InProcess extends GroupTransport {
+  readonly group: ClassicGroup;
+  close(): void;
+}
+
+/** The real classic group, ticked on a timer as its coordinator ticks it, reached in process. */
+function coordinator(): InProcess {
+  const group = new ClassicGroup('g', { minSessionTimeoutMs: 100, maxSessionTimeoutMs: 1_800_000, initialRebalanceDelayMs: 0, maxSize: 1000 }, () => Promise.resolve());
+  const ticker = setInterval(() => group.tick(Date.now()), 5);
+  const close = (): void => clearInterval(ticker);
+  cleanups.push(close);
+  return {
+    group,
+    close,
+    join: (c) => group.join(c, Date.now()),
+    sync: (c) => group.sync(c, Date.now()),
+    heartbeat: (c) => Promise.resolve(group.heartbeat(c, Date.now())),
+    leave: (c) => Promise.resolve(group.leave(c, Date.now())),
+  };
 }
 
 interface Probe {
@@ -59,7 +75,7 @@ async function stable(transport: GroupTransport, name: string, topics: string[],
 }
 
 /** The coordinator seen through a gate the test turns: calls recorded, some answered otherwise. */
-function gated(coord: TinyClassicGroup): GroupTransport & {
+function gated(coord: GroupTransport): GroupTransport & {
   joins: JoinGroupCall[];
   leaves: number;
   heartbeatAnswer: GroupProtocolError | 'hang' | undefined;
@@ -81,7 +97,7 @@ function gated(coord: TinyClassicGroup): GroupTransport & {
       }
       return coord.join(c);
     },
-    sync: coord.sync.bind(coord),
+    sync: (c: Parameters<GroupTransport['sync']>[0]) => coord.sync(c),
     heartbeat: (c: GroupHeartbeatCall) => {
       const a = t.heartbeatAnswer;
       if (a === 'hang') return new Promise<never>(() => undefined);
@@ -109,13 +125,13 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
       ['c1', 'c1', true],
     ]);
     expect(t.joins[0]?.protocols.map((x) => x.name)).toEqual(['range', 'roundrobin', 'RoundRobinAssigner']);
-    expect({ memberId: p.member.memberId, generation: p.member.generation, leader: coord.leader, protocol: coord.protocol }).toEqual({ memberId: 'c1', generation: 1, leader: 'c1', protocol: 'range' });
+    expect({ memberId: p.member.memberId, generation: p.member.generation, leader: coord.group.describe().leader, protocol: coord.group.describe().protocol }).toEqual({ memberId: 'c1', generation: 1, leader: 'c1', protocol: 'range' });
     expect(fmt(p.member.assignment)).toBe('t-0,t-1,t-2');
     await p.member.stop();
     await p.member.stop();
     expect(p.events).toEqual(['assign t-0,t-1,t-2', 'revoke t-0,t-1,t-2']);
     expect(t.leaves).toBe(1);
-    expect(coord.members.size).toBe(0);
+    expect(coord.group.memberIds()).toEqual([]);
     expect(p.member.state).toBe('stopped');
   });
 
@@ -132,7 +148,7 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
   it('hands its partitions over on stop: the other member takes them, and no timer is left running', async () => {
     const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timers();
-    const coord = new TinyClassicGroup();
+    const coord = coordinator();
     const counts = new Map([['t', 2]]);
     const p1 = probe(coord, 'c1', ['t'], counts);
     const p2 = probe(coord, 'c2', ['t'], counts);
@@ -233,7 +249,7 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
     const stopAt = performance.now();
     await p.member.stop();
     expect(performance.now() - stopAt).toBeLessThan(200);
-    expect([...coord.members.keys()]).toEqual([first.memberId]);
+    expect(coord.group.memberIds()).toEqual([first.memberId]);
     expect(p.member.state).toBe('stopped');
   });
 
@@ -247,5 +263,22 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
     expect(AssignerProtocol.MemberAssignment.decode(Buffer.from(synced.assignment))?.assignment).toEqual({ t: [1] });
     await pollUntil('c1 stable in the new generation', () => p.member.state === 'stable' && p.member.generation === joined.generation);
     expect(fmt(p.member.assignment)).toBe('t-0,t-2');
+  });
+
+  it('leads a group with a librdkafka member (range, roundrobin): both agree on range', async () => {
+    const coord = coordinator();
+    const p = await stable(coord, 'c1', ['t'], new Map([['t', 3]]));
+    // librdkafka's v3 subscription with its default partition.assignment.strategy "range,roundrobin".
+    const metadata = encodeSubscription({ topics: ['t'], generationId: -1, rackId: null, ownedPartitions: [{ topic: 't', partition: 9 }] });
+    const protocols = [
+      { name: 'range', metadata },
+      { name: 'roundrobin', metadata },
+    ];
+    const joined = await coord.join({ group: 'g', memberId: '', groupInstanceId: null, clientId: 'rdkafka', clientHost: 'h', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, protocolType: 'consumer', protocols, requireKnownMemberId: false });
+    expect({ protocol: joined.protocolName, leader: joined.leader }).toEqual({ protocol: 'range', leader: 'c1' });
+    const synced = await coord.sync({ group: 'g', memberId: joined.memberId, groupInstanceId: null, generation: joined.generation, protocolType: 'consumer', protocolName: 'range', assignments: [] });
+    expect(fmt(decodeAssignment(synced.assignment).partitions)).toBe('t-2');
+    await pollUntil('c1 stable in the new generation', () => p.member.state === 'stable' && p.member.generation === joined.generation);
+    expect(fmt(p.member.assignment)).toBe('t-0,t-1');
   });
 });
