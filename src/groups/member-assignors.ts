@@ -2,27 +2,29 @@
 // classic group): the protocols it advertises in JoinGroup, and, when the coordinator makes it
 // the group's leader, the assignment of every member for the protocol the group chose.
 //
-// Eager protocols only. cooperative-sticky is left out: it needs the cooperative rebalance
-// (members keep partitions across a join and give up only what moved, then rejoin), which
-// GroupMember does not run.
+// The member itself is eager (it gives up every partition before each rejoin), also when the
+// group chose cooperative-sticky, as a Java consumer listing an eager assignor first is (KIP-429's
+// upgrade path). As leader under cooperative-sticky it must still respect the cooperative members:
+// a partition some other member still owns is never handed to a new owner in the same round.
 
 import type { Logger } from '../logger.ts';
-import { assign } from './assignor.ts';
-import type { AssignmentStrategy } from './assignor.ts';
+import { assign, tpKey } from './assignor.ts';
+import type { AssignmentStrategy, TopicPartition } from './assignor.ts';
 import type { JoinGroupAnswer, ProtocolMetadata } from './classic-calls.ts';
 import { decodeSubscription, encodeAssignment, encodeSubscription, normaliseTopics } from './consumer-protocol.ts';
 
 /**
  * What an HTTP member advertises, in its order of preference. The coordinator picks a protocol
  * every member supports, by the members' votes: with librdkafka members (range, roundrobin)
- * that is `range`, with Java's defaults (range, cooperative-sticky) `range`, and with kafkajs
- * members (RoundRobinAssigner only) `RoundRobinAssigner`.
+ * that is `range`, with Java's defaults (range, cooperative-sticky) `range`, with kafkajs
+ * members (RoundRobinAssigner only) `RoundRobinAssigner`, and with members that only speak
+ * cooperative-sticky (librdkafka or Java configured so) `cooperative-sticky`.
  */
-export const HTTP_MEMBER_PROTOCOLS = ['range', 'roundrobin', 'RoundRobinAssigner'] as const;
+export const HTTP_MEMBER_PROTOCOLS = ['range', 'roundrobin', 'RoundRobinAssigner', 'cooperative-sticky'] as const;
 export type HttpMemberProtocol = (typeof HTTP_MEMBER_PROTOCOLS)[number];
 
 /** Kafka's RangeAssignor and RoundRobinAssignor; kafkajs's RoundRobinAssigner deals as the latter. */
-const STRATEGY: Record<HttpMemberProtocol, AssignmentStrategy> = { range: 'range', roundrobin: 'roundrobin', RoundRobinAssigner: 'roundrobin' };
+const STRATEGY: Record<HttpMemberProtocol, AssignmentStrategy> = { range: 'range', roundrobin: 'roundrobin', RoundRobinAssigner: 'roundrobin', 'cooperative-sticky': 'roundrobin' };
 
 export function isHttpMemberProtocol(name: string | null): name is HttpMemberProtocol {
   return name !== null && (HTTP_MEMBER_PROTOCOLS as readonly string[]).includes(name);
@@ -56,21 +58,60 @@ export function assignAsLeader(protocol: string | null, members: JoinGroupAnswer
   if (!isHttpMemberProtocol(protocol)) throw new Error(`assignAsLeader: the group chose protocol ${String(protocol)}, which this member never advertised`);
   const subscribed = members.map(({ memberId, metadata }) => {
     try {
-      return { memberId, topics: decodeSubscription(metadata).topics };
+      const sub = decodeSubscription(metadata);
+      return { memberId, topics: sub.topics, owned: sub.ownedPartitions, generation: sub.generationId };
     } catch (err) {
       logger.warn({ memberId, err }, 'unreadable subscription of a group member: it gets no partitions');
-      return { memberId, topics: [] };
+      return { memberId, topics: [], owned: [], generation: -1 };
     }
   });
   const topics = normaliseTopics(subscribed.flatMap((m) => m.topics));
   const wanted = new Set(topics);
   const counts = new Map([...partitionCounts(topics)].filter(([topic, n]) => wanted.has(topic) && n > 0));
-  const result = assign(STRATEGY[protocol], subscribed, counts);
+  const result = protocol === 'cooperative-sticky' ? cooperativeSticky(subscribed, counts) : assign(STRATEGY[protocol], subscribed, counts);
   return {
     assignments: members.map(({ memberId }) => ({ memberId, assignment: encodeAssignment({ partitions: result.get(memberId) ?? [] }) })),
     topics,
     partitionCounts: counts,
   };
+}
+
+interface Claims {
+  readonly memberId: string;
+  readonly topics: readonly string[];
+  /** What the member says it owns (ConsumerProtocol v1+), of `generation` (v2+; -1 unknown). */
+  readonly owned: readonly TopicPartition[];
+  readonly generation: number;
+}
+
+/**
+ * Kafka's CooperativeStickyAssignor in two steps. 1. A balanced sticky assignment
+ * (assignor.ts with `previous`), where a partition sticks to the claimant of the highest
+ * generation (claims tied at that generation stick to nobody). 2. adjustAssignment (KIP-429):
+ * a partition that goes to a member which does not own it, while another member claims it, is
+ * left out this round; that member revokes it and rejoins, and the next round hands it over.
+ * Stricter than Kafka on one point: a partition two members claim goes to neither this round
+ * (Kafka keeps it with one claimant while the other is still revoking it).
+ */
+function cooperativeSticky(members: readonly Claims[], counts: ReadonlyMap<string, number>): Map<string, TopicPartition[]> {
+  const best = new Map<string, { memberId: string | null; generation: number }>();
+  const claimants = new Map<string, Set<string>>();
+  for (const m of members) {
+    for (const tp of m.owned) {
+      const key = tpKey(tp);
+      claimants.set(key, (claimants.get(key) ?? new Set<string>()).add(m.memberId));
+      const b = best.get(key);
+      if (b === undefined || m.generation > b.generation) best.set(key, { memberId: m.memberId, generation: m.generation });
+      else if (m.generation === b.generation) b.memberId = null;
+    }
+  }
+  const previous = new Map<string, TopicPartition[]>(members.map((m) => [m.memberId, m.owned.filter((tp) => best.get(tpKey(tp))?.memberId === m.memberId)]));
+  const result = assign('roundrobin', members, counts, previous);
+  for (const [memberId, list] of result) {
+    const kept = list.filter((tp) => [...(claimants.get(tpKey(tp)) ?? [])].every((owner) => owner === memberId));
+    result.set(memberId, kept);
+  }
+  return result;
 }
 
 /** Whether two count maps describe the same partitions (same topics, same counts). */

@@ -124,7 +124,7 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
       ['', 'c1', true],
       ['c1', 'c1', true],
     ]);
-    expect(t.joins[0]?.protocols.map((x) => x.name)).toEqual(['range', 'roundrobin', 'RoundRobinAssigner']);
+    expect(t.joins[0]?.protocols.map((x) => x.name)).toEqual(['range', 'roundrobin', 'RoundRobinAssigner', 'cooperative-sticky']);
     expect({ memberId: p.member.memberId, generation: p.member.generation, leader: coord.group.describe().leader, protocol: coord.group.describe().protocol }).toEqual({ memberId: 'c1', generation: 1, leader: 'c1', protocol: 'range' });
     expect(fmt(p.member.assignment)).toBe('t-0,t-1,t-2');
     await p.member.stop();
@@ -280,5 +280,47 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
     expect(fmt(decodeAssignment(synced.assignment).partitions)).toBe('t-2');
     await pollUntil('c1 stable in the new generation', () => p.member.state === 'stable' && p.member.generation === joined.generation);
     expect(fmt(p.member.assignment)).toBe('t-0,t-1');
+  });
+
+  it('leads cooperative-sticky members as an eager member: a partition a member still owns changes hands only in the next round', async () => {
+    const coord = coordinator();
+    const p = await stable(coord, 'c1', ['t'], new Map([['t', 4]]));
+    const cooperative = (memberId: string, clientId: string, owned: string, generationId: number): JoinGroupCall => ({
+      group: 'g',
+      memberId,
+      groupInstanceId: null,
+      clientId,
+      clientHost: 'h',
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 10_000,
+      protocolType: 'consumer',
+      protocols: [{ name: 'cooperative-sticky', metadata: encodeSubscription({ topics: ['t'], ownedPartitions: owned === '' ? [] : owned.split(',').map((x) => ({ topic: 't', partition: Number(x.slice(2)) })), generationId }) }],
+      requireKnownMemberId: false,
+    });
+    const syncAs = async (memberId: string, generation: number): Promise<string> => {
+      const a = await coord.sync({ group: 'g', memberId, groupInstanceId: null, generation, protocolType: 'consumer', protocolName: 'cooperative-sticky', assignments: [] });
+      return fmt(decodeAssignment(a.assignment).partitions);
+    };
+    const c1Stable = (generation: number): Promise<true> => pollUntil(`c1 stable in generation ${generation}`, () => p.member.state === 'stable' && p.member.generation === generation);
+    // A member that speaks only cooperative-sticky joins: the group can only choose that.
+    const k = await coord.join(cooperative('', 'coop', '', -1));
+    expect({ protocol: k.protocolName, leader: k.leader }).toEqual({ protocol: 'cooperative-sticky', leader: 'c1' });
+    const kOwns = await syncAs(k.memberId, k.generation);
+    await c1Stable(k.generation);
+    expect([fmt(p.member.assignment), kOwns]).toEqual(['t-0,t-2', 't-1,t-3']);
+    // Two more join; k rejoins claiming its two partitions (it keeps reading them meanwhile).
+    const g3 = await Promise.all([coord.join(cooperative('', 'coop2', '', -1)), coord.join(cooperative('', 'coop3', '', -1)), coord.join(cooperative(k.memberId, 'coop', kOwns, k.generation))]);
+    const owns3 = await Promise.all(g3.map((j) => syncAs(j.memberId, j.generation)));
+    await c1Stable(g3[2]?.generation ?? -1);
+    // One each would be balanced, but t-3 is still k's: nobody gets it this round; k revokes it.
+    expect(owns3[2]).toBe('t-1');
+    expect([fmt(p.member.assignment), ...owns3].filter((x) => x !== '').join(',').split(',').sort()).toEqual(['t-0', 't-1', 't-2']);
+    // The next round (k rejoins without t-3, the others with what they got) hands t-3 over.
+    const g4 = await Promise.all(g3.map((j, i) => coord.join(cooperative(j.memberId, ['coop2', 'coop3', 'coop'][i] ?? '', owns3[i] ?? '', j.generation))));
+    const owns4 = await Promise.all(g4.map((j) => syncAs(j.memberId, j.generation)));
+    await c1Stable(g4[2]?.generation ?? -1);
+    const all4 = [fmt(p.member.assignment), ...owns4];
+    expect(all4.join(',').split(',').sort()).toEqual(['t-0', 't-1', 't-2', 't-3']);
+    expect(all4.map((x) => x.split(',').length)).toEqual([1, 1, 1, 1]);
   });
 });

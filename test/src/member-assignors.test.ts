@@ -1,9 +1,11 @@
+import fc from 'fast-check';
 import { AssignerProtocol, PartitionAssigners } from 'kafkajs';
 import type { Cluster } from 'kafkajs';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { tpKey } from '../../src/groups/assignor.ts';
 import type { TopicPartition } from '../../src/groups/assignor.ts';
-import { decodeAssignment, decodeSubscription } from '../../src/groups/consumer-protocol.ts';
+import { decodeAssignment, decodeSubscription, encodeSubscription } from '../../src/groups/consumer-protocol.ts';
 import { assignAsLeader, HTTP_MEMBER_PROTOCOLS, memberProtocols, samePartitionCounts } from '../../src/groups/member-assignors.ts';
 
 const log = pino({ level: 'silent' });
@@ -33,10 +35,10 @@ function decoded(assignments: readonly { memberId: string; assignment: Uint8Arra
 }
 
 describe('member assignors (an HTTP member as its group leader)', () => {
-  it('advertises range, roundrobin and kafkajs RoundRobinAssigner, in that order, with one v0 subscription', () => {
+  it('advertises range, roundrobin, kafkajs RoundRobinAssigner and cooperative-sticky, in that order, with one v0 subscription', () => {
     const protocols = memberProtocols(['b', 'a', 'b']);
-    expect(protocols.map((p) => p.name)).toEqual(['range', 'roundrobin', 'RoundRobinAssigner']);
-    expect(HTTP_MEMBER_PROTOCOLS).toEqual(['range', 'roundrobin', 'RoundRobinAssigner']);
+    expect(protocols.map((p) => p.name)).toEqual(['range', 'roundrobin', 'RoundRobinAssigner', 'cooperative-sticky']);
+    expect(HTTP_MEMBER_PROTOCOLS).toEqual(['range', 'roundrobin', 'RoundRobinAssigner', 'cooperative-sticky']);
     for (const p of protocols) expect(decodeSubscription(p.metadata)).toMatchObject({ topics: ['a', 'b'], ownedPartitions: [] });
     // kafkajs advertises only RoundRobinAssigner; librdkafka's default is "range,roundrobin":
     // each shares with an HTTP member exactly the names below, so Kafka's vote agrees on them.
@@ -79,9 +81,72 @@ describe('member assignors (an HTTP member as its group leader)', () => {
   });
 
   it('refuses a protocol it never advertised, and compares partition counts', () => {
-    expect(() => assignAsLeader('cooperative-sticky', [], counts, log)).toThrow(/never advertised/);
+    expect(() => assignAsLeader('sticky', [], counts, log)).toThrow(/never advertised/);
     expect(samePartitionCounts(new Map([['a', 1]]), new Map([['a', 1]]))).toBe(true);
     expect(samePartitionCounts(new Map([['a', 1]]), new Map([['a', 2]]))).toBe(false);
     expect(samePartitionCounts(new Map([['a', 1]]), new Map())).toBe(false);
+  });
+});
+
+/** A cooperative member's subscription: what it owns, of which generation (librdkafka writes v3). */
+const cooperativeMember = (memberId: string, topics: string[], owned: readonly TopicPartition[], generationId: number): { memberId: string; groupInstanceId: null; metadata: Uint8Array } => ({
+  memberId,
+  groupInstanceId: null,
+  metadata: encodeSubscription({ topics, ownedPartitions: owned, generationId }),
+});
+const parse = (s: string): TopicPartition[] => (s === '' ? [] : s.split(',').map((x) => ({ topic: x.split('-')[0] ?? '', partition: Number(x.split('-')[1]) })));
+
+describe('cooperative-sticky (an HTTP leader of cooperative members)', () => {
+  it('hands a partition over in two rounds: first the owner gives it up, then the newcomer gets it', () => {
+    const c4 = (ts: readonly string[]): Map<string, number> => new Map(ts.filter((t) => t === 'c').map((t) => [t, 4]));
+    // A owns all four; B and the HTTP member (eager: owns nothing when it joins) arrive.
+    const round1 = decoded(assignAsLeader('cooperative-sticky', [cooperativeMember('A', ['c'], parse('c-0,c-1,c-2,c-3'), 3), cooperativeMember('B', ['c'], [], -1), httpMember('H', ['c'])], c4, log).assignments);
+    // Balanced would be 2/1/1, but what A still owns cannot go to B or H yet: A keeps two, revokes two.
+    expect(round1).toEqual({ A: ['c-0', 'c-1'], B: [], H: [] });
+    const round2 = decoded(assignAsLeader('cooperative-sticky', [cooperativeMember('A', ['c'], parse(round1['A']?.join(',') ?? ''), 4), cooperativeMember('B', ['c'], [], 4), httpMember('H', ['c'])], c4, log).assignments);
+    expect(round2).toEqual({ A: ['c-0', 'c-1'], B: ['c-3'], H: ['c-2'] });
+  });
+
+  it('never gives a member a partition another member claims, and converges to every partition assigned, balanced, in two rounds', () => {
+    const arb = fc.record({
+      members: fc.integer({ min: 1, max: 5 }),
+      eager: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
+      partitions: fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 3 }),
+      // Initial claims: partition index -> claimant indexes (overlaps and stale claims included).
+      claims: fc.array(fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 2 }), { maxLength: 18 }),
+      generations: fc.array(fc.integer({ min: -1, max: 3 }), { minLength: 5, maxLength: 5 }),
+    });
+    fc.assert(
+      fc.property(arb, ({ members, eager, partitions, claims, generations }) => {
+        const topics = partitions.map((_, i) => `t${i}`);
+        const all = topics.flatMap((t, i) => Array.from({ length: partitions[i] ?? 0 }, (_, p) => ({ topic: t, partition: p })));
+        const cc = (ts: readonly string[]): Map<string, number> => new Map(ts.map((t) => [t, partitions[Number(t.slice(1))] ?? 0]));
+        const ids = Array.from({ length: members }, (_, i) => `m${i}`);
+        // An eager member has given everything up before it joins: it claims nothing.
+        let owned: Map<string, readonly TopicPartition[]> = new Map(ids.map((id, i) => [id, eager[i] === true ? [] : all.filter((_, j) => (claims[j] ?? []).includes(i))]));
+        let gens = new Map(ids.map((id, i) => [id, generations[i] ?? -1]));
+        for (let round = 1; round <= 3; round++) {
+          const subs = ids.map((id, i) => (eager[i] === true ? httpMember(id, topics) : cooperativeMember(id, topics, owned.get(id) ?? [], gens.get(id) ?? -1)));
+          const out = assignAsLeader('cooperative-sticky', subs, cc, log).assignments.map((a) => ({ memberId: a.memberId, tps: decodeAssignment(a.assignment).partitions }));
+          const seen = new Set<string>();
+          for (const { memberId, tps } of out) {
+            for (const tp of tps) {
+              expect(seen.has(tpKey(tp))).toBe(false);
+              seen.add(tpKey(tp));
+              for (const [other, list] of owned) if (other !== memberId) expect(list.some((x) => tpKey(x) === tpKey(tp))).toBe(false);
+            }
+          }
+          if (round >= 2) {
+            expect(seen.size).toBe(all.length);
+            const sizes = out.map((a) => a.tps.length);
+            expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+          }
+          // Cooperative members keep what they were given (revoking the rest); eager ones give up everything.
+          owned = new Map(out.map((a, i) => [a.memberId, eager[i] === true ? [] : a.tps]));
+          gens = new Map(ids.map((id) => [id, round + 10]));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
