@@ -140,6 +140,14 @@ export class GroupMember {
   get failure(): GroupMemberError | undefined {
     return this.failure_;
   }
+  /**
+   * Whether the partitions may still be read right now: stable, and within the session counted
+   * from the last answered request's send time. The loop calls onLost as this turns false; a read
+   * that was in flight then checks this before handing records out.
+   */
+  holdsLease(): boolean {
+    return this.state_ === 'stable' && this.leaseLeftMs() > 0;
+  }
 
   start(): void {
     if (this.loop !== undefined || this.stopping) return;
@@ -263,12 +271,7 @@ export class GroupMember {
     const synced = await this.call('sync', parkedMs, () => this.transport.sync(sync));
     if (synced.kind !== 'answer') return this.unanswered('sync', synced);
     if (synced.value.error !== null) return this.protocolError('sync', synced.value.error, this.memberId_);
-    let partitions: readonly TopicPartition[] = [];
-    try {
-      partitions = decodeAssignment(synced.value.assignment).partitions;
-    } catch (err) {
-      this.log.error({ err, generation: a.generation, leader: a.leader }, 'unreadable assignment from the group leader: reading nothing this generation');
-    }
+    const partitions = this.readAssignment(synced.value.assignment, topics, a);
     this.lastAnsweredSentMs = syncSentMs;
     this.lastHeartbeatSentMs = syncSentMs;
     this.joinedTopics = topics;
@@ -279,6 +282,25 @@ export class GroupMember {
     // A subscription changed meanwhile is not settled yet: the waiters wait for the next round.
     if (!this.stopping && this.state_ === 'stable' && this.rejoinReason === undefined) this.settleWaiters(true);
     return 'continue';
+  }
+
+  /**
+   * This member's partitions from the leader's bytes, only of topics it subscribed to: a kafkajs
+   * leader deals every subscribed topic of the group to every member. (Java's consumer rejoins
+   * instead, which with such a leader never ends.) Unreadable bytes: nothing this generation.
+   */
+  private readAssignment(bytes: Uint8Array, topics: readonly string[], a: JoinGroupAnswer): readonly TopicPartition[] {
+    let all: readonly TopicPartition[];
+    try {
+      all = decodeAssignment(bytes).partitions;
+    } catch (err) {
+      this.log.error({ err, generation: a.generation, leader: a.leader }, 'unreadable assignment from the group leader: reading nothing this generation');
+      return [];
+    }
+    const subscribed = new Set(topics);
+    const mine = all.filter((tp) => subscribed.has(tp.topic));
+    if (mine.length < all.length) this.log.warn({ generation: a.generation, leader: a.leader, ignored: all.length - mine.length }, 'the group leader assigned partitions of topics this member does not subscribe to: ignored');
+    return mine;
   }
 
   /** Sleep until the next heartbeat is due (or a rejoin is asked), check what changed, heartbeat. */

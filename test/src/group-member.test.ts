@@ -1,4 +1,6 @@
-import { AssignerProtocol } from 'kafkajs';
+import { createHook } from 'node:async_hooks';
+import { AssignerProtocol, PartitionAssigners } from 'kafkajs';
+import type { Cluster } from 'kafkajs';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunnelError } from '../../src/errors.ts';
@@ -146,8 +148,12 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
   });
 
   it('hands its partitions over on stop: the other member takes them, and no timer is left running', async () => {
-    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    const before = timers();
+    // Every timer created from here on (the members', the coordinator's ticker, the test's polls) must be gone at the end.
+    const live = new Set<number>();
+    const hook = createHook({
+      init: (id, type) => void (type === 'Timeout' && live.add(id)),
+      destroy: (id) => void live.delete(id),
+    }).enable();
     const coord = coordinator();
     const counts = new Map([['t', 2]]);
     const p1 = probe(coord, 'c1', ['t'], counts);
@@ -161,7 +167,9 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
     await pollUntil('c1 owns both partitions', () => fmt(p1.member.assignment) === 't-0,t-1');
     await p1.member.stop();
     coord.close();
-    expect(timers()).toBe(before);
+    await new Promise((r) => setImmediate(r)); // destroy hooks are emitted after the current turn
+    hook.disable();
+    expect(live.size).toBe(0);
   });
 
   it('rejoins when its subscription changes, and when a subscribed topic gains partitions (as leader)', async () => {
@@ -182,14 +190,18 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
     const coord = coordinator();
     const t = gated(coord);
     const p = await stable(t, 'c1', ['t'], new Map([['t', 2]]));
+    expect(p.member.holdsLease()).toBe(true);
     const hungAt = performance.now();
     t.heartbeatAnswer = 'hang';
+    t.joinThrows = 1_000_000; // and the coordinator stays out of reach for the rejoin
     await pollUntil('partitions lost', () => p.events.includes('lost t-0,t-1'), 5000);
+    expect(p.member.holdsLease()).toBe(false);
     const elapsed = performance.now() - hungAt;
     // Counted from the last answered heartbeat's send time: at most one interval before the hang.
     expect(elapsed).toBeGreaterThanOrEqual(TIMING.sessionTimeoutMs - TIMING.heartbeatIntervalMs - 5);
     expect(elapsed).toBeLessThan(TIMING.sessionTimeoutMs + 1000); // not the 30 s request timeout
     t.heartbeatAnswer = undefined;
+    t.joinThrows = 0;
     await pollUntil('stable again', () => p.member.state === 'stable' && p.member.assignment.length === 2, 5000);
     expect(p.events).toEqual(['assign t-0,t-1', 'lost t-0,t-1', 'assign t-0,t-1']);
   });
@@ -322,5 +334,41 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
     const all4 = [fmt(p.member.assignment), ...owns4];
     expect(all4.join(',').split(',').sort()).toEqual(['t-0', 't-1', 't-2', 't-3']);
     expect(all4.map((x) => x.split(',').length)).toEqual([1, 1, 1, 1]);
+  });
+
+  it("follows a kafkajs leader's RoundRobinAssigner, reading only the topics it subscribed to", async () => {
+    const coord = coordinator();
+    const counts = new Map([
+      ['a', 2],
+      ['b', 2],
+    ]);
+    const kjsJoin = (memberId: string): JoinGroupCall => ({
+      group: 'g',
+      memberId,
+      groupInstanceId: null,
+      clientId: 'kafkajs',
+      clientHost: 'h',
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 10_000,
+      protocolType: 'consumer',
+      protocols: [{ name: 'RoundRobinAssigner', metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics: ['a', 'b'], userData: Buffer.alloc(0) }) }],
+      requireKnownMemberId: false,
+    });
+    const first = await coord.join(kjsJoin(''));
+    await coord.sync({ group: 'g', memberId: first.memberId, groupInstanceId: null, generation: first.generation, protocolType: 'consumer', protocolName: 'RoundRobinAssigner', assignments: [] });
+    const p = probe(coord, 'c1', ['a'], counts);
+    p.member.start();
+    await pollUntil('c1 parked in the rebalance', () => coord.group.state === 'PreparingRebalance' && coord.group.hasMember('c1'));
+    const again = await coord.join(kjsJoin(first.memberId)); // kafkajs rejoins as its heartbeat tells it to
+    expect(again.leader).toBe(first.memberId);
+    // kafkajs's own assigner deals the union of the subscriptions (a and b) to every member.
+    const cluster = { findTopicPartitionMetadata: (topic: string) => Array.from({ length: counts.get(topic) ?? 0 }, (_, partitionId) => ({ partitionId })) } as unknown as Cluster;
+    const dealt = await PartitionAssigners.roundRobin({ cluster, groupId: 'g', logger: {} as never }).assign({
+      members: again.members.map((m) => ({ memberId: m.memberId, memberMetadata: Buffer.from(m.metadata) })),
+      topics: ['a', 'b'],
+    });
+    await coord.sync({ group: 'g', memberId: again.memberId, groupInstanceId: null, generation: again.generation, protocolType: 'consumer', protocolName: 'RoundRobinAssigner', assignments: dealt.map((d) => ({ memberId: d.memberId, assignment: d.memberAssignment })) });
+    expect(await p.member.waitStable(5000)).toBe(true);
+    expect(fmt(p.member.assignment)).toBe('a-0'); // b-0 was dealt to it too: ignored
   });
 });
