@@ -4,7 +4,8 @@
 import { invalid } from '../errors.ts';
 import type { RpcMethod } from '../rpc/rpc-method.ts';
 import type { Fields } from '../rpc/wire-shape.ts';
-import { bool, fields, int, listOf, str, strings } from '../rpc/wire-shape.ts';
+import { bool, bytes, fields, int, listOf, str, strings } from '../rpc/wire-shape.ts';
+import type { CommitMember, JoinGroupCall, ProtocolMetadata, SyncGroupCall } from './classic-calls.ts';
 import type { AssignmentStrategy, TopicPartition } from './assignor.ts';
 import type { CommittedOffset, GroupCall } from './group-coordinator.ts';
 import type { GroupDescription, HeartbeatAnswer } from './group-state.ts';
@@ -61,10 +62,76 @@ export function parseGroupCall(payload: unknown): GroupCall {
     case 'fetch':
       return p['partitions'] === undefined ? { op, group } : { op, group, partitions: listOf(p, 'partitions', parseTopicPartition) };
     case 'describe':
+    case 'describeClassic':
+    case 'deleteGroup':
       return { op, group };
+    case 'deleteOffsets':
+      return { op, group, partitions: listOf(p, 'partitions', parseTopicPartition) };
+    case 'join':
+      return { op, group, join: parseJoin(p['join'], group) };
+    case 'sync':
+      return { op, group, sync: parseSync(p['sync'], group) };
+    case 'memberHeartbeat': {
+      const hb = fields(p['hb'], 'hb');
+      return { op, group, hb: { group, memberId: str(hb, 'memberId'), groupInstanceId: strOrNull(hb, 'groupInstanceId'), generation: int(hb, 'generation') } };
+    }
+    case 'memberLeave': {
+      const leave = fields(p['leave'], 'leave');
+      return { op, group, leave: { group, members: listOf(leave, 'members', (v, what) => ({ memberId: str(fields(v, what), 'memberId'), groupInstanceId: strOrNull(fields(v, what), 'groupInstanceId') })) } };
+    }
+    case 'memberCommit':
+      return { op, group, member: parseCommitMember(p['member']), offsets: listOf(p, 'offsets', parseCommittedOffset) };
     default:
       throw invalid('op', `unknown group call ${String(op)}`);
   }
+}
+
+function strOrNull(o: Fields, k: string): string | null {
+  return o[k] === null || o[k] === undefined ? null : str(o, k);
+}
+
+function parseProtocol(v: unknown, what: string): ProtocolMetadata {
+  const o = fields(v, what);
+  return { name: str(o, 'name'), metadata: bytes(o, 'metadata') };
+}
+
+/** The classic calls name their group inside (JoinGroupCall.group); the rpc envelope's `group` routes them and must agree. */
+function parseJoin(v: unknown, group: string): JoinGroupCall {
+  const o = fields(v, 'join');
+  if (str(o, 'group') !== group) throw invalid('join.group', 'must be the group the call is routed to');
+  const proposed = o['proposedMemberId'];
+  return {
+    group,
+    memberId: str(o, 'memberId'),
+    groupInstanceId: strOrNull(o, 'groupInstanceId'),
+    clientId: str(o, 'clientId'),
+    clientHost: str(o, 'clientHost'),
+    sessionTimeoutMs: int(o, 'sessionTimeoutMs'),
+    rebalanceTimeoutMs: int(o, 'rebalanceTimeoutMs'),
+    protocolType: str(o, 'protocolType'),
+    protocols: listOf(o, 'protocols', parseProtocol),
+    requireKnownMemberId: bool(o, 'requireKnownMemberId'),
+    ...(proposed === undefined || proposed === null ? {} : { proposedMemberId: str(o, 'proposedMemberId') }),
+  };
+}
+
+function parseSync(v: unknown, group: string): SyncGroupCall {
+  const o = fields(v, 'sync');
+  if (str(o, 'group') !== group) throw invalid('sync.group', 'must be the group the call is routed to');
+  return {
+    group,
+    memberId: str(o, 'memberId'),
+    groupInstanceId: strOrNull(o, 'groupInstanceId'),
+    generation: int(o, 'generation'),
+    protocolType: strOrNull(o, 'protocolType'),
+    protocolName: strOrNull(o, 'protocolName'),
+    assignments: listOf(o, 'assignments', (a, what) => ({ memberId: str(fields(a, what), 'memberId'), assignment: bytes(fields(a, what), 'assignment') })),
+  };
+}
+
+function parseCommitMember(v: unknown): CommitMember {
+  const o = fields(v, 'member');
+  return { memberId: str(o, 'memberId'), groupInstanceId: strOrNull(o, 'groupInstanceId'), generation: int(o, 'generation') };
 }
 
 /** rpc `group`: runs a GroupCall on the group's coordinator. Answers differ by op: the parsers below read them. */

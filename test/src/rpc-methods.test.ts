@@ -17,6 +17,11 @@ function overTheWire(value: unknown): unknown {
 
 const tp = { topic: 'orders', partition: 2 };
 
+const JOIN = {
+  group: 'g',
+  join: { group: 'g', memberId: '', groupInstanceId: null, clientId: 'rest-c1', clientHost: '/127.0.0.1', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, protocolType: 'consumer', protocols: [{ name: 'range', metadata: new Uint8Array([0, 0, 0, 1]) }], requireKnownMemberId: true, proposedMemberId: 'c1' },
+};
+
 /** One request per method as its caller sends it, and one answer as its handler gives it. */
 const CASES = [
   { m: PRODUCE_RPC, req: { topicId: 't1', partition: 0, batch: new Uint8Array([1, 2, 3]), acks: -1, timeoutMs: 500 }, res: { baseOffset: 7 } },
@@ -36,6 +41,13 @@ const CASES = [
   { m: QUORUM_STATUS_RPC, req: null, res: { leaderId: 1, term: 4, commitIndex: 9, voters: [{ nodeId: 1, matchIndex: 9, lastContactMs: null }] } },
   { m: OFFSET_FOR_TIMESTAMP_RPC, req: { topicId: 't1', partition: 1, timestamp: -3, currentLeaderEpoch: -1 }, res: { offset: 3, timestamp: 1_700_000_000_000, leaderEpoch: 5 } },
   { m: END_OFFSET_FOR_EPOCH_RPC, req: { topicId: 't1', partition: 1, leaderEpoch: 4, currentLeaderEpoch: 6 }, res: { epoch: -1, endOffset: -1 } },
+  {
+    m: GROUP_RPC,
+    req: { op: 'join', ...JOIN },
+    res: { error: null, generation: 1, protocolType: 'consumer', protocolName: 'range', leader: 'c1', memberId: 'c1', members: [] },
+  },
+  { m: GROUP_RPC, req: { op: 'sync', group: 'g', sync: { group: 'g', memberId: 'c1', groupInstanceId: 'i-1', generation: 1, protocolType: null, protocolName: 'range', assignments: [{ memberId: 'c1', assignment: new Uint8Array([7]) }] } }, res: { ok: true } },
+  { m: GROUP_RPC, req: { op: 'memberCommit', group: 'g', member: { memberId: 'c1', groupInstanceId: null, generation: 3 }, offsets: [{ ...tp, offset: 5, metadata: '' }] }, res: { error: 'ILLEGAL_GENERATION' } },
 ] as const;
 
 describe('inter-node rpc methods', () => {
@@ -52,6 +64,7 @@ describe('inter-node rpc methods', () => {
     ['produce with a string batch', () => PRODUCE_RPC.parseRequest({ topicId: 't', partition: 0, batch: 'x', acks: 1, timeoutMs: 1 }), 'batch: must be bytes'],
     ['fetch with a partition missing its epoch', () => FETCH_RPC.parseRequest({ ...CASES[3].req, partitions: [{ topicId: 't', partition: 0, fetchOffset: 0, lastFetchedEpoch: -1 }] }), 'leaderEpoch: must be an integer'],
     ['a group call of an unknown op', () => GROUP_RPC.parseRequest({ op: 'explode', group: 'g' }), 'op: unknown group call explode'],
+    ['a join routed to another group than it names', () => GROUP_RPC.parseRequest({ op: 'join', group: 'other', join: { ...JOIN.join } }), 'join.group: must be the group the call is routed to'],
     ['a heartbeat with a strange strategy', () => GROUP_RPC.parseRequest({ op: 'heartbeat', group: 'g', hb: { ...CASES[4].req.hb, strategy: 'sticky' } }), 'strategy: must be "range" or "roundrobin"'],
     ['a controller call of an unknown method', () => CONTROLLER_RPC.parseRequest({ method: 'format' }), 'method: unknown controller method format'],
     ['createTopic with a numeric config', () => CONTROLLER_RPC.parseRequest({ method: 'createTopic', name: 'x', configs: { 'retention.ms': 5 } }), 'configs.retention.ms: must be a string'],
