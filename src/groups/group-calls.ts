@@ -5,7 +5,7 @@ import { invalid } from '../errors.ts';
 import type { RpcMethod } from '../rpc/rpc-method.ts';
 import type { Fields } from '../rpc/wire-shape.ts';
 import { bool, bytes, fields, int, listOf, str, strings } from '../rpc/wire-shape.ts';
-import type { CommitMember, JoinGroupCall, ProtocolMetadata, SyncGroupCall } from './classic-calls.ts';
+import type { CommitMember, GroupProtocolError, JoinGroupAnswer, JoinGroupCall, LeaveGroupAnswer, ProtocolMetadata, SyncGroupAnswer, SyncGroupCall } from './classic-calls.ts';
 import type { AssignmentStrategy, TopicPartition } from './assignor.ts';
 import type { CommittedOffset, GroupCall } from './group-coordinator.ts';
 import type { GroupDescription, HeartbeatAnswer } from './group-state.ts';
@@ -178,6 +178,66 @@ export function parseGroupSnapshot(payload: unknown): GroupSnapshot {
     offsets: listOf(o, 'offsets', (v, what) => {
       const e = fields(v, what);
       return { key: str(e, 'key'), offset: int(e, 'offset') };
+    }),
+  };
+}
+
+// ---- answers of the classic calls, checked where they arrive (GroupClient) ----------------
+
+const PROTOCOL_ERRORS: ReadonlySet<string> = new Set<GroupProtocolError>([
+  'MEMBER_ID_REQUIRED',
+  'UNKNOWN_MEMBER_ID',
+  'ILLEGAL_GENERATION',
+  'REBALANCE_IN_PROGRESS',
+  'FENCED_INSTANCE_ID',
+  'INCONSISTENT_GROUP_PROTOCOL',
+  'INVALID_SESSION_TIMEOUT',
+  'GROUP_MAX_SIZE_REACHED',
+  'COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR',
+  'INVALID_GROUP_ID',
+  'UNKNOWN_SERVER_ERROR',
+]);
+
+function protocolError(o: Fields, k: string): GroupProtocolError | null {
+  const v = o[k];
+  if (v === null || v === undefined) return null;
+  if (typeof v !== 'string' || !PROTOCOL_ERRORS.has(v)) throw invalid(k, 'must be a group protocol error name or null');
+  return v as GroupProtocolError;
+}
+
+export function parseErrorAnswer(payload: unknown): GroupProtocolError | null {
+  return protocolError(fields(payload, 'answer'), 'error');
+}
+
+export function parseJoinAnswer(payload: unknown): JoinGroupAnswer {
+  const o = fields(payload, 'join answer');
+  return {
+    error: protocolError(o, 'error'),
+    generation: int(o, 'generation'),
+    protocolType: strOrNull(o, 'protocolType'),
+    protocolName: strOrNull(o, 'protocolName'),
+    leader: str(o, 'leader'),
+    memberId: str(o, 'memberId'),
+    members: listOf(o, 'members', (v, what) => {
+      const m = fields(v, what);
+      return { memberId: str(m, 'memberId'), groupInstanceId: strOrNull(m, 'groupInstanceId'), metadata: bytes(m, 'metadata') };
+    }),
+  };
+}
+
+export function parseSyncAnswer(payload: unknown): SyncGroupAnswer {
+  const o = fields(payload, 'sync answer');
+  return { error: protocolError(o, 'error'), protocolType: strOrNull(o, 'protocolType'), protocolName: strOrNull(o, 'protocolName'), assignment: bytes(o, 'assignment') };
+}
+
+export function parseLeaveAnswer(payload: unknown): LeaveGroupAnswer {
+  const o = fields(payload, 'leave answer');
+  return {
+    error: protocolError(o, 'error'),
+    members: listOf(o, 'members', (v, what) => {
+      const m = fields(v, what);
+      return { memberId: str(m, 'memberId'), groupInstanceId: strOrNull(m, 'groupInstanceId'), error: protocolError(m, 'error') };
     }),
   };
 }

@@ -5,7 +5,7 @@ import type { ControllerClient } from '../metadata/controller-client.ts';
 import type { MetadataImage } from '../metadata/image.ts';
 import type { PeerCaller } from '../rpc/rpc-method.ts';
 import type { TopicPartition } from './assignor.ts';
-import { GROUP_RPC, parseFetchedOffsets, parseGroupList, parseGroupSnapshot, parseHeartbeatAnswer, parseLocateAnswer } from './group-calls.ts';
+import { GROUP_RPC, parseErrorAnswer, parseFetchedOffsets, parseJoinAnswer, parseLeaveAnswer, parseSyncAnswer, parseGroupList, parseGroupSnapshot, parseHeartbeatAnswer, parseLocateAnswer } from './group-calls.ts';
 import type { GroupSnapshot } from './group-calls.ts';
 import type { ClassicGroupSnapshot, CommitMember, GroupHeartbeatCall, GroupProtocolError, JoinGroupAnswer, JoinGroupCall, LeaveGroupAnswer, LeaveGroupCall, SyncGroupAnswer, SyncGroupCall } from './classic-calls.ts';
 import type { CommittedOffset, GroupCall, GroupCoordinator, HeartbeatAnswer, MemberHeartbeat } from './group-coordinator.ts';
@@ -101,6 +101,32 @@ export class GroupClient {
   /** Committed offsets (-1: none) on this node's coordinator; NOT_COORDINATOR when another node coordinates the group. */
   async fetchHere(group: string, partitions: readonly TopicPartition[] | undefined): Promise<CommittedOffset[]> {
     return parseFetchedOffsets(await this.deps.coordinator.handle(partitions === undefined ? { op: 'fetch', group } : { op: 'fetch', group, partitions }));
+  }
+
+  // ---- the classic group protocol on the group's coordinator, from any node ---------------
+  // For members this node drives (HTTP consumer instances): forwarded over rpc when another
+  // node coordinates the group, retried while the coordinator moves or loads.
+
+  /** JoinGroup may be parked for the whole rebalance: the call's bound is the rebalance timeout plus the usual margin. */
+  async join(c: JoinGroupCall): Promise<JoinGroupAnswer> {
+    return parseJoinAnswer(await this.call({ op: 'join', group: c.group, join: c }, c.rebalanceTimeoutMs + GROUP_CALL_TIMEOUT_MS));
+  }
+
+  /** SyncGroup waits for the leader's assignment, at most the rebalance timeout. */
+  async sync(c: SyncGroupCall, rebalanceTimeoutMs: number): Promise<SyncGroupAnswer> {
+    return parseSyncAnswer(await this.call({ op: 'sync', group: c.group, sync: c }, rebalanceTimeoutMs + GROUP_CALL_TIMEOUT_MS));
+  }
+
+  async memberHeartbeat(c: GroupHeartbeatCall): Promise<GroupProtocolError | null> {
+    return parseErrorAnswer(await this.call({ op: 'memberHeartbeat', group: c.group, hb: c }));
+  }
+
+  async memberLeave(c: LeaveGroupCall): Promise<LeaveGroupAnswer> {
+    return parseLeaveAnswer(await this.call({ op: 'memberLeave', group: c.group, leave: c }));
+  }
+
+  async memberCommit(group: string, member: CommitMember, offsets: readonly CommittedOffset[]): Promise<GroupProtocolError | null> {
+    return parseErrorAnswer(await this.call({ op: 'memberCommit', group, member, offsets }));
   }
 
   // ---- the classic group protocol on this node's coordinator (ClassicGroupService) -------

@@ -3,7 +3,7 @@ import { FETCH_RPC } from '../../src/broker/fetch-rpc.ts';
 import { CONSUME_RPC, END_OFFSET_FOR_EPOCH_RPC, OFFSET_FOR_TIMESTAMP_RPC, OFFSETS_RPC, PRODUCE_RPC } from '../../src/broker/partition-client.ts';
 import { retryUntil } from '../../src/deadline.ts';
 import { RunnelError } from '../../src/errors.ts';
-import { GROUP_RPC, parseGroupSnapshot, parseHeartbeatAnswer } from '../../src/groups/group-calls.ts';
+import { GROUP_RPC, parseGroupSnapshot, parseHeartbeatAnswer, parseJoinAnswer, parseSyncAnswer } from '../../src/groups/group-calls.ts';
 import { CONSUMER_RPC } from '../../src/http/consumers/instance-ops.ts';
 import { CONTROLLER_RPC, parseTopicState } from '../../src/metadata/controller-calls.ts';
 import { QUORUM_STATUS_RPC } from '../../src/metadata/quorum-status.ts';
@@ -56,6 +56,13 @@ describe('inter-node rpc methods', () => {
     expect(c.m.parseResponse(overTheWire(c.res))).toEqual(overTheWire(c.res));
   });
 
+  it('the classic join and sync answers pass their checks unchanged after the wire', () => {
+    const join = { error: 'MEMBER_ID_REQUIRED', generation: -1, protocolType: 'consumer', protocolName: null, leader: '', memberId: 'c1', members: [{ memberId: 'c1', groupInstanceId: null, metadata: new Uint8Array([0, 1]) }] };
+    expect(parseJoinAnswer(overTheWire(join))).toEqual(overTheWire(join));
+    const sync = { error: null, protocolType: 'consumer', protocolName: 'range', assignment: new Uint8Array([0, 0, 1]) };
+    expect(parseSyncAnswer(overTheWire(sync))).toEqual(overTheWire(sync));
+  });
+
   it.each([
     ['produce with acks 2', () => PRODUCE_RPC.parseRequest({ topicId: 't', partition: 0, batch: new Uint8Array(), acks: 2, timeoutMs: 1 }), 'acks: must be 0, 1 or -1'],
     ['offsetForTimestamp with a string timestamp', () => OFFSET_FOR_TIMESTAMP_RPC.parseRequest({ topicId: 't', partition: 0, timestamp: '5' }), 'timestamp: must be an integer'],
@@ -71,6 +78,8 @@ describe('inter-node rpc methods', () => {
     ['alterPartition with a non-integer ISR', () => CONTROLLER_RPC.parseRequest({ ...CASES[7].req, isr: [1, 'two'] }), 'isr: must be a list of integers'],
     ['a consumer op seeking to the middle', () => CONSUMER_RPC.parseRequest({ group: 'g', instance: 'i', op: { op: 'seekTo', where: 'middle', partitions: [] } }), 'where: must be "beginning" or "end"'],
     ['a quorum status without a term', () => QUORUM_STATUS_RPC.parseResponse({ leaderId: null, commitIndex: 0, voters: [] }), 'term: must be an integer'],
+    ['a join answer with an error Kafka does not have', () => parseJoinAnswer({ error: 'OOPS', generation: 1, protocolType: null, protocolName: null, leader: '', memberId: 'm', members: [] }), 'error: must be a group protocol error name or null'],
+    ['a sync answer whose assignment is not bytes', () => parseSyncAnswer({ error: null, protocolType: 'consumer', protocolName: 'range', assignment: 'AAEC' }), 'assignment: must be bytes'],
     ['a heartbeat answer without settled', () => parseHeartbeatAnswer({ generation: 1, allowed: [], target: [] }), 'settled: must be a boolean'],
     ['a group description in an unknown state', () => parseGroupSnapshot({ state: 'Dead', generation: 0, protocol: null, members: [], offsets: [] }), 'state: must be a group phase'],
     ['a topic whose partition has no leader field', () => parseTopicState({ id: 'x', name: 'o', configs: {}, partitions: [{ partition: 0, replicas: [1], isr: [1], leaderEpoch: 0, partitionEpoch: 0 }] }), 'leader: must be an integer'],
