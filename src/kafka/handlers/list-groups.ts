@@ -21,10 +21,10 @@ export function listGroupsApi(specs: ApiSpecs, range: { min: number; max: number
       try {
         const ids = await deps.groups.listHere();
         // A group that moved away between the listing and its description is left out.
-        const states = await Promise.all(ids.map((id) => deps.groups.describeHere(id).then(kafkaGroupState, () => 'Dead')));
+        const described = await Promise.all(ids.map((id) => deps.groups.describeClassicHere(id).then((g) => ({ state: kafkaGroupState(g), protocolType: g.protocolType ?? '' }), () => ({ state: 'Dead', protocolType: '' }))));
         const groups = ids.flatMap((groupId, i) => {
-          const groupState = states[i] ?? 'Dead';
-          return groupState !== 'Dead' && (filter.size === 0 || filter.has(groupState.toLowerCase())) ? [{ groupId, protocolType: 'consumer', groupState }] : [];
+          const d = described[i] ?? { state: 'Dead', protocolType: '' };
+          return d.state !== 'Dead' && (filter.size === 0 || filter.has(d.state.toLowerCase())) ? [{ groupId, protocolType: d.protocolType, groupState: d.state }] : [];
         });
         return { throttleTimeMs: 0, errorCode: KAFKA_ERROR.NONE, groups };
       } catch (err) {
