@@ -162,12 +162,14 @@ export class GroupMember {
   }
 
   /**
-   * Resolves true once the member is stable with an assignment (at once if it is), false when
-   * `timeoutMs` passes first or the member stops; rejects with the GroupMemberError if it failed.
+   * Resolves true once the member is stable with an assignment (at once if it is and no rejoin
+   * is pending), false when `timeoutMs` passes first or the member stops; rejects with the
+   * GroupMemberError if it failed.
    */
   waitStable(timeoutMs: number): Promise<boolean> {
     if (this.failure_ !== undefined) return Promise.reject(this.failure_);
-    if (this.state_ === 'stable') return Promise.resolve(true);
+    // A rejoin asked for (a new subscription) is not settled until its generation is.
+    if (this.state_ === 'stable' && this.rejoinReason === undefined) return Promise.resolve(true);
     if (this.state_ === 'stopped' || timeoutMs <= 0) return Promise.resolve(false);
     return new Promise<boolean>((resolve, reject) => {
       const done = (stable: boolean): void => {

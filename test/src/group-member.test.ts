@@ -179,11 +179,17 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
       ['u', 2],
     ]);
     const p = await stable(coord, 'c1', ['t'], counts);
-    p.sub.topics = ['t', 'u']; // noticed at the next heartbeat, without requestRejoin
-    await pollUntil('u assigned', () => fmt(p.member.assignment) === 't-0,u-0,u-1');
+    p.sub.topics = ['t', 'u'];
+    p.member.requestRejoin('subscribed to u'); // what a subscribe does: the next wait is for the new generation
+    expect(await p.member.waitStable(5000)).toBe(true);
+    expect(fmt(p.member.assignment)).toBe('t-0,u-0,u-1');
+    p.sub.topics = ['t']; // noticed at the next heartbeat, without requestRejoin
+    await pollUntil('u revoked', () => fmt(p.member.assignment) === 't-0');
+    p.sub.topics = ['t', 'u'];
+    await pollUntil('u assigned again', () => fmt(p.member.assignment) === 't-0,u-0,u-1');
     counts.set('t', 3);
     await pollUntil('new partitions of t assigned', () => fmt(p.member.assignment) === 't-0,t-1,t-2,u-0,u-1');
-    expect(p.events).toEqual(['assign t-0', 'revoke t-0', 'assign t-0,u-0,u-1', 'revoke t-0,u-0,u-1', 'assign t-0,t-1,t-2,u-0,u-1']);
+    expect(p.events).toEqual(['assign t-0', 'revoke t-0', 'assign t-0,u-0,u-1', 'revoke t-0,u-0,u-1', 'assign t-0', 'revoke t-0', 'assign t-0,u-0,u-1', 'revoke t-0,u-0,u-1', 'assign t-0,t-1,t-2,u-0,u-1']);
   });
 
   it('loses its partitions without commit when nothing is answered for the session, then rejoins', async () => {
