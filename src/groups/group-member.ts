@@ -227,7 +227,8 @@ export class GroupMember {
     await this.giveUp(this.generation_ < 0 || this.memberId_ === '' ? 'lost' : 'revoke');
     if (this.stopping) return 'continue';
     const topics = normaliseTopics(this.hooks.topics());
-    const parkedMs = this.cfg.rebalanceTimeoutMs + PARKED_MARGIN_MS;
+    // Kafka's joinGroupTimeoutMs: max(request.timeout.ms, rebalance.timeout.ms + 5 s).
+    const parkedMs = Math.max(this.requestTimeoutMs, this.cfg.rebalanceTimeoutMs + PARKED_MARGIN_MS);
     const join: JoinGroupCall = {
       group: this.cfg.group,
       memberId: this.memberId_,
@@ -355,9 +356,7 @@ export class GroupMember {
     if (r.kind === 'stopped') return 'continue';
     const name = r.kind === 'error' && r.err instanceof Error && 'errorName' in r.err ? r.err.errorName : undefined;
     this.log.info({ memberId: this.memberId_, outcome: r.kind, errorName: name, err: r.kind === 'error' && name === undefined ? r.err : undefined }, `${what} not answered; retrying`);
-    // A join or sync whose answer was lost may have moved the group on: join again.
-    if (what !== 'heartbeat') this.state_ = 'joining';
-    return 'backoff';
+    return 'backoff'; // a join or sync retries from the join: the group may have moved on
   }
 
   /** Kafka's handling of each error a join, sync or heartbeat answer may carry. */
@@ -379,9 +378,7 @@ export class GroupMember {
       case 'NOT_COORDINATOR':
       case 'COORDINATOR_NOT_AVAILABLE':
       case 'UNKNOWN_SERVER_ERROR':
-        // Back off and retry: a heartbeat again (the lease still runs), a join or sync from the join.
-        if (what !== 'heartbeat') this.state_ = 'joining';
-        return 'backoff';
+        return 'backoff'; // a heartbeat again (the lease still runs), a join or sync from the join
       case 'FENCED_INSTANCE_ID':
       case 'INCONSISTENT_GROUP_PROTOCOL':
       case 'INVALID_SESSION_TIMEOUT':

@@ -27,8 +27,8 @@ interface InProcess extends GroupTransport {
 }
 
 /** The real classic group, ticked on a timer as its coordinator ticks it, reached in process. */
-function coordinator(): InProcess {
-  const group = new ClassicGroup('g', { minSessionTimeoutMs: 100, maxSessionTimeoutMs: 1_800_000, initialRebalanceDelayMs: 0, maxSize: 1000 }, () => Promise.resolve());
+function coordinator(persist: () => Promise<void> = () => Promise.resolve()): InProcess {
+  const group = new ClassicGroup('g', { minSessionTimeoutMs: 100, maxSessionTimeoutMs: 1_800_000, initialRebalanceDelayMs: 0, maxSize: 1000 }, persist);
   const ticker = setInterval(() => group.tick(Date.now()), 5);
   const close = (): void => clearInterval(ticker);
   cleanups.push(close);
@@ -221,6 +221,15 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
     // retryBackoffMs 10 doubling, capped at 50: 10, 20, 40, 50 (timers may fire a little late, never early).
     expect(gaps.map((g, i) => g >= [10, 20, 40, 50][i]! - 1)).toEqual([true, true, true, true]);
     expect(p.member.memberId).toBe('c1');
+  });
+
+  it('rejoins when the coordinator cannot store the group record (SyncGroup answers NOT_COORDINATOR)', async () => {
+    let failures = 2;
+    const coord = coordinator(() => (failures-- > 0 ? Promise.reject(new Error('offsets partition unavailable')) : Promise.resolve()));
+    const p = await stable(coord, 'c1', ['t'], new Map([['t', 2]]));
+    expect(failures).toBeLessThan(0);
+    expect(p.member.generation).toBe(1); // rejoining in CompletingRebalance with the same protocols gets the same generation back (Kafka does so)
+    expect(p.events).toEqual(['assign t-0,t-1']);
   });
 
   it('answers ILLEGAL_GENERATION by dropping its partitions uncommitted and rejoining with the same member id', async () => {
