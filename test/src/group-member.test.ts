@@ -265,6 +265,17 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
     expect(t.leaves).toBe(0);
   });
 
+  it('fails with INCONSISTENT_GROUP_PROTOCOL in a group whose members speak none of its protocols, without ever joining it', async () => {
+    const coord = coordinator();
+    const other = await coord.join({ group: 'g', memberId: '', groupInstanceId: null, clientId: 'java', clientHost: 'h', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, protocolType: 'consumer', protocols: [{ name: 'sticky', metadata: encodeSubscription({ topics: ['t'] }) }], requireKnownMemberId: false });
+    const p = probe(coord, 'c1', ['t'], new Map([['t', 1]]));
+    p.member.start();
+    await expect(p.member.waitStable(5000)).rejects.toMatchObject({ error: 'INCONSISTENT_GROUP_PROTOCOL' });
+    expect(p.member.state).toBe('failed');
+    expect(coord.group.memberIds()).toEqual([other.memberId]);
+    expect(p.events).toEqual([]);
+  });
+
   it('stop() during a join the coordinator parks returns at once and leaves the group', async () => {
     const coord = coordinator();
     // A member that joined and then never rejoins: the next rebalance waits for it (10 s).
