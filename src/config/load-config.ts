@@ -63,6 +63,7 @@ export function parseConfig(text: string, baseDir: string): ClusterConfig {
   const raft = checkRaft(raw.raft);
   checkTopicDefaults(raw.topicDefaults, raw.nodes.length);
   checkLess(raw.broker.heartbeatIntervalMs, 'broker.heartbeat_interval_ms', raw.broker.sessionTimeoutMs, 'broker.session_timeout_ms');
+  checkLess(raw.groups.minSessionTimeoutMs, 'groups.min_session_timeout_ms', raw.groups.maxSessionTimeoutMs, 'groups.max_session_timeout_ms');
   if (raw.rpc.maxFrameBytes <= raw.log.maxMessageBytes) {
     throw new ConfigError('rpc.max_frame_bytes', `must be more than log.max_message_bytes (${raw.log.maxMessageBytes})`);
   }

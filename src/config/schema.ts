@@ -162,6 +162,14 @@ export const CONFIG_SCHEMA = {
   }),
   groups: section({
     session_timeout_ms: ms(10_000, 'A consumer instance that has not polled for this long leaves its group.'),
+    initial_rebalance_delay_ms: int({
+      min: 0,
+      max: MAX_TIMER_MS,
+      default: 3000,
+      doc: "Kafka's group.initial.rebalance.delay.ms: the first rebalance of an empty group waits this long for more members (extended while they keep arriving, up to the rebalance timeout).",
+    }),
+    min_session_timeout_ms: ms(6000, "Kafka's group.min.session.timeout.ms: a member asking for a shorter session timeout is refused (INVALID_SESSION_TIMEOUT)."),
+    max_session_timeout_ms: ms(1_800_000, "Kafka's group.max.session.timeout.ms (30 min): the longest session timeout a member may ask for."),
     offsets_topic_partitions: int({
       min: 1,
       max: 1000,

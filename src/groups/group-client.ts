@@ -5,8 +5,9 @@ import type { ControllerClient } from '../metadata/controller-client.ts';
 import type { MetadataImage } from '../metadata/image.ts';
 import type { PeerCaller } from '../rpc/rpc-method.ts';
 import type { TopicPartition } from './assignor.ts';
-import { GROUP_RPC, parseFetchedOffsets, parseGroupList, parseGroupSnapshot, parseHeartbeatAnswer, parseLocateAnswer } from './group-calls.ts';
+import { GROUP_RPC, parseErrorAnswer, parseFetchedOffsets, parseJoinAnswer, parseLeaveAnswer, parseSyncAnswer, parseGroupList, parseGroupSnapshot, parseHeartbeatAnswer, parseLocateAnswer } from './group-calls.ts';
 import type { GroupSnapshot } from './group-calls.ts';
+import type { ClassicGroupSnapshot, CommitMember, GroupHeartbeatCall, GroupProtocolError, JoinGroupAnswer, JoinGroupCall, LeaveGroupAnswer, LeaveGroupCall, SyncGroupAnswer, SyncGroupCall } from './classic-calls.ts';
 import type { CommittedOffset, GroupCall, GroupCoordinator, HeartbeatAnswer, MemberHeartbeat } from './group-coordinator.ts';
 import { OFFSETS_TOPIC, offsetsPartitionFor } from './offsets-topic.ts';
 
@@ -48,8 +49,9 @@ export class GroupClient {
         await this.createOffsetsTopic();
         throw new RunnelError('NOT_COORDINATOR', 'the offsets topic is being created');
       }
-      const p = t.partitions[offsetsPartitionFor(call.group, t.partitions.length)];
-      if (p === undefined || p.leader < 0) throw new RunnelError('NOT_COORDINATOR', `the offsets partition of group "${call.group}" has no leader`);
+      const group = call.group;
+      const p = t.partitions[offsetsPartitionFor(group, t.partitions.length)];
+      if (p === undefined || p.leader < 0) throw new RunnelError('NOT_COORDINATOR', `the offsets partition of group "${group}" has no leader`);
       if (p.leader === this.deps.brokerId) return await this.deps.coordinator.handle(call);
       return await this.deps.peers.call(p.leader, GROUP_RPC, call, leftMs);
     });
@@ -99,6 +101,67 @@ export class GroupClient {
   /** Committed offsets (-1: none) on this node's coordinator; NOT_COORDINATOR when another node coordinates the group. */
   async fetchHere(group: string, partitions: readonly TopicPartition[] | undefined): Promise<CommittedOffset[]> {
     return parseFetchedOffsets(await this.deps.coordinator.handle(partitions === undefined ? { op: 'fetch', group } : { op: 'fetch', group, partitions }));
+  }
+
+  // ---- the classic group protocol on the group's coordinator, from any node ---------------
+  // For members this node drives (HTTP consumer instances): forwarded over rpc when another
+  // node coordinates the group, retried while the coordinator moves or loads.
+
+  /** JoinGroup may be parked for the whole rebalance: the call's bound is the rebalance timeout plus the usual margin. */
+  async join(c: JoinGroupCall): Promise<JoinGroupAnswer> {
+    return parseJoinAnswer(await this.call({ op: 'join', group: c.group, join: c }, c.rebalanceTimeoutMs + GROUP_CALL_TIMEOUT_MS));
+  }
+
+  /** SyncGroup waits for the leader's assignment, at most the rebalance timeout. */
+  async sync(c: SyncGroupCall, rebalanceTimeoutMs: number): Promise<SyncGroupAnswer> {
+    return parseSyncAnswer(await this.call({ op: 'sync', group: c.group, sync: c }, rebalanceTimeoutMs + GROUP_CALL_TIMEOUT_MS));
+  }
+
+  async memberHeartbeat(c: GroupHeartbeatCall): Promise<GroupProtocolError | null> {
+    return parseErrorAnswer(await this.call({ op: 'memberHeartbeat', group: c.group, hb: c }));
+  }
+
+  async memberLeave(c: LeaveGroupCall): Promise<LeaveGroupAnswer> {
+    return parseLeaveAnswer(await this.call({ op: 'memberLeave', group: c.group, leave: c }));
+  }
+
+  async memberCommit(group: string, member: CommitMember, offsets: readonly CommittedOffset[]): Promise<GroupProtocolError | null> {
+    return parseErrorAnswer(await this.call({ op: 'memberCommit', group, member, offsets }));
+  }
+
+  // ---- the classic group protocol on this node's coordinator (ClassicGroupService) -------
+  // The answers come from this node's own coordinator: in-process, not over rpc.
+
+  async joinHere(c: JoinGroupCall): Promise<JoinGroupAnswer> {
+    return (await this.deps.coordinator.handle({ op: 'join', group: c.group, join: c })) as JoinGroupAnswer;
+  }
+
+  async syncHere(c: SyncGroupCall): Promise<SyncGroupAnswer> {
+    return (await this.deps.coordinator.handle({ op: 'sync', group: c.group, sync: c })) as SyncGroupAnswer;
+  }
+
+  async heartbeatHere(c: GroupHeartbeatCall): Promise<GroupProtocolError | null> {
+    return ((await this.deps.coordinator.handle({ op: 'memberHeartbeat', group: c.group, hb: c })) as { error: GroupProtocolError | null }).error;
+  }
+
+  async leaveHere(c: LeaveGroupCall): Promise<LeaveGroupAnswer> {
+    return (await this.deps.coordinator.handle({ op: 'memberLeave', group: c.group, leave: c })) as LeaveGroupAnswer;
+  }
+
+  async commitMemberHere(group: string, member: CommitMember, offsets: readonly CommittedOffset[]): Promise<GroupProtocolError | null> {
+    return ((await this.deps.coordinator.handle({ op: 'memberCommit', group, member, offsets })) as { error: GroupProtocolError | null }).error;
+  }
+
+  async deleteGroupHere(group: string): Promise<'GROUP_ID_NOT_FOUND' | 'NON_EMPTY_GROUP' | null> {
+    return ((await this.deps.coordinator.handle({ op: 'deleteGroup', group })) as { error: 'GROUP_ID_NOT_FOUND' | 'NON_EMPTY_GROUP' | null }).error;
+  }
+
+  async deleteOffsetsHere(group: string, partitions: readonly TopicPartition[]): Promise<{ error: 'GROUP_ID_NOT_FOUND' | 'NON_EMPTY_GROUP' | null; partitions: { topic: string; partition: number; error: 'GROUP_SUBSCRIBED_TO_TOPIC' | null }[] }> {
+    return (await this.deps.coordinator.handle({ op: 'deleteOffsets', group, partitions })) as { error: 'GROUP_ID_NOT_FOUND' | 'NON_EMPTY_GROUP' | null; partitions: { topic: string; partition: number; error: 'GROUP_SUBSCRIBED_TO_TOPIC' | null }[] };
+  }
+
+  async describeClassicHere(group: string): Promise<ClassicGroupSnapshot> {
+    return (await this.deps.coordinator.handle({ op: 'describeClassic', group })) as ClassicGroupSnapshot;
   }
 
   /** The groups this node's coordinator holds (Kafka's ListGroups answers per broker). */

@@ -5,9 +5,12 @@ import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { MetadataImage } from '../metadata/image.ts';
 import type { TopicPartition } from './assignor.ts';
+import type { ClassicGroupSnapshot, CommitMember, GroupHeartbeatCall, GroupProtocolError, JoinGroupCall, LeaveGroupCall, SyncGroupCall } from './classic-calls.ts';
+import { ClassicGroup } from './classic-group.ts';
+import type { ClassicGroupConfig, GroupRecord } from './classic-group.ts';
 import { GroupMaxSizeReachedError, GroupState } from './group-state.ts';
 import type { Heartbeat as MemberHeartbeat, HeartbeatAnswer } from './group-state.ts';
-import { decodeOffsetCommits, encodeOffsetCommit, OFFSETS_TOPIC, offsetsPartitionFor } from './offsets-topic.ts';
+import { decodeOffsetsTopic, encodeGroupDeletion, encodeGroupRecord, encodeOffsetCommit, encodeOffsetDeletion, OFFSETS_TOPIC, offsetsPartitionFor } from './offsets-topic.ts';
 
 /** The coordinator speaks GroupState's heartbeat types on the wire. */
 export type { Heartbeat as MemberHeartbeat, HeartbeatAnswer } from './group-state.ts';
@@ -31,10 +34,23 @@ export type GroupCall =
   /** Sets committed offsets of a group with no members (Kafka's AdminClient.alterConsumerGroupOffsets). */
   | { readonly op: 'alterOffsets'; readonly group: string; readonly offsets: readonly CommittedOffset[] }
   | { readonly op: 'describe'; readonly group: string }
-  | { readonly op: 'list' };
+  | { readonly op: 'list' }
+  // The classic group protocol (Kafka's JoinGroup, SyncGroup, Heartbeat, LeaveGroup, member commits).
+  | { readonly op: 'join'; readonly group: string; readonly join: JoinGroupCall }
+  | { readonly op: 'sync'; readonly group: string; readonly sync: SyncGroupCall }
+  | { readonly op: 'memberHeartbeat'; readonly group: string; readonly hb: GroupHeartbeatCall }
+  | { readonly op: 'memberLeave'; readonly group: string; readonly leave: LeaveGroupCall }
+  | { readonly op: 'memberCommit'; readonly group: string; readonly member: CommitMember; readonly offsets: readonly CommittedOffset[] }
+  | { readonly op: 'deleteGroup'; readonly group: string }
+  | { readonly op: 'deleteOffsets'; readonly group: string; readonly partitions: readonly TopicPartition[] }
+  | { readonly op: 'describeClassic'; readonly group: string };
+
 
 interface Group {
+  /** HTTP consumer instances (runnel's own heartbeat protocol). */
   readonly state: GroupState;
+  /** Kafka members (the classic group protocol). */
+  readonly classic: ClassicGroup;
   /** "topic:partition" -> committed offset. */
   readonly offsets: Map<string, { offset: number; metadata: string }>;
   /** Consumer instance name -> the node it lives on. */
@@ -45,6 +61,10 @@ interface Group {
 const MAX_GROUPS = 10_000;
 const MAX_INSTANCES_PER_GROUP = 1000;
 const COMMIT_TIMEOUT_MS = 10_000;
+/** How often deadlines (sessions, join and sync phases) are checked. */
+const TICK_MS = 100;
+/** How long a call waits for a loading offsets partition before COORDINATOR_LOAD_IN_PROGRESS. */
+const LOAD_WAIT_MS = 1000;
 
 const tpKey = (tp: TopicPartition): string => `${tp.topic}:${tp.partition}`;
 
@@ -57,7 +77,7 @@ const tpKey = (tp: TopicPartition): string => `${tp.topic}:${tp.partition}`;
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
   /** Offsets partition -> leader epoch whose log has been loaded (or is loading). */
-  private readonly loaded = new Map<number, { epoch: number; done: Promise<void> }>();
+  private readonly loaded = new Map<number, { epoch: number; ready: boolean; done: Promise<void> }>();
   private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -68,23 +88,50 @@ export class GroupCoordinator {
       readonly partitions: PartitionClient;
       /** How long a new coordinator withholds new grants of groups it took over. */
       readonly takeoverHoldMs: number;
+      readonly classic: ClassicGroupConfig;
       readonly logger: Logger;
     },
   ) {}
 
   start(): void {
-    this.expiryTimer = setInterval(() => this.expireMembers(), 200);
+    this.expiryTimer = setInterval(() => this.expireMembers(), TICK_MS);
   }
 
   close(): void {
     clearInterval(this.expiryTimer);
+    for (const g of this.groups.values()) g.classic.close('NOT_COORDINATOR');
   }
 
   /** Runs one call for a group this node coordinates (NOT_COORDINATOR otherwise: the caller retries). */
   async handle(call: GroupCall): Promise<unknown> {
     if (call.op === 'list') return this.listLocal();
-    const g = await this.group(call.group);
+    const group = call.group;
+    const g = await this.group(group);
+    const now = Date.now();
     switch (call.op) {
+      case 'join':
+        // One group, two protocols until HTTP instances speak the classic one: never both at once.
+        if (!g.state.isEmpty) return { ...joinRefused(call.join.memberId), error: 'INCONSISTENT_GROUP_PROTOCOL' };
+        return g.classic.join(call.join, now);
+      case 'sync':
+        return g.classic.sync(call.sync, now);
+      case 'memberHeartbeat':
+        return { error: g.classic.heartbeat(call.hb, now) };
+      case 'memberLeave':
+        return g.classic.leave(call.leave, now);
+      case 'memberCommit': {
+        const error = g.classic.validateCommit(call.member, now) ?? (call.member.generation < 0 && call.member.memberId === '' && !g.state.isEmpty ? 'UNKNOWN_MEMBER_ID' : null);
+        if (error === null) await this.append(group, g, call.offsets);
+        return { error };
+      }
+      case 'deleteGroup':
+        return { error: await this.deleteGroup(group, g) };
+      case 'deleteOffsets':
+        return this.deleteOffsets(group, g, call.partitions);
+      case 'describeClassic': {
+        const snapshot: ClassicGroupSnapshot = { ...g.classic.describe(), offsets: [...g.offsets].map(([k, v]) => ({ key: k, offset: v.offset })) };
+        return snapshot;
+      }
       case 'register': {
         const at = g.instances.get(call.instance);
         if (at !== undefined) throw new RunnelError('CONSUMER_INSTANCE_EXISTS', `name: consumer instance "${call.instance}" already exists in group "${call.group}"`);
@@ -102,6 +149,7 @@ export class GroupCoordinator {
         return { nodeId: node };
       }
       case 'heartbeat': {
+        if (!g.classic.isEmpty) throw new RunnelError('INVALID_REQUEST', `group "${group}" has Kafka members: HTTP consumer instances cannot join it yet`);
         // After a coordinator failover the registry is rebuilt from heartbeats.
         if (!g.instances.has(call.hb.memberId)) g.instances.set(call.hb.memberId, call.hb.nodeId);
         try {
@@ -121,8 +169,9 @@ export class GroupCoordinator {
       case 'alterOffsets':
         // Kafka refuses this for a group with members (NON_EMPTY_GROUP): their positions would
         // silently disagree with the new commits, and their next commit would undo the reset.
-        if (!g.state.isEmpty) {
-          throw new RunnelError('NON_EMPTY_GROUP', `group "${call.group}" has active members (${g.state.members().join(', ')}): stop its consumers (or wait for their session timeout) before resetting its offsets`);
+        if (!g.state.isEmpty || !g.classic.isEmpty) {
+          const members = [...g.state.members(), ...g.classic.memberIds()];
+          throw new RunnelError('NON_EMPTY_GROUP', `group "${call.group}" has active members (${members.join(', ')}): stop its consumers (or wait for their session timeout) before resetting its offsets`);
         }
         await this.append(call.group, g, call.offsets);
         return { ok: true };
@@ -139,7 +188,7 @@ export class GroupCoordinator {
   coordinatedGroups(): { group: string; members: number; offsets: ReadonlyMap<string, { offset: number }> }[] {
     return this.listLocal().flatMap((group) => {
       const g = this.groups.get(group);
-      return g === undefined ? [] : [{ group, members: g.state.members().length, offsets: g.offsets }];
+      return g === undefined ? [] : [{ group, members: g.state.members().length + g.classic.memberIds().length, offsets: g.offsets }];
     });
   }
 
@@ -173,15 +222,23 @@ export class GroupCoordinator {
     let l = this.loaded.get(p);
     if (l?.epoch !== r.leaderEpoch) {
       this.dropPartition(p, t.partitions.length);
-      l = { epoch: r.leaderEpoch, done: this.load(t.id, p, t.partitions.length, r.leaderEpoch > 0) };
-      this.loaded.set(p, l);
-      l.done.catch(() => this.loaded.delete(p));
+      const entry = { epoch: r.leaderEpoch, ready: false, done: this.load(t.id, p, t.partitions.length, r.leaderEpoch > 0) };
+      this.loaded.set(p, entry);
+      entry.done.then(
+        () => (entry.ready = true),
+        () => this.loaded.delete(p),
+      );
+      l = entry;
     }
-    await l.done;
+    // Kafka answers COORDINATOR_LOAD_IN_PROGRESS (retriable) while a new coordinator reads its offsets partition.
+    if (!l.ready) {
+      await Promise.race([l.done, new Promise((r) => setTimeout(r, LOAD_WAIT_MS))]);
+      if (!l.ready) throw new RunnelError('COORDINATOR_LOAD_IN_PROGRESS', `broker ${this.deps.brokerId} is loading offsets partition ${p} (group "${groupId}")`);
+    }
     let g = this.groups.get(groupId);
     if (g === undefined) {
       if (this.groups.size >= MAX_GROUPS) throw new RunnelError('INVALID_REQUEST', `this coordinator holds the maximum of ${MAX_GROUPS} groups`);
-      g = { state: new GroupState(groupId), offsets: new Map(), instances: new Map() };
+      g = this.newGroup(groupId, {});
       this.groups.set(groupId, g);
     }
     return g;
@@ -199,28 +256,110 @@ export class GroupCoordinator {
     const end = r.log.logEndOffset;
     let offset = r.log.logStartOffset;
     let n = 0;
+    const records = new Map<string, GroupRecord>();
+    const get = (id: string): Group => {
+      let g = this.groups.get(id);
+      if (g === undefined) {
+        g = this.newGroup(id, options);
+        this.groups.set(id, g);
+      }
+      return g;
+    };
     while (offset < end) {
-      const { records, nextOffset } = await r.log.read(offset, 4 * 1024 * 1024, end);
-      if (records.length === 0) break;
-      for (const { commit } of decodeOffsetCommits(records)) {
-        if (offsetsPartitionFor(commit.group, count) !== partition) continue;
-        let g = this.groups.get(commit.group);
-        if (g === undefined) {
-          g = { state: new GroupState(commit.group, options), offsets: new Map(), instances: new Map() };
-          this.groups.set(commit.group, g);
+      const { records: buf, nextOffset } = await r.log.read(offset, 4 * 1024 * 1024, end);
+      if (buf.length === 0) break;
+      for (const e of decodeOffsetsTopic(buf)) {
+        const id = e.kind === 'commit' ? e.commit.group : e.group;
+        if (offsetsPartitionFor(id, count) !== partition) continue;
+        switch (e.kind) {
+          case 'commit':
+            get(id).offsets.set(`${e.commit.topic}:${e.commit.partition}`, { offset: e.commit.offset, metadata: e.commit.metadata });
+            n++;
+            break;
+          case 'group':
+            records.set(id, e.record);
+            break;
+          case 'deleteGroup':
+            this.groups.delete(id);
+            records.delete(id);
+            break;
+          case 'deleteOffset':
+            this.groups.get(id)?.offsets.delete(`${e.topic}:${e.partition}`);
+            break;
         }
-        g.offsets.set(`${commit.topic}:${commit.partition}`, { offset: commit.offset, metadata: commit.metadata });
-        n++;
       }
       offset = nextOffset;
     }
-    this.deps.logger.info({ partition, commits: n, upTo: end }, 'loaded committed offsets: now coordinator for this offsets partition');
+    const now = Date.now();
+    for (const [id, record] of records) {
+      const g = get(id);
+      this.groups.set(id, { ...g, classic: ClassicGroup.fromRecord(id, record, this.deps.classic, now, (rec) => this.writeGroupRecord(id, rec)) });
+    }
+    this.deps.logger.info({ partition, commits: n, groups: records.size, upTo: end }, 'loaded committed offsets and groups: now coordinator for this offsets partition');
   }
 
   private dropPartition(p: number, count: number): void {
     if (!this.loaded.has(p)) return;
     this.loaded.delete(p);
-    for (const id of [...this.groups.keys()]) if (offsetsPartitionFor(id, count) === p) this.groups.delete(id);
+    for (const [id, g] of [...this.groups]) {
+      if (offsetsPartitionFor(id, count) !== p) continue;
+      g.classic.close('NOT_COORDINATOR');
+      this.groups.delete(id);
+    }
+  }
+
+  private newGroup(groupId: string, options: { holdGrantsUntilMs?: number }): Group {
+    return {
+      state: new GroupState(groupId, options),
+      classic: new ClassicGroup(groupId, this.deps.classic, (rec) => this.writeGroupRecord(groupId, rec)),
+      offsets: new Map(),
+      instances: new Map(),
+    };
+  }
+
+  /** Writes one record to the group's offsets partition (acks=all). */
+  private async writeEntry(groupId: string, entries: readonly { key: Buffer; value: Buffer }[]): Promise<void> {
+    const t = this.deps.image().topic(OFFSETS_TOPIC);
+    if (t === undefined) throw new RunnelError('NOT_COORDINATOR', 'the offsets topic is gone');
+    const p = offsetsPartitionFor(groupId, t.partitions.length);
+    const now = Date.now();
+    const batch = buildBatch(entries.map((e) => ({ ...e, headers: [], timestamp: now })));
+    await this.deps.partitions.produce({ topicId: t.id, partition: p, batch, acks: -1, timeoutMs: COMMIT_TIMEOUT_MS });
+  }
+
+  private async writeGroupRecord(groupId: string, record: GroupRecord): Promise<void> {
+    try {
+      await this.writeEntry(groupId, [encodeGroupRecord(groupId, record)]);
+    } catch (err) {
+      this.deps.logger.warn({ err, group: groupId, generation: record.generation }, 'writing the group record failed; its members rejoin');
+      throw err;
+    }
+  }
+
+  /** DeleteGroups: only a group without members; its committed offsets go with it (a tombstone in the offsets topic). */
+  private async deleteGroup(groupId: string, g: Group): Promise<'GROUP_ID_NOT_FOUND' | 'NON_EMPTY_GROUP' | null> {
+    if (!g.state.isEmpty || !g.classic.isEmpty) return 'NON_EMPTY_GROUP';
+    if (g.offsets.size === 0 && g.classic.generation === 0) {
+      this.groups.delete(groupId);
+      return 'GROUP_ID_NOT_FOUND';
+    }
+    await this.writeEntry(groupId, [encodeGroupDeletion(groupId)]);
+    g.classic.close('COORDINATOR_NOT_AVAILABLE');
+    this.groups.delete(groupId);
+    return null;
+  }
+
+  /** OffsetDelete: refused per partition while a member of the group subscribes to its topic. */
+  private async deleteOffsets(groupId: string, g: Group, partitions: readonly TopicPartition[]): Promise<{ error: 'GROUP_ID_NOT_FOUND' | 'NON_EMPTY_GROUP' | null; partitions: { topic: string; partition: number; error: 'GROUP_SUBSCRIBED_TO_TOPIC' | null }[] }> {
+    if (g.offsets.size === 0 && g.classic.isEmpty && g.state.isEmpty) return { error: 'GROUP_ID_NOT_FOUND', partitions: [] };
+    const subscribed = new Set<string>([...g.state.describe().members.flatMap((m) => m.topics)]);
+    const out = partitions.map((tp) => ({ topic: tp.topic, partition: tp.partition, error: subscribed.has(tp.topic) ? ('GROUP_SUBSCRIBED_TO_TOPIC' as const) : null }));
+    const gone = out.filter((o) => o.error === null && g.offsets.has(`${o.topic}:${o.partition}`));
+    if (gone.length > 0) {
+      await this.writeEntry(groupId, gone.map((o) => encodeOffsetDeletion(groupId, o.topic, o.partition)));
+      for (const o of gone) g.offsets.delete(`${o.topic}:${o.partition}`);
+    }
+    return { error: null, partitions: out };
   }
 
   private async commit(groupId: string, g: Group, memberId: string, offsets: readonly CommittedOffset[]): Promise<void> {
@@ -236,14 +375,10 @@ export class GroupCoordinator {
   /** Writes offset commits to the group's offsets partition (acks=all), then serves them. */
   private async append(groupId: string, g: Group, offsets: readonly CommittedOffset[]): Promise<void> {
     if (offsets.length === 0) return;
-    const t = this.deps.image().topic(OFFSETS_TOPIC);
-    if (t === undefined) throw new RunnelError('NOT_COORDINATOR', 'the offsets topic is gone');
-    const p = offsetsPartitionFor(groupId, t.partitions.length);
-    const now = Date.now();
-    const batch = buildBatch(
-      offsets.map((o) => ({ ...encodeOffsetCommit({ v: 1, group: groupId, topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata }), headers: [], timestamp: now })),
+    await this.writeEntry(
+      groupId,
+      offsets.map((o) => encodeOffsetCommit({ v: 1, group: groupId, topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata })),
     );
-    await this.deps.partitions.produce({ topicId: t.id, partition: p, batch, acks: -1, timeoutMs: COMMIT_TIMEOUT_MS });
     for (const o of offsets) g.offsets.set(tpKey(o), { offset: o.offset, metadata: o.metadata });
   }
 
@@ -254,8 +389,13 @@ export class GroupCoordinator {
     const local = new Set(this.listLocal());
     for (const [id, g] of this.groups) {
       if (!local.has(id)) continue;
+      g.classic.tick(now);
       const gone = g.state.expire(now);
       if (gone.length > 0) this.deps.logger.info({ group: id, members: gone }, 'consumer instances expired: session timeout');
     }
   }
+}
+
+function joinRefused(memberId: string): { error: GroupProtocolError; generation: number; protocolType: null; protocolName: null; leader: string; memberId: string; members: [] } {
+  return { error: 'INCONSISTENT_GROUP_PROTOCOL', generation: -1, protocolType: null, protocolName: null, leader: '', memberId, members: [] };
 }

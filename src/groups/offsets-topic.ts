@@ -1,4 +1,5 @@
 import { batches, decodeRecords } from '../../storage/record-batch.ts';
+import type { GroupRecord } from './classic-group.ts';
 
 /** The internal topic holding committed offsets (Kafka's __consumer_offsets). */
 export const OFFSETS_TOPIC = '__consumer_offsets';
@@ -35,17 +36,79 @@ export function encodeOffsetCommit(r: OffsetCommitRecord): { key: Buffer; value:
   return { key: Buffer.from(`${r.group}\u0000${r.topic}\u0000${r.partition}`), value: Buffer.from(JSON.stringify(r)) };
 }
 
-/** Every offset commit in a run of batches read from the offsets topic, in log order. */
-export function decodeOffsetCommits(buf: Buffer): { offset: number; commit: OffsetCommitRecord }[] {
-  const out: { offset: number; commit: OffsetCommitRecord }[] = [];
+/** A group's membership as of its last completed rebalance (Kafka's GroupMetadataValue); members' bytes as base64. */
+interface GroupRecordValue {
+  readonly v: 2;
+  readonly kind: 'group';
+  readonly group: string;
+  readonly record: GroupRecord;
+}
+
+/** A deleted group (DeleteGroups) or one deleted committed offset (OffsetDelete): Kafka writes tombstones. */
+interface DeletionValue {
+  readonly v: 2;
+  readonly kind: 'deleteGroup' | 'deleteOffset';
+  readonly group: string;
+  readonly topic?: string;
+  readonly partition?: number;
+}
+
+/** One entry of the offsets topic, decoded. */
+export type OffsetsTopicEntry =
+  | { readonly kind: 'commit'; readonly commit: OffsetCommitRecord }
+  | { readonly kind: 'group'; readonly group: string; readonly record: GroupRecord }
+  | { readonly kind: 'deleteGroup'; readonly group: string }
+  | { readonly kind: 'deleteOffset'; readonly group: string; readonly topic: string; readonly partition: number };
+
+export function encodeGroupRecord(group: string, record: GroupRecord): { key: Buffer; value: Buffer } {
+  const members = record.members.map((m) => ({ ...m, subscription: Buffer.from(m.subscription).toString('base64'), assignment: Buffer.from(m.assignment).toString('base64') }));
+  return { key: Buffer.from(`${group}\u0000`), value: Buffer.from(JSON.stringify({ v: 2, kind: 'group', group, record: { ...record, members } })) };
+}
+
+export function encodeGroupDeletion(group: string): { key: Buffer; value: Buffer } {
+  const v: DeletionValue = { v: 2, kind: 'deleteGroup', group };
+  return { key: Buffer.from(`${group}\u0000`), value: Buffer.from(JSON.stringify(v)) };
+}
+
+export function encodeOffsetDeletion(group: string, topic: string, partition: number): { key: Buffer; value: Buffer } {
+  const v: DeletionValue = { v: 2, kind: 'deleteOffset', group, topic, partition };
+  return { key: Buffer.from(`${group}\u0000${topic}\u0000${partition}`), value: Buffer.from(JSON.stringify(v)) };
+}
+
+/** Every entry in a run of batches read from the offsets topic, in log order; unknown or malformed values are skipped. */
+export function decodeOffsetsTopic(buf: Buffer): OffsetsTopicEntry[] {
+  const out: OffsetsTopicEntry[] = [];
   for (const { at } of batches(buf)) {
     for (const rec of decodeRecords(buf, at)) {
       if (rec.value === null) continue;
-      const v = JSON.parse(rec.value.toString('utf8')) as Partial<OffsetCommitRecord>;
-      if (v.v === 1 && typeof v.group === 'string' && typeof v.topic === 'string' && typeof v.partition === 'number' && typeof v.offset === 'number') {
-        out.push({ offset: rec.offset, commit: { v: 1, group: v.group, topic: v.topic, partition: v.partition, offset: v.offset, metadata: v.metadata ?? '' } });
-      }
+      const entry = decodeEntry(JSON.parse(rec.value.toString('utf8')) as Record<string, unknown>);
+      if (entry !== undefined) out.push(entry);
     }
   }
   return out;
+}
+
+function decodeEntry(v: Record<string, unknown>): OffsetsTopicEntry | undefined {
+  const group = v['group'];
+  if (typeof group !== 'string') return undefined;
+  if (v['v'] === 1) {
+    const { topic, partition, offset, metadata } = v;
+    if (typeof topic !== 'string' || typeof partition !== 'number' || typeof offset !== 'number') return undefined;
+    return { kind: 'commit', commit: { v: 1, group, topic, partition, offset, metadata: typeof metadata === 'string' ? metadata : '' } };
+  }
+  if (v['v'] !== 2) return undefined;
+  switch (v['kind']) {
+    case 'group': {
+      const r = (v as unknown as GroupRecordValue).record as unknown as Omit<GroupRecord, 'members'> & { members: (Omit<GroupRecord['members'][number], 'subscription' | 'assignment'> & { subscription: string; assignment: string })[] };
+      return { kind: 'group', group, record: { ...r, members: r.members.map((m) => ({ ...m, subscription: Buffer.from(m.subscription, 'base64'), assignment: Buffer.from(m.assignment, 'base64') })) } };
+    }
+    case 'deleteGroup':
+      return { kind: 'deleteGroup', group };
+    case 'deleteOffset': {
+      const { topic, partition } = v;
+      return typeof topic === 'string' && typeof partition === 'number' ? { kind: 'deleteOffset', group, topic, partition } : undefined;
+    }
+    default:
+      return undefined;
+  }
 }

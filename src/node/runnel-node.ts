@@ -20,6 +20,7 @@ import { RunnelError } from '../errors.ts';
 import { GroupAdmin } from '../groups/group-admin.ts';
 import { GroupClient } from '../groups/group-client.ts';
 import { GroupCoordinator } from '../groups/group-coordinator.ts';
+import { MAX_MEMBERS } from '../groups/group-state.ts';
 import { buildHttpApp } from '../http/app.ts';
 import { kafkaApiTable } from '../kafka/kafka-apis.ts';
 import { KafkaListener } from '../kafka/kafka-listener.ts';
@@ -185,7 +186,10 @@ export class RunnelNode {
 
     // Groups: the coordinator of the groups whose offsets partitions this node leads, and the way to any group's coordinator.
     const groupLog = componentLogger(root, 'groups');
-    const coordinator = (this.groupCoordinator = new GroupCoordinator({ brokerId: nodeId, image, replicas: rm, partitions, takeoverHoldMs: config.groups.sessionTimeoutMs, logger: groupLog }));
+    const coordinator = (this.groupCoordinator = new GroupCoordinator({ brokerId: nodeId, image, replicas: rm, partitions, takeoverHoldMs: config.groups.sessionTimeoutMs,
+      classic: { minSessionTimeoutMs: config.groups.minSessionTimeoutMs, maxSessionTimeoutMs: config.groups.maxSessionTimeoutMs, initialRebalanceDelayMs: config.groups.initialRebalanceDelayMs, maxSize: MAX_MEMBERS },
+      logger: groupLog,
+    }));
     registerStateGauges(
       this.metrics.registry,
       {

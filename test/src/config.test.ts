@@ -52,7 +52,7 @@ describe('cluster.yaml', () => {
       heartbeatTicks: 2,
     });
     expect(cfg.broker).toEqual({ heartbeatIntervalMs: 500, sessionTimeoutMs: 6000, replicaLagTimeMaxMs: 10_000, produceInflightBytesMax: 67_108_864, controlledShutdownTimeoutMs: 5000, controlledShutdownNoControllerMs: 2000, leaderRebalanceIntervalMs: 30_000 });
-    expect(cfg.groups).toEqual({ sessionTimeoutMs: 10_000, offsetsTopicPartitions: 10 });
+    expect(cfg.groups).toEqual({ sessionTimeoutMs: 10_000, initialRebalanceDelayMs: 3000, minSessionTimeoutMs: 6000, maxSessionTimeoutMs: 1_800_000, offsetsTopicPartitions: 10 });
     expect(cfg.log).toEqual({
       segmentBytes: 1_073_741_824,
       retentionMs: 604_800_000,

@@ -3,7 +3,7 @@ import { FETCH_RPC } from '../../src/broker/fetch-rpc.ts';
 import { CONSUME_RPC, END_OFFSET_FOR_EPOCH_RPC, OFFSET_FOR_TIMESTAMP_RPC, OFFSETS_RPC, PRODUCE_RPC } from '../../src/broker/partition-client.ts';
 import { retryUntil } from '../../src/deadline.ts';
 import { RunnelError } from '../../src/errors.ts';
-import { GROUP_RPC, parseGroupSnapshot, parseHeartbeatAnswer } from '../../src/groups/group-calls.ts';
+import { GROUP_RPC, parseGroupSnapshot, parseHeartbeatAnswer, parseJoinAnswer, parseSyncAnswer } from '../../src/groups/group-calls.ts';
 import { CONSUMER_RPC } from '../../src/http/consumers/instance-ops.ts';
 import { CONTROLLER_RPC, parseTopicState } from '../../src/metadata/controller-calls.ts';
 import { QUORUM_STATUS_RPC } from '../../src/metadata/quorum-status.ts';
@@ -16,6 +16,11 @@ function overTheWire(value: unknown): unknown {
 }
 
 const tp = { topic: 'orders', partition: 2 };
+
+const JOIN = {
+  group: 'g',
+  join: { group: 'g', memberId: '', groupInstanceId: null, clientId: 'rest-c1', clientHost: '/127.0.0.1', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, protocolType: 'consumer', protocols: [{ name: 'range', metadata: new Uint8Array([0, 0, 0, 1]) }], requireKnownMemberId: true, proposedMemberId: 'c1' },
+};
 
 /** One request per method as its caller sends it, and one answer as its handler gives it. */
 const CASES = [
@@ -36,12 +41,26 @@ const CASES = [
   { m: QUORUM_STATUS_RPC, req: null, res: { leaderId: 1, term: 4, commitIndex: 9, voters: [{ nodeId: 1, matchIndex: 9, lastContactMs: null }] } },
   { m: OFFSET_FOR_TIMESTAMP_RPC, req: { topicId: 't1', partition: 1, timestamp: -3, currentLeaderEpoch: -1 }, res: { offset: 3, timestamp: 1_700_000_000_000, leaderEpoch: 5 } },
   { m: END_OFFSET_FOR_EPOCH_RPC, req: { topicId: 't1', partition: 1, leaderEpoch: 4, currentLeaderEpoch: 6 }, res: { epoch: -1, endOffset: -1 } },
+  {
+    m: GROUP_RPC,
+    req: { op: 'join', ...JOIN },
+    res: { error: null, generation: 1, protocolType: 'consumer', protocolName: 'range', leader: 'c1', memberId: 'c1', members: [] },
+  },
+  { m: GROUP_RPC, req: { op: 'sync', group: 'g', sync: { group: 'g', memberId: 'c1', groupInstanceId: 'i-1', generation: 1, protocolType: null, protocolName: 'range', assignments: [{ memberId: 'c1', assignment: new Uint8Array([7]) }] } }, res: { ok: true } },
+  { m: GROUP_RPC, req: { op: 'memberCommit', group: 'g', member: { memberId: 'c1', groupInstanceId: null, generation: 3 }, offsets: [{ ...tp, offset: 5, metadata: '' }] }, res: { error: 'ILLEGAL_GENERATION' } },
 ] as const;
 
 describe('inter-node rpc methods', () => {
   it.each(CASES.map((c) => [`${c.m.name} ${JSON.stringify(c.req).slice(0, 40)}`, c] as const))('%s: request and answer pass their checks unchanged after the wire', (_name, c) => {
     expect(c.m.parseRequest(overTheWire(c.req))).toEqual(overTheWire(c.req));
     expect(c.m.parseResponse(overTheWire(c.res))).toEqual(overTheWire(c.res));
+  });
+
+  it('the classic join and sync answers pass their checks unchanged after the wire', () => {
+    const join = { error: 'MEMBER_ID_REQUIRED', generation: -1, protocolType: 'consumer', protocolName: null, leader: '', memberId: 'c1', members: [{ memberId: 'c1', groupInstanceId: null, metadata: new Uint8Array([0, 1]) }] };
+    expect(parseJoinAnswer(overTheWire(join))).toEqual(overTheWire(join));
+    const sync = { error: null, protocolType: 'consumer', protocolName: 'range', assignment: new Uint8Array([0, 0, 1]) };
+    expect(parseSyncAnswer(overTheWire(sync))).toEqual(overTheWire(sync));
   });
 
   it.each([
@@ -52,12 +71,15 @@ describe('inter-node rpc methods', () => {
     ['produce with a string batch', () => PRODUCE_RPC.parseRequest({ topicId: 't', partition: 0, batch: 'x', acks: 1, timeoutMs: 1 }), 'batch: must be bytes'],
     ['fetch with a partition missing its epoch', () => FETCH_RPC.parseRequest({ ...CASES[3].req, partitions: [{ topicId: 't', partition: 0, fetchOffset: 0, lastFetchedEpoch: -1 }] }), 'leaderEpoch: must be an integer'],
     ['a group call of an unknown op', () => GROUP_RPC.parseRequest({ op: 'explode', group: 'g' }), 'op: unknown group call explode'],
+    ['a join routed to another group than it names', () => GROUP_RPC.parseRequest({ op: 'join', group: 'other', join: { ...JOIN.join } }), 'join.group: must be the group the call is routed to'],
     ['a heartbeat with a strange strategy', () => GROUP_RPC.parseRequest({ op: 'heartbeat', group: 'g', hb: { ...CASES[4].req.hb, strategy: 'sticky' } }), 'strategy: must be "range" or "roundrobin"'],
     ['a controller call of an unknown method', () => CONTROLLER_RPC.parseRequest({ method: 'format' }), 'method: unknown controller method format'],
     ['createTopic with a numeric config', () => CONTROLLER_RPC.parseRequest({ method: 'createTopic', name: 'x', configs: { 'retention.ms': 5 } }), 'configs.retention.ms: must be a string'],
     ['alterPartition with a non-integer ISR', () => CONTROLLER_RPC.parseRequest({ ...CASES[7].req, isr: [1, 'two'] }), 'isr: must be a list of integers'],
     ['a consumer op seeking to the middle', () => CONSUMER_RPC.parseRequest({ group: 'g', instance: 'i', op: { op: 'seekTo', where: 'middle', partitions: [] } }), 'where: must be "beginning" or "end"'],
     ['a quorum status without a term', () => QUORUM_STATUS_RPC.parseResponse({ leaderId: null, commitIndex: 0, voters: [] }), 'term: must be an integer'],
+    ['a join answer with an error Kafka does not have', () => parseJoinAnswer({ error: 'OOPS', generation: 1, protocolType: null, protocolName: null, leader: '', memberId: 'm', members: [] }), 'error: must be a group protocol error name or null'],
+    ['a sync answer whose assignment is not bytes', () => parseSyncAnswer({ error: null, protocolType: 'consumer', protocolName: 'range', assignment: 'AAEC' }), 'assignment: must be bytes'],
     ['a heartbeat answer without settled', () => parseHeartbeatAnswer({ generation: 1, allowed: [], target: [] }), 'settled: must be a boolean'],
     ['a group description in an unknown state', () => parseGroupSnapshot({ state: 'Dead', generation: 0, protocol: null, members: [], offsets: [] }), 'state: must be a group phase'],
     ['a topic whose partition has no leader field', () => parseTopicState({ id: 'x', name: 'o', configs: {}, partitions: [{ partition: 0, replicas: [1], isr: [1], leaderEpoch: 0, partitionEpoch: 0 }] }), 'leader: must be an integer'],

@@ -56,7 +56,8 @@ export interface FieldSpec {
 export interface MessageSpec {
   readonly name: string;
   readonly apiKey: number | undefined;
-  readonly type: 'request' | 'response' | 'header';
+  /** 'data': a structure carried inside other messages (ConsumerProtocolSubscription), no API key. */
+  readonly type: 'request' | 'response' | 'header' | 'data';
   readonly validVersions: VersionRange;
   readonly flexibleVersions: VersionRange;
   readonly fields: readonly FieldSpec[];
@@ -129,7 +130,7 @@ export function stripCommentLines(text: string): string {
 export function parseMessageSpec(text: string, where: string): MessageSpec {
   const raw = JSON.parse(stripCommentLines(text)) as Record<string, unknown>;
   const type = raw['type'];
-  if (type !== 'request' && type !== 'response' && type !== 'header') throw new Error(`${where}: unsupported message type ${String(type)}`);
+  if (type !== 'request' && type !== 'response' && type !== 'header' && type !== 'data') throw new Error(`${where}: unsupported message type ${String(type)}`);
   const name = optString(raw['name'], `${where}: name`) ?? where;
   const structs = new Map<string, readonly RawField[]>();
   const common = raw['commonStructs'];
