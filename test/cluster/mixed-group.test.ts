@@ -1,0 +1,102 @@
+import { Kafka, logLevel } from 'kafkajs';
+import type { Consumer } from 'kafkajs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pollUntil } from '../support/poll.ts';
+import { withCluster } from '../support/process-cluster.ts';
+import type { ProcessCluster } from '../support/process-cluster.ts';
+
+type TP = { topic: string; partition: number };
+interface GroupView {
+  state: string;
+  members: { consumer_id: string; client_id: string; assignments: TP[] }[];
+}
+
+// One classic group, two doors: the node is an HTTP instance's client (GroupMember), kafkajs is
+// its own. Each leads once: kafkajs must read the assignment bytes the node's leader writes, and
+// the node those kafkajs's leader writes.
+describe('a group of a kafkajs consumer and an HTTP consumer instance', () => {
+  let c!: ProcessCluster;
+  withCluster((cluster) => (c = cluster));
+  const consumers: Consumer[] = [];
+  afterEach(async () => {
+    for (const k of consumers.splice(0)) await k.disconnect();
+  });
+
+  const ok = async (node: number, method: string, path: string, body?: unknown): Promise<unknown> => {
+    const r = await c.http(node, method, path, body);
+    if (r.status >= 300) throw new Error(`${method} ${path} on node ${node}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  const produce = async (t: string, partitions: number, perPartition: number): Promise<void> => {
+    for (let p = 0; p < partitions; p++) await ok(2, 'POST', `/topics/${t}/partitions/${p}`, { records: Array.from({ length: perPartition }, (_, i) => ({ value: `${t}-${p}-${i}` })) });
+  };
+  const httpMember = async (node: number, group: string, name: string, t: string): Promise<string> => {
+    const base = `/consumers/${group}/instances/${name}`;
+    await ok(node, 'POST', `/consumers/${group}`, { name, format: 'json', 'auto.offset.reset': 'earliest', 'auto.commit.enable': 'false', 'consumer.session.timeout.ms': '10000' });
+    await ok(node, 'POST', `${base}/subscription`, { topics: [t] });
+    return base;
+  };
+  /** A kafkajs member reading `t` from the beginning: what it was assigned (per GROUP_JOIN) and what it read. */
+  const kafkajsMember = async (group: string, t: string): Promise<{ joins: { leader: boolean; protocol: string; partitions: number[] }[]; read: string[] }> => {
+    const kafka = new Kafka({ clientId: 'mixed-kjs', brokers: [`127.0.0.1:${c.kafkaPorts.get(1) ?? 0}`], logLevel: logLevel.NOTHING });
+    const consumer = kafka.consumer({ groupId: group, heartbeatInterval: 200, sessionTimeout: 10_000, rebalanceTimeout: 10_000 });
+    consumers.push(consumer);
+    const joins: { leader: boolean; protocol: string; partitions: number[] }[] = [];
+    const read: string[] = [];
+    consumer.on(consumer.events.GROUP_JOIN, (e) => joins.push({ leader: e.payload.isLeader, protocol: e.payload.groupProtocol, partitions: [...(e.payload.memberAssignment[t] ?? [])].sort() }));
+    await consumer.connect();
+    await consumer.subscribe({ topics: [t], fromBeginning: true });
+    // Values were produced as JSON over HTTP: the same bytes kafkajs reads.
+    await consumer.run({ eachMessage: ({ message }) => Promise.resolve(void read.push(JSON.parse(message.value?.toString() ?? 'null') as string)) });
+    return { joins, read };
+  };
+  const assigned = async (node: number, base: string): Promise<number[]> => ((await ok(node, 'GET', `${base}/assignments`)) as { partitions: TP[] }).partitions.map((p) => p.partition).sort();
+
+  async function splitAndReadOnce(group: string, t: string, httpFirst: boolean): Promise<void> {
+    await ok(1, 'POST', c.v3('/topics'), { topic_name: t, partitions_count: 3, replication_factor: 3 });
+    let base = '';
+    let k: Awaited<ReturnType<typeof kafkajsMember>> | undefined;
+    if (httpFirst) {
+      base = await httpMember(2, group, 'h1', t);
+      expect(await ok(2, 'GET', `${base}/records?timeout=1000`)).toEqual([]); // settles alone: the leader
+      k = await kafkajsMember(group, t);
+    } else {
+      k = await kafkajsMember(group, t);
+      await pollUntil('kafkajs to join alone', () => k?.joins.length === 1, 20_000);
+      base = await httpMember(2, group, 'h1', t);
+    }
+    const kj = k;
+    // The HTTP member reads on every poll; both settle in one generation that splits 3 partitions.
+    await pollUntil('a split of the three partitions', async () => {
+      await ok(2, 'GET', `${base}/records?timeout=200`);
+      const last = kj.joins.at(-1);
+      const mine = await assigned(2, base);
+      return last !== undefined && last.partitions.length + mine.length === 3 && mine.length > 0 && last.partitions.length > 0;
+    }, 30_000, 50);
+    const last = kj.joins.at(-1);
+    expect(last).toMatchObject({ protocol: 'RoundRobinAssigner', leader: !httpFirst });
+    // Kafka's round robin over member ids sorted: "h1" before "mixed-kjs-<uuid>".
+    expect(await assigned(2, base)).toEqual([0, 2]);
+    expect(last?.partitions).toEqual([1]);
+    const view = (await ok(3, 'GET', c.v3(`/consumer-groups/${group}`))) as GroupView;
+    expect(view.members.map((m) => [m.consumer_id === 'h1' ? 'h1' : m.client_id, m.assignments.map((a) => a.partition).sort()]).sort()).toEqual([
+      ['h1', [0, 2]],
+      ['mixed-kjs', [1]],
+    ]);
+
+    // Between them they read every record once: the HTTP member partitions 0 and 2, kafkajs 1.
+    await produce(t, 3, 4);
+    const httpRead: { value: unknown }[] = [];
+    await pollUntil('all 12 records read', async () => {
+      httpRead.push(...((await ok(2, 'GET', `${base}/records?timeout=200`)) as { value: unknown }[]));
+      return httpRead.length + kj.read.length >= 12;
+    }, 30_000, 10);
+    expect(httpRead.map((r) => r.value).sort()).toEqual([0, 2].flatMap((p) => [0, 1, 2, 3].map((i) => `${t}-${p}-${i}`)));
+    expect([...kj.read].sort()).toEqual([0, 1, 2, 3].map((i) => `${t}-1-${i}`));
+    await ok(2, 'DELETE', base);
+  }
+
+  it('with the HTTP instance as leader (its node assigns RoundRobinAssigner for kafkajs)', () => splitAndReadOnce('g-mixed-http', 'mixed-a', true), 90_000);
+
+  it('with kafkajs as leader (the node reads the assignment kafkajs wrote)', () => splitAndReadOnce('g-mixed-kjs', 'mixed-b', false), 90_000);
+});
