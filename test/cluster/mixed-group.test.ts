@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Consumer } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,10 +13,10 @@ interface GroupView {
   members: { consumer_id: string; client_id: string; assignments: TP[] }[];
 }
 
-// One classic group, two doors: the node is an HTTP instance's client (GroupMember), kafkajs is
-// its own. Each leads once: kafkajs must read the assignment bytes the node's leader writes, and
-// the node those kafkajs's leader writes.
-describe('a group of a kafkajs consumer and an HTTP consumer instance', () => {
+// One classic group, two doors: the node is an HTTP instance's client (GroupMember), kafkajs and
+// librdkafka (kcat -G) are their own. Each leads once: the client must read the assignment bytes
+// the node's leader writes, and the node those the client's leader writes.
+describe('one classic group of an HTTP consumer instance and a Kafka client', () => {
   let c!: ProcessCluster;
   withCluster((cluster) => (c = cluster));
   const consumers: Consumer[] = [];
@@ -96,7 +98,64 @@ describe('a group of a kafkajs consumer and an HTTP consumer instance', () => {
     await ok(2, 'DELETE', base);
   }
 
-  it('with the HTTP instance as leader (its node assigns RoundRobinAssigner for kafkajs)', () => splitAndReadOnce('g-mixed-http', 'mixed-a', true), 90_000);
+  it('kafkajs: with the HTTP instance as leader (its node assigns RoundRobinAssigner for kafkajs)', () => splitAndReadOnce('g-mixed-http', 'mixed-a', true), 90_000);
 
-  it('with kafkajs as leader (the node reads the assignment kafkajs wrote)', () => splitAndReadOnce('g-mixed-kjs', 'mixed-b', false), 90_000);
+  it('kafkajs: as leader (the node reads the assignment kafkajs wrote)', () => splitAndReadOnce('g-mixed-kjs', 'mixed-b', false), 90_000);
+
+  describe('and kcat -G (librdkafka: range, roundrobin)', () => {
+    const kcats: ChildProcess[] = [];
+    afterEach(() => {
+      for (const p of kcats.splice(0)) p.kill('SIGKILL');
+    });
+    /** A kcat balanced consumer of `t`: the lines it printed ("partition value"). */
+    const kcatMember = (group: string, t: string): string[] => {
+      const lines: string[] = [];
+      const p = spawn('kcat', ['-b', `127.0.0.1:${c.kafkaPorts.get(3) ?? 0}`, '-G', group, '-f', '%p %s\\n', '-X', 'auto.offset.reset=earliest', '-X', 'heartbeat.interval.ms=200', '-X', 'session.timeout.ms=10000', '-X', 'max.poll.interval.ms=10000', '-q', '-u', t], { stdio: ['ignore', 'pipe', 'ignore'] });
+      kcats.push(p);
+      let buffered = '';
+      p.stdout?.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        const parts = buffered.split('\n');
+        buffered = parts.pop() ?? '';
+        lines.push(...parts.filter((l) => l !== ''));
+      });
+      return lines;
+    };
+    const members = async (group: string): Promise<[string, number[]][]> =>
+      ((await ok(1, 'GET', c.v3(`/consumer-groups/${group}`))) as GroupView).members.map((m): [string, number[]] => [m.consumer_id === 'h1' ? 'h1' : m.client_id, m.assignments.map((a) => a.partition).sort()]).sort();
+
+    async function rangeSplit(group: string, t: string, httpFirst: boolean): Promise<void> {
+      await ok(1, 'POST', c.v3('/topics'), { topic_name: t, partitions_count: 3, replication_factor: 3 });
+      let base = '';
+      let lines: string[] = [];
+      if (httpFirst) {
+        base = await httpMember(2, group, 'h1', t);
+        expect(await ok(2, 'GET', `${base}/records?timeout=1000`)).toEqual([]);
+        lines = kcatMember(group, t);
+      } else {
+        lines = kcatMember(group, t);
+        await pollUntil('kcat alone in the group', async () => JSON.stringify(await members(group)) === JSON.stringify([['rdkafka', [0, 1, 2]]]), 30_000, 100);
+        base = await httpMember(2, group, 'h1', t);
+      }
+      // Kafka's range over member ids sorted: "h1" before "rdkafka-<uuid>".
+      await pollUntil('a range split', async () => {
+        await ok(2, 'GET', `${base}/records?timeout=200`);
+        return JSON.stringify(await members(group)) === JSON.stringify([['h1', [0, 1]], ['rdkafka', [2]]]);
+      }, 30_000, 50);
+      await pollUntil('the HTTP member to read its split', async () => JSON.stringify(await assigned(2, base)) === JSON.stringify([0, 1]), 10_000);
+      await produce(t, 3, 4);
+      const httpRead: { value: unknown }[] = [];
+      await pollUntil('all 12 records read', async () => {
+        httpRead.push(...((await ok(2, 'GET', `${base}/records?timeout=200`)) as { value: unknown }[]));
+        return httpRead.length + lines.length >= 12;
+      }, 30_000, 10);
+      expect(httpRead.map((r) => r.value).sort()).toEqual([0, 1].flatMap((p) => [0, 1, 2, 3].map((i) => `${t}-${p}-${i}`)));
+      expect([...lines].sort()).toEqual([0, 1, 2, 3].map((i) => `2 "${t}-2-${i}"`));
+      await ok(2, 'DELETE', base);
+    }
+
+    it('with the HTTP instance as leader (range, assigned by the node for librdkafka)', () => rangeSplit('g-rd-http', 'mixed-c', true), 90_000);
+
+    it('with kcat as leader (the node reads the assignment librdkafka wrote)', () => rangeSplit('g-rd-kcat', 'mixed-d', false), 90_000);
+  });
 });
