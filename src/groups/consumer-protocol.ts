@@ -79,14 +79,15 @@ function decode(spec: MessageSpec, bytes: Uint8Array, what: string): Record<stri
 
 /**
  * The subscription at the lowest version that carries every field given: v0 for topics and
- * userData alone, v1 with owned partitions, v2 with a generation, v3 with a rack. userData null
- * is written as empty bytes, as librdkafka does (old brokers and clients cannot read null bytes).
+ * userData alone, v1 with owned partitions (also an empty list: a cooperative leader needs the
+ * field), v2 with a generation, v3 with a rack. userData null is written as empty bytes, as
+ * librdkafka does (old brokers and clients cannot read null bytes).
  */
 export function encodeSubscription(s: Partial<ConsumerSubscription> & { readonly topics: readonly string[] }): Buffer {
   const owned = s.ownedPartitions ?? [];
   const generationId = s.generationId ?? -1;
   const rackId = s.rackId ?? null;
-  const version = rackId !== null ? 3 : generationId !== -1 ? 2 : owned.length > 0 ? 1 : 0;
+  const version = rackId !== null ? 3 : generationId !== -1 ? 2 : s.ownedPartitions !== undefined ? 1 : 0;
   return encode(loadSpecs().subscription, version, {
     topics: [...s.topics],
     userData: s.userData ?? Buffer.alloc(0),

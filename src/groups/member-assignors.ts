@@ -30,10 +30,17 @@ export function isHttpMemberProtocol(name: string | null): name is HttpMemberPro
   return name !== null && (HTTP_MEMBER_PROTOCOLS as readonly string[]).includes(name);
 }
 
-/** JoinGroup's protocols for a member subscribed to `topics`: one v0 subscription under every name. */
+/**
+ * JoinGroup's protocols for a member subscribed to `topics`: a v0 subscription under the eager
+ * names; under cooperative-sticky a v1 one with no owned partitions (the member gave them all up
+ * before joining), as a cooperative leader reads owned partitions from every member: librdkafka's
+ * stops (no SyncGroup) on a v0 subscription that lacks them.
+ */
 export function memberProtocols(topics: readonly string[]): ProtocolMetadata[] {
-  const metadata = encodeSubscription({ topics: normaliseTopics(topics) });
-  return HTTP_MEMBER_PROTOCOLS.map((name) => ({ name, metadata }));
+  const sorted = normaliseTopics(topics);
+  const eager = encodeSubscription({ topics: sorted });
+  const cooperative = encodeSubscription({ topics: sorted, ownedPartitions: [] });
+  return HTTP_MEMBER_PROTOCOLS.map((name) => ({ name, metadata: name === 'cooperative-sticky' ? cooperative : eager }));
 }
 
 /** Partition counts of the topics that exist (a missing topic is left out or counted 0). */

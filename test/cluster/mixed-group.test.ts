@@ -102,15 +102,16 @@ describe('one classic group of an HTTP consumer instance and a Kafka client', ()
 
   it('kafkajs: as leader (the node reads the assignment kafkajs wrote)', () => splitAndReadOnce('g-mixed-kjs', 'mixed-b', false), 90_000);
 
-  describe('and kcat -G (librdkafka: range, roundrobin)', () => {
+  describe('kcat -G (librdkafka)', () => {
     const kcats: ChildProcess[] = [];
     afterEach(() => {
       for (const p of kcats.splice(0)) p.kill('SIGKILL');
     });
     /** A kcat balanced consumer of `t`: the lines it printed ("partition value"). */
-    const kcatMember = (group: string, t: string): string[] => {
+    const kcatMember = (group: string, t: string, strategy: string): string[] => {
       const lines: string[] = [];
-      const p = spawn('kcat', ['-b', `127.0.0.1:${c.kafkaPorts.get(3) ?? 0}`, '-G', group, '-f', '%p %s\\n', '-X', 'auto.offset.reset=earliest', '-X', 'heartbeat.interval.ms=200', '-X', 'session.timeout.ms=10000', '-X', 'max.poll.interval.ms=10000', '-q', '-u', t], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const conf = ['auto.offset.reset=earliest', 'heartbeat.interval.ms=200', 'session.timeout.ms=10000', 'max.poll.interval.ms=10000', `partition.assignment.strategy=${strategy}`];
+      const p = spawn('kcat', ['-b', `127.0.0.1:${c.kafkaPorts.get(3) ?? 0}`, '-G', group, '-f', '%p %s\\n', ...conf.flatMap((x) => ['-X', x]), '-q', '-u', t], { stdio: ['ignore', 'pipe', 'ignore'] });
       kcats.push(p);
       let buffered = '';
       p.stdout?.on('data', (chunk: Buffer) => {
@@ -121,41 +122,54 @@ describe('one classic group of an HTTP consumer instance and a Kafka client', ()
       });
       return lines;
     };
-    const members = async (group: string): Promise<[string, number[]][]> =>
-      ((await ok(1, 'GET', c.v3(`/consumer-groups/${group}`))) as GroupView).members.map((m): [string, number[]] => [m.consumer_id === 'h1' ? 'h1' : m.client_id, m.assignments.map((a) => a.partition).sort()]).sort();
+    /** [member ("h1" or its client id), its partitions] sorted, and the group's protocol. */
+    const split = async (group: string): Promise<{ members: [string, number[]][]; protocol: string }> => {
+      const v = (await ok(1, 'GET', c.v3(`/consumer-groups/${group}`))) as GroupView & { partition_assignor: string };
+      return { members: v.members.map((m): [string, number[]] => [m.consumer_id === 'h1' ? 'h1' : m.client_id, m.assignments.map((a) => a.partition).sort()]).sort(), protocol: v.partition_assignor };
+    };
 
-    async function rangeSplit(group: string, t: string, httpFirst: boolean): Promise<void> {
+    /** kcat and an HTTP instance over three partitions: `expected` split (or any split of 1 and 2), then every record read once. */
+    async function withKcat(group: string, t: string, strategy: string, httpFirst: boolean, expected?: [string, number[]][]): Promise<void> {
       await ok(1, 'POST', c.v3('/topics'), { topic_name: t, partitions_count: 3, replication_factor: 3 });
       let base = '';
       let lines: string[] = [];
       if (httpFirst) {
         base = await httpMember(2, group, 'h1', t);
         expect(await ok(2, 'GET', `${base}/records?timeout=1000`)).toEqual([]);
-        lines = kcatMember(group, t);
+        lines = kcatMember(group, t, strategy);
       } else {
-        lines = kcatMember(group, t);
-        await pollUntil('kcat alone in the group', async () => JSON.stringify(await members(group)) === JSON.stringify([['rdkafka', [0, 1, 2]]]), 30_000, 100);
+        lines = kcatMember(group, t, strategy);
+        await pollUntil('kcat alone in the group', async () => JSON.stringify((await split(group)).members) === JSON.stringify([['rdkafka', [0, 1, 2]]]), 30_000, 100);
         base = await httpMember(2, group, 'h1', t);
       }
-      // Kafka's range over member ids sorted: "h1" before "rdkafka-<uuid>".
-      await pollUntil('a range split', async () => {
+      const settled = await pollUntil(`a ${strategy} split`, async () => {
         await ok(2, 'GET', `${base}/records?timeout=200`);
-        return JSON.stringify(await members(group)) === JSON.stringify([['h1', [0, 1]], ['rdkafka', [2]]]);
+        const s = await split(group);
+        const all = s.members.flatMap(([, ps]) => ps).sort();
+        const fits = expected === undefined ? s.members.every(([, ps]) => ps.length > 0) : JSON.stringify(s.members) === JSON.stringify(expected);
+        return s.members.length === 2 && JSON.stringify(all) === '[0,1,2]' && s.protocol === strategy.split(',')[0] && fits ? s : undefined;
       }, 30_000, 50);
-      await pollUntil('the HTTP member to read its split', async () => JSON.stringify(await assigned(2, base)) === JSON.stringify([0, 1]), 10_000);
+      const mine = settled.members.find(([id]) => id === 'h1')?.[1] ?? [];
+      await pollUntil('the HTTP member to read its split', async () => JSON.stringify(await assigned(2, base)) === JSON.stringify(mine), 10_000);
       await produce(t, 3, 4);
       const httpRead: { value: unknown }[] = [];
       await pollUntil('all 12 records read', async () => {
         httpRead.push(...((await ok(2, 'GET', `${base}/records?timeout=200`)) as { value: unknown }[]));
         return httpRead.length + lines.length >= 12;
       }, 30_000, 10);
-      expect(httpRead.map((r) => r.value).sort()).toEqual([0, 1].flatMap((p) => [0, 1, 2, 3].map((i) => `${t}-${p}-${i}`)));
-      expect([...lines].sort()).toEqual([0, 1, 2, 3].map((i) => `2 "${t}-2-${i}"`));
+      const theirs = [0, 1, 2].filter((p) => !mine.includes(p));
+      expect(httpRead.map((r) => r.value).sort()).toEqual(mine.flatMap((p) => [0, 1, 2, 3].map((i) => `${t}-${p}-${i}`)));
+      expect([...lines].sort()).toEqual(theirs.flatMap((p) => [0, 1, 2, 3].map((i) => `${p} "${t}-${p}-${i}"`)));
       await ok(2, 'DELETE', base);
     }
 
-    it('with the HTTP instance as leader (range, assigned by the node for librdkafka)', () => rangeSplit('g-rd-http', 'mixed-c', true), 90_000);
+    // Kafka's range over member ids sorted: "h1" before "rdkafka-<uuid>".
+    it('default range,roundrobin, the HTTP instance leading: range, assigned by the node', () => withKcat('g-rd-http', 'mixed-c', 'range,roundrobin', true, [['h1', [0, 1]], ['rdkafka', [2]]]), 90_000);
 
-    it('with kcat as leader (the node reads the assignment librdkafka wrote)', () => rangeSplit('g-rd-kcat', 'mixed-d', false), 90_000);
+    it('default range,roundrobin, kcat leading: the node reads the range assignment librdkafka wrote', () => withKcat('g-rd-kcat', 'mixed-d', 'range,roundrobin', false, [['h1', [0, 1]], ['rdkafka', [2]]]), 90_000);
+
+    it('cooperative-sticky, the HTTP instance leading: the node assigns it (eager itself) for a cooperative member', () => withKcat('g-coop-http', 'mixed-e', 'cooperative-sticky', true, [['h1', [0, 2]], ['rdkafka', [1]]]), 90_000);
+
+    it('cooperative-sticky, kcat leading: librdkafka hands the eager HTTP member its share over two rounds', () => withKcat('g-coop-kcat', 'mixed-f', 'cooperative-sticky', false), 90_000);
   });
 });

@@ -69,6 +69,7 @@ describe('ConsumerProtocol subscription', () => {
       { topic: 'a', partition: 0 },
       { topic: 'b', partition: 1 },
     ]);
+    expect(encodeSubscription({ topics: ['a'], ownedPartitions: [] })).toEqual(Buffer.concat([i16(1), strings(['a']), bytes(Buffer.alloc(0)), tps([])]));
     expect(encodeSubscription({ topics: ['a'], generationId: 4 }).readInt16BE(0)).toBe(2);
     const v3 = encodeSubscription({ topics: ['a'], rackId: 'r1', userData: Buffer.from('u') });
     expect(v3.readInt16BE(0)).toBe(3);

@@ -35,11 +35,13 @@ function decoded(assignments: readonly { memberId: string; assignment: Uint8Arra
 }
 
 describe('member assignors (an HTTP member as its group leader)', () => {
-  it('advertises range, roundrobin, kafkajs RoundRobinAssigner and cooperative-sticky, in that order, with one v0 subscription', () => {
+  it('advertises range, roundrobin, kafkajs RoundRobinAssigner and cooperative-sticky, in that order: v0 subscriptions, v1 (no owned partitions) under cooperative-sticky', () => {
     const protocols = memberProtocols(['b', 'a', 'b']);
     expect(protocols.map((p) => p.name)).toEqual(['range', 'roundrobin', 'RoundRobinAssigner', 'cooperative-sticky']);
     expect(HTTP_MEMBER_PROTOCOLS).toEqual(['range', 'roundrobin', 'RoundRobinAssigner', 'cooperative-sticky']);
     for (const p of protocols) expect(decodeSubscription(p.metadata)).toMatchObject({ topics: ['a', 'b'], ownedPartitions: [] });
+    // librdkafka's cooperative leader needs the owned-partitions field (v1+), even empty.
+    expect(protocols.map((p) => Buffer.from(p.metadata).readInt16BE(0))).toEqual([0, 0, 0, 1]);
     // kafkajs advertises only RoundRobinAssigner; librdkafka's default is "range,roundrobin":
     // each shares with an HTTP member exactly the names below, so Kafka's vote agrees on them.
     const kafkajsName = PartitionAssigners.roundRobin({ cluster: {} as Cluster, groupId: 'g', logger: {} as never }).name;
