@@ -154,6 +154,10 @@ export class ClassicGroup {
     return this.members.has(memberId);
   }
 
+  clientIdOf(memberId: string): string | undefined {
+    return this.members.get(memberId)?.clientId;
+  }
+
   join(c: JoinGroupCall, nowMs: number): Promise<JoinGroupAnswer> {
     const fail = (error: GroupProtocolError, memberId = c.memberId): Promise<JoinGroupAnswer> => Promise.resolve(this.joinError(error, memberId));
     if (this.stateName === 'Dead') return fail('COORDINATOR_NOT_AVAILABLE');

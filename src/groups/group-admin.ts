@@ -2,7 +2,8 @@ import type { PartitionClient } from '../broker/partition-client.ts';
 import type { MetadataImage } from '../metadata/image.ts';
 import type { TopicPartition } from './assignor.ts';
 import type { GroupClient } from './group-client.ts';
-import type { GroupPhase } from './group-state.ts';
+import type { ClassicGroupState } from './classic-calls.ts';
+import { decodeAssignment } from './consumer-protocol.ts';
 import { OFFSETS_TOPIC, offsetsPartitionFor } from './offsets-topic.ts';
 
 /** Bound on each partition leader's answer when a description asks for end offsets. */
@@ -19,14 +20,24 @@ export interface GroupPartitionView {
   readonly lag: number | null;
 }
 
+/** One member, a Kafka client or an HTTP consumer instance (whose client id names the node it lives on). */
+export interface GroupMemberView {
+  readonly memberId: string;
+  readonly groupInstanceId: string | null;
+  readonly clientId: string;
+  readonly host: string;
+  /** Decoded from its assignment bytes when the group's protocol type is "consumer"; empty otherwise. */
+  readonly assignments: readonly TopicPartition[];
+}
+
 /** A consumer group as an operator sees it (Kafka's AdminClient.describeConsumerGroups plus offsets and lag). */
 export interface GroupView {
   readonly group: string;
-  readonly state: GroupPhase;
+  readonly state: ClassicGroupState;
   readonly generation: number;
   readonly protocol: string | null;
   readonly coordinatorId: number | null;
-  readonly members: readonly { readonly memberId: string; readonly nodeId: number; readonly assignments: readonly TopicPartition[] }[];
+  readonly members: readonly GroupMemberView[];
   readonly partitions: readonly GroupPartitionView[];
 }
 
@@ -50,8 +61,9 @@ export class GroupAdmin {
   /** State, members and their partitions, committed offset, end offset and lag. */
   async describe(group: string): Promise<GroupView> {
     const d = await this.deps.groups.describe(group);
+    const members = d.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, host: m.clientHost, assignments: d.protocolType === 'consumer' ? readAssignment(m.assignment) : [] }));
     const owner = new Map<string, string>();
-    for (const m of d.members) for (const tp of m.target) owner.set(`${tp.topic}:${tp.partition}`, m.memberId);
+    for (const m of members) for (const tp of m.assignments) owner.set(`${tp.topic}:${tp.partition}`, m.memberId);
     const committed = new Map(d.offsets.map((o) => [o.key, o.offset]));
     const keys = [...new Set([...owner.keys(), ...committed.keys()])].sort();
     const partitions = await Promise.all(
@@ -73,7 +85,7 @@ export class GroupAdmin {
       generation: d.generation,
       protocol: d.protocol,
       coordinatorId: t === undefined ? null : (t.partitions[offsetsPartitionFor(group, t.partitions.length)]?.leader ?? null),
-      members: d.members.map((m) => ({ memberId: m.memberId, nodeId: m.nodeId, assignments: m.target })),
+      members,
       partitions,
     };
   }
@@ -81,5 +93,15 @@ export class GroupAdmin {
   /** Sets the committed offsets of a group without members (NON_EMPTY_GROUP otherwise; Kafka's alterConsumerGroupOffsets). */
   async alterOffsets(group: string, offsets: readonly { topic: string; partition: number; offset: number }[]): Promise<void> {
     await this.deps.groups.call({ op: 'alterOffsets', group, offsets: offsets.map((o) => ({ ...o, metadata: '' })) });
+  }
+}
+
+/** A member's assigned partitions; none when its assignment bytes are empty (before its first sync) or unreadable. */
+function readAssignment(bytes: Uint8Array): TopicPartition[] {
+  if (bytes.length === 0) return [];
+  try {
+    return [...decodeAssignment(bytes).partitions];
+  } catch {
+    return [];
   }
 }

@@ -5,10 +5,9 @@ import { invalid } from '../errors.ts';
 import type { RpcMethod } from '../rpc/rpc-method.ts';
 import type { Fields } from '../rpc/wire-shape.ts';
 import { bool, bytes, fields, int, listOf, str, strings } from '../rpc/wire-shape.ts';
-import type { CommitMember, GroupProtocolError, JoinGroupAnswer, JoinGroupCall, LeaveGroupAnswer, ProtocolMetadata, SyncGroupAnswer, SyncGroupCall } from './classic-calls.ts';
-import type { AssignmentStrategy, TopicPartition } from './assignor.ts';
+import type { ClassicGroupSnapshot, ClassicGroupState, CommitMember, GroupProtocolError, JoinGroupAnswer, JoinGroupCall, LeaveGroupAnswer, ProtocolMetadata, SyncGroupAnswer, SyncGroupCall } from './classic-calls.ts';
+import type { TopicPartition } from './assignor.ts';
 import type { CommittedOffset, GroupCall } from './group-coordinator.ts';
-import type { GroupDescription, HeartbeatAnswer } from './group-state.ts';
 
 export function parseTopicPartition(v: unknown, what: string): TopicPartition {
   const o = fields(v, what);
@@ -18,12 +17,6 @@ export function parseTopicPartition(v: unknown, what: string): TopicPartition {
 function parseCommittedOffset(v: unknown, what: string): CommittedOffset {
   const o = fields(v, what);
   return { topic: str(o, 'topic'), partition: int(o, 'partition'), offset: int(o, 'offset'), metadata: str(o, 'metadata') };
-}
-
-function strategy(o: Fields, k: string): AssignmentStrategy {
-  const s = o[k];
-  if (s !== 'range' && s !== 'roundrobin') throw invalid(k, 'must be "range" or "roundrobin"');
-  return s;
 }
 
 /** A call that arrived over rpc: check its shape before it reaches the coordinator. */
@@ -38,30 +31,10 @@ export function parseGroupCall(payload: unknown): GroupCall {
     case 'unregister':
     case 'locate':
       return { op, group, instance: str(p, 'instance') };
-    case 'heartbeat': {
-      const hb = fields(p['hb'], 'hb');
-      return {
-        op,
-        group,
-        hb: {
-          memberId: str(hb, 'memberId'),
-          nodeId: int(hb, 'nodeId'),
-          topics: strings(hb, 'topics'),
-          strategy: strategy(hb, 'strategy'),
-          owned: listOf(hb, 'owned', parseTopicPartition),
-          sessionTimeoutMs: int(hb, 'sessionTimeoutMs'),
-        },
-      };
-    }
-    case 'leave':
-      return { op, group, memberId: str(p, 'memberId') };
-    case 'commit':
-      return { op, group, memberId: str(p, 'memberId'), offsets: listOf(p, 'offsets', parseCommittedOffset) };
     case 'alterOffsets':
       return { op, group, offsets: listOf(p, 'offsets', parseCommittedOffset) };
     case 'fetch':
       return p['partitions'] === undefined ? { op, group } : { op, group, partitions: listOf(p, 'partitions', parseTopicPartition) };
-    case 'describe':
     case 'describeClassic':
     case 'deleteGroup':
       return { op, group };
@@ -149,31 +122,26 @@ export function parseGroupList(payload: unknown): string[] {
   return strings({ groups: payload }, 'groups');
 }
 
-export function parseHeartbeatAnswer(payload: unknown): HeartbeatAnswer {
-  const o = fields(payload, 'heartbeat answer');
-  return { generation: int(o, 'generation'), allowed: listOf(o, 'allowed', parseTopicPartition), target: listOf(o, 'target', parseTopicPartition), settled: bool(o, 'settled') };
-}
-
 export function parseFetchedOffsets(payload: unknown): CommittedOffset[] {
   return listOf(fields(payload, 'fetch answer'), 'offsets', parseCommittedOffset);
 }
 
-/** A group as its coordinator describes it: GroupState's description plus the committed offsets ("topic:partition" keys). */
-export interface GroupSnapshot extends GroupDescription {
-  readonly offsets: readonly { readonly key: string; readonly offset: number }[];
-}
+const GROUP_STATES: ReadonlySet<string> = new Set<ClassicGroupState>(['Empty', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead']);
 
-export function parseGroupSnapshot(payload: unknown): GroupSnapshot {
+/** A group as its coordinator describes it (members with their subscription and assignment bytes, committed offsets). */
+export function parseGroupSnapshot(payload: unknown): ClassicGroupSnapshot {
   const o = fields(payload, 'describe answer');
   const state = o['state'];
-  if (state !== 'Empty' && state !== 'PreparingRebalance' && state !== 'Stable') throw invalid('state', 'must be a group phase');
+  if (typeof state !== 'string' || !GROUP_STATES.has(state)) throw invalid('state', 'must be a group state');
   return {
-    state,
+    state: state as ClassicGroupState,
     generation: int(o, 'generation'),
-    protocol: o['protocol'] === null ? null : strategy(o, 'protocol'),
+    protocolType: strOrNull(o, 'protocolType'),
+    protocol: strOrNull(o, 'protocol'),
+    leader: strOrNull(o, 'leader'),
     members: listOf(o, 'members', (v, what) => {
       const m = fields(v, what);
-      return { memberId: str(m, 'memberId'), nodeId: int(m, 'nodeId'), topics: strings(m, 'topics'), target: listOf(m, 'target', parseTopicPartition), owned: listOf(m, 'owned', parseTopicPartition) };
+      return { memberId: str(m, 'memberId'), groupInstanceId: strOrNull(m, 'groupInstanceId'), clientId: str(m, 'clientId'), clientHost: str(m, 'clientHost'), metadata: bytes(m, 'metadata'), assignment: bytes(m, 'assignment') };
     }),
     offsets: listOf(o, 'offsets', (v, what) => {
       const e = fields(v, what);

@@ -5,10 +5,9 @@ import type { ControllerClient } from '../metadata/controller-client.ts';
 import type { MetadataImage } from '../metadata/image.ts';
 import type { PeerCaller } from '../rpc/rpc-method.ts';
 import type { TopicPartition } from './assignor.ts';
-import { GROUP_RPC, parseErrorAnswer, parseFetchedOffsets, parseJoinAnswer, parseLeaveAnswer, parseSyncAnswer, parseGroupList, parseGroupSnapshot, parseHeartbeatAnswer, parseLocateAnswer } from './group-calls.ts';
-import type { GroupSnapshot } from './group-calls.ts';
+import { GROUP_RPC, parseErrorAnswer, parseFetchedOffsets, parseGroupList, parseGroupSnapshot, parseJoinAnswer, parseLeaveAnswer, parseLocateAnswer, parseSyncAnswer } from './group-calls.ts';
 import type { ClassicGroupSnapshot, CommitMember, GroupHeartbeatCall, GroupProtocolError, JoinGroupAnswer, JoinGroupCall, LeaveGroupAnswer, LeaveGroupCall, SyncGroupAnswer, SyncGroupCall } from './classic-calls.ts';
-import type { CommittedOffset, GroupCall, GroupCoordinator, HeartbeatAnswer, MemberHeartbeat } from './group-coordinator.ts';
+import type { CommittedOffset, GroupCall, GroupCoordinator } from './group-coordinator.ts';
 import { OFFSETS_TOPIC, offsetsPartitionFor } from './offsets-topic.ts';
 
 /** While the coordinator moves or loads, calls are retried inside their deadline. */
@@ -62,17 +61,14 @@ export class GroupClient {
     return parseLocateAnswer(await this.call({ op: 'locate', group, instance }));
   }
 
-  async heartbeat(group: string, hb: MemberHeartbeat): Promise<HeartbeatAnswer> {
-    return parseHeartbeatAnswer(await this.call({ op: 'heartbeat', group, hb }));
-  }
-
   /** Committed offsets (-1: none) of some partitions, or of every partition the group committed. */
   async fetchOffsets(group: string, partitions: readonly TopicPartition[] | undefined): Promise<CommittedOffset[]> {
     return parseFetchedOffsets(await this.call(partitions === undefined ? { op: 'fetch', group } : { op: 'fetch', group, partitions }));
   }
 
-  async describe(group: string): Promise<GroupSnapshot> {
-    return parseGroupSnapshot(await this.call({ op: 'describe', group }));
+  /** The group with its members (client ids, hosts, subscription and assignment bytes) and committed offsets. */
+  async describe(group: string): Promise<ClassicGroupSnapshot> {
+    return parseGroupSnapshot(await this.call({ op: 'describeClassic', group }));
   }
 
   /**
@@ -160,18 +156,14 @@ export class GroupClient {
     return (await this.deps.coordinator.handle({ op: 'deleteOffsets', group, partitions })) as { error: 'GROUP_ID_NOT_FOUND' | 'NON_EMPTY_GROUP' | null; partitions: { topic: string; partition: number; error: 'GROUP_SUBSCRIBED_TO_TOPIC' | null }[] };
   }
 
+  /** A group as this node's coordinator holds it; NOT_COORDINATOR when another node coordinates it. */
   async describeClassicHere(group: string): Promise<ClassicGroupSnapshot> {
-    return (await this.deps.coordinator.handle({ op: 'describeClassic', group })) as ClassicGroupSnapshot;
+    return parseGroupSnapshot(await this.deps.coordinator.handle({ op: 'describeClassic', group }));
   }
 
   /** The groups this node's coordinator holds (Kafka's ListGroups answers per broker). */
   async listHere(): Promise<string[]> {
     return parseGroupList(await this.deps.coordinator.handle({ op: 'list' }));
-  }
-
-  /** A group as this node's coordinator holds it; NOT_COORDINATOR when another node coordinates it. */
-  async describeHere(group: string): Promise<GroupSnapshot> {
-    return parseGroupSnapshot(await this.deps.coordinator.handle({ op: 'describe', group }));
   }
 
   /** Group ids coordinated anywhere in the cluster (a node that does not answer adds none, logged). */

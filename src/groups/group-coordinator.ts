@@ -5,15 +5,11 @@ import { RunnelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { MetadataImage } from '../metadata/image.ts';
 import type { TopicPartition } from './assignor.ts';
-import type { ClassicGroupSnapshot, CommitMember, GroupHeartbeatCall, GroupProtocolError, JoinGroupCall, LeaveGroupCall, SyncGroupCall } from './classic-calls.ts';
+import type { ClassicGroupSnapshot, CommitMember, GroupHeartbeatCall, JoinGroupCall, LeaveGroupCall, SyncGroupCall } from './classic-calls.ts';
 import { ClassicGroup } from './classic-group.ts';
 import type { ClassicGroupConfig, GroupRecord } from './classic-group.ts';
-import { GroupMaxSizeReachedError, GroupState } from './group-state.ts';
-import type { Heartbeat as MemberHeartbeat, HeartbeatAnswer } from './group-state.ts';
+import { decodeSubscription } from './consumer-protocol.ts';
 import { decodeOffsetsTopic, encodeGroupDeletion, encodeGroupRecord, encodeOffsetCommit, encodeOffsetDeletion, OFFSETS_TOPIC, offsetsPartitionFor } from './offsets-topic.ts';
-
-/** The coordinator speaks GroupState's heartbeat types on the wire. */
-export type { Heartbeat as MemberHeartbeat, HeartbeatAnswer } from './group-state.ts';
 
 export interface CommittedOffset {
   readonly topic: string;
@@ -27,13 +23,9 @@ export type GroupCall =
   | { readonly op: 'register'; readonly group: string; readonly instance: string; readonly nodeId: number }
   | { readonly op: 'unregister'; readonly group: string; readonly instance: string }
   | { readonly op: 'locate'; readonly group: string; readonly instance: string }
-  | { readonly op: 'heartbeat'; readonly group: string; readonly hb: MemberHeartbeat }
-  | { readonly op: 'leave'; readonly group: string; readonly memberId: string }
-  | { readonly op: 'commit'; readonly group: string; readonly memberId: string; readonly offsets: readonly CommittedOffset[] }
   | { readonly op: 'fetch'; readonly group: string; readonly partitions?: readonly TopicPartition[] }
   /** Sets committed offsets of a group with no members (Kafka's AdminClient.alterConsumerGroupOffsets). */
   | { readonly op: 'alterOffsets'; readonly group: string; readonly offsets: readonly CommittedOffset[] }
-  | { readonly op: 'describe'; readonly group: string }
   | { readonly op: 'list' }
   // The classic group protocol (Kafka's JoinGroup, SyncGroup, Heartbeat, LeaveGroup, member commits).
   | { readonly op: 'join'; readonly group: string; readonly join: JoinGroupCall }
@@ -47,9 +39,7 @@ export type GroupCall =
 
 
 interface Group {
-  /** HTTP consumer instances (runnel's own heartbeat protocol). */
-  readonly state: GroupState;
-  /** Kafka members (the classic group protocol). */
+  /** Its members, Kafka clients and HTTP consumer instances alike (the classic group protocol). */
   readonly classic: ClassicGroup;
   /** "topic:partition" -> committed offset. */
   readonly offsets: Map<string, { offset: number; metadata: string }>;
@@ -57,6 +47,8 @@ interface Group {
   readonly instances: Map<string, number>;
 }
 
+/** Members per group (Kafka's group.max.size, unbounded there; bounded here: no map keyed by client input grows without limit). */
+export const GROUP_MAX_SIZE = 1000;
 /** Bounds (TIGER_STYLE): groups per coordinator and instances per group. */
 const MAX_GROUPS = 10_000;
 const MAX_INSTANCES_PER_GROUP = 1000;
@@ -86,8 +78,6 @@ export class GroupCoordinator {
       readonly image: () => MetadataImage;
       readonly replicas: ReplicaManager;
       readonly partitions: PartitionClient;
-      /** How long a new coordinator withholds new grants of groups it took over. */
-      readonly takeoverHoldMs: number;
       readonly classic: ClassicGroupConfig;
       readonly logger: Logger;
     },
@@ -110,8 +100,6 @@ export class GroupCoordinator {
     const now = Date.now();
     switch (call.op) {
       case 'join':
-        // One group, two protocols until HTTP instances speak the classic one: never both at once.
-        if (!g.state.isEmpty) return { ...joinRefused(call.join.memberId), error: 'INCONSISTENT_GROUP_PROTOCOL' };
         return g.classic.join(call.join, now);
       case 'sync':
         return g.classic.sync(call.sync, now);
@@ -120,7 +108,7 @@ export class GroupCoordinator {
       case 'memberLeave':
         return g.classic.leave(call.leave, now);
       case 'memberCommit': {
-        const error = g.classic.validateCommit(call.member, now) ?? (call.member.generation < 0 && call.member.memberId === '' && !g.state.isEmpty ? 'UNKNOWN_MEMBER_ID' : null);
+        const error = g.classic.validateCommit(call.member, now);
         if (error === null) await this.append(group, g, call.offsets);
         return { error };
       }
@@ -141,36 +129,18 @@ export class GroupCoordinator {
       }
       case 'unregister':
         g.instances.delete(call.instance);
-        g.state.leave(call.instance, Date.now());
         return { ok: true };
       case 'locate': {
-        const node = g.instances.get(call.instance) ?? g.state.memberNode(call.instance);
+        // After a coordinator failover the registry is empty: a live instance's member names its node in its client id.
+        const node = g.instances.get(call.instance) ?? (g.classic.hasMember(call.instance) ? restInstanceNode(g.classic.clientIdOf(call.instance)) : undefined);
         if (node === undefined) throw new RunnelError('UNKNOWN_CONSUMER_INSTANCE', `consumer instance "${call.instance}" of group "${call.group}" not found`);
         return { nodeId: node };
       }
-      case 'heartbeat': {
-        if (!g.classic.isEmpty) throw new RunnelError('INVALID_REQUEST', `group "${group}" has Kafka members: HTTP consumer instances cannot join it yet`);
-        // After a coordinator failover the registry is rebuilt from heartbeats.
-        if (!g.instances.has(call.hb.memberId)) g.instances.set(call.hb.memberId, call.hb.nodeId);
-        try {
-          const answer: HeartbeatAnswer = g.state.heartbeat(call.hb, Date.now(), this.partitionCounts(call.hb.topics));
-          return answer;
-        } catch (err) {
-          if (err instanceof GroupMaxSizeReachedError) throw new RunnelError('INVALID_REQUEST', err.message);
-          throw err;
-        }
-      }
-      case 'leave':
-        g.state.leave(call.memberId, Date.now());
-        return { ok: true };
-      case 'commit':
-        await this.commit(call.group, g, call.memberId, call.offsets);
-        return { ok: true };
       case 'alterOffsets':
         // Kafka refuses this for a group with members (NON_EMPTY_GROUP): their positions would
         // silently disagree with the new commits, and their next commit would undo the reset.
-        if (!g.state.isEmpty || !g.classic.isEmpty) {
-          const members = [...g.state.members(), ...g.classic.memberIds()];
+        if (!g.classic.isEmpty) {
+          const members = g.classic.memberIds();
           throw new RunnelError('NON_EMPTY_GROUP', `group "${call.group}" has active members (${members.join(', ')}): stop its consumers (or wait for their session timeout) before resetting its offsets`);
         }
         await this.append(call.group, g, call.offsets);
@@ -179,8 +149,6 @@ export class GroupCoordinator {
         const tps = call.partitions ?? [...g.offsets.keys()].map((k) => ({ topic: k.slice(0, k.lastIndexOf(':')), partition: Number(k.slice(k.lastIndexOf(':') + 1)) }));
         return { offsets: tps.map((tp) => ({ ...tp, offset: g.offsets.get(tpKey(tp))?.offset ?? -1, metadata: g.offsets.get(tpKey(tp))?.metadata ?? '' })) };
       }
-      case 'describe':
-        return { ...g.state.describe(), offsets: [...g.offsets].map(([k, v]) => ({ key: k, ...v })) };
     }
   }
 
@@ -188,7 +156,7 @@ export class GroupCoordinator {
   coordinatedGroups(): { group: string; members: number; offsets: ReadonlyMap<string, { offset: number }> }[] {
     return this.listLocal().flatMap((group) => {
       const g = this.groups.get(group);
-      return g === undefined ? [] : [{ group, members: g.state.members().length + g.classic.memberIds().length, offsets: g.offsets }];
+      return g === undefined ? [] : [{ group, members: g.classic.memberIds().length, offsets: g.offsets }];
     });
   }
 
@@ -197,16 +165,6 @@ export class GroupCoordinator {
     const t = img.topic(OFFSETS_TOPIC);
     if (t === undefined) return [];
     return [...this.groups.keys()].filter((g) => t.partitions[offsetsPartitionFor(g, t.partitions.length)]?.leader === this.deps.brokerId);
-  }
-
-  private partitionCounts(topics: readonly string[]): Map<string, number> {
-    const img = this.deps.image();
-    const out = new Map<string, number>();
-    for (const name of topics) {
-      const t = img.topic(name);
-      if (t !== undefined) out.set(name, t.partitions.length);
-    }
-    return out;
   }
 
   /** The group, once this node is its coordinator and has loaded its offsets partition. */
@@ -222,7 +180,7 @@ export class GroupCoordinator {
     let l = this.loaded.get(p);
     if (l?.epoch !== r.leaderEpoch) {
       this.dropPartition(p, t.partitions.length);
-      const entry = { epoch: r.leaderEpoch, ready: false, done: this.load(t.id, p, t.partitions.length, r.leaderEpoch > 0) };
+      const entry = { epoch: r.leaderEpoch, ready: false, done: this.load(t.id, p, t.partitions.length) };
       this.loaded.set(p, entry);
       entry.done.then(
         () => (entry.ready = true),
@@ -238,18 +196,14 @@ export class GroupCoordinator {
     let g = this.groups.get(groupId);
     if (g === undefined) {
       if (this.groups.size >= MAX_GROUPS) throw new RunnelError('INVALID_REQUEST', `this coordinator holds the maximum of ${MAX_GROUPS} groups`);
-      g = this.newGroup(groupId, {});
+      g = this.newGroup(groupId);
       this.groups.set(groupId, g);
     }
     return g;
   }
 
   /** Reads every committed offset of one offsets partition from this leader's own log. */
-  private async load(topicId: string, partition: number, count: number, takeover: boolean): Promise<void> {
-    // Taking over from another coordinator: its members may still be reading what it gave
-    // them and will say so in their next heartbeats; hand out nothing new until they had a
-    // session's time to report (GroupState's holdGrantsUntilMs).
-    const options = takeover ? { holdGrantsUntilMs: Date.now() + this.deps.takeoverHoldMs } : {};
+  private async load(topicId: string, partition: number, count: number): Promise<void> {
     const r = this.deps.replicas.replica(topicId, partition);
     if (r === undefined) throw new RunnelError('NOT_COORDINATOR', `no replica of offsets partition ${partition}`);
     // Up to the log end: as leader, everything in this log will commit (a leader never truncates).
@@ -260,7 +214,7 @@ export class GroupCoordinator {
     const get = (id: string): Group => {
       let g = this.groups.get(id);
       if (g === undefined) {
-        g = this.newGroup(id, options);
+        g = this.newGroup(id);
         this.groups.set(id, g);
       }
       return g;
@@ -308,9 +262,8 @@ export class GroupCoordinator {
     }
   }
 
-  private newGroup(groupId: string, options: { holdGrantsUntilMs?: number }): Group {
+  private newGroup(groupId: string): Group {
     return {
-      state: new GroupState(groupId, options),
       classic: new ClassicGroup(groupId, this.deps.classic, (rec) => this.writeGroupRecord(groupId, rec)),
       offsets: new Map(),
       instances: new Map(),
@@ -338,7 +291,7 @@ export class GroupCoordinator {
 
   /** DeleteGroups: only a group without members; its committed offsets go with it (a tombstone in the offsets topic). */
   private async deleteGroup(groupId: string, g: Group): Promise<'GROUP_ID_NOT_FOUND' | 'NON_EMPTY_GROUP' | null> {
-    if (!g.state.isEmpty || !g.classic.isEmpty) return 'NON_EMPTY_GROUP';
+    if (!g.classic.isEmpty) return 'NON_EMPTY_GROUP';
     if (g.offsets.size === 0 && g.classic.generation === 0) {
       this.groups.delete(groupId);
       return 'GROUP_ID_NOT_FOUND';
@@ -351,8 +304,8 @@ export class GroupCoordinator {
 
   /** OffsetDelete: refused per partition while a member of the group subscribes to its topic. */
   private async deleteOffsets(groupId: string, g: Group, partitions: readonly TopicPartition[]): Promise<{ error: 'GROUP_ID_NOT_FOUND' | 'NON_EMPTY_GROUP' | null; partitions: { topic: string; partition: number; error: 'GROUP_SUBSCRIBED_TO_TOPIC' | null }[] }> {
-    if (g.offsets.size === 0 && g.classic.isEmpty && g.state.isEmpty) return { error: 'GROUP_ID_NOT_FOUND', partitions: [] };
-    const subscribed = new Set<string>([...g.state.describe().members.flatMap((m) => m.topics)]);
+    if (g.offsets.size === 0 && g.classic.isEmpty) return { error: 'GROUP_ID_NOT_FOUND', partitions: [] };
+    const subscribed = subscribedTopics(g.classic);
     const out = partitions.map((tp) => ({ topic: tp.topic, partition: tp.partition, error: subscribed.has(tp.topic) ? ('GROUP_SUBSCRIBED_TO_TOPIC' as const) : null }));
     const gone = out.filter((o) => o.error === null && g.offsets.has(`${o.topic}:${o.partition}`));
     if (gone.length > 0) {
@@ -360,16 +313,6 @@ export class GroupCoordinator {
       for (const o of gone) g.offsets.delete(`${o.topic}:${o.partition}`);
     }
     return { error: null, partitions: out };
-  }
-
-  private async commit(groupId: string, g: Group, memberId: string, offsets: readonly CommittedOffset[]): Promise<void> {
-    g.state.touch(memberId, Date.now());
-    for (const o of offsets) {
-      if (!g.state.canCommit(memberId, o)) {
-        throw new RunnelError('COMMIT_FAILED', `offsets: instance "${memberId}" does not own ${o.topic}-${o.partition} in group "${groupId}" (the group rebalanced)`);
-      }
-    }
-    await this.append(groupId, g, offsets);
   }
 
   /** Writes offset commits to the group's offsets partition (acks=all), then serves them. */
@@ -390,12 +333,31 @@ export class GroupCoordinator {
     for (const [id, g] of this.groups) {
       if (!local.has(id)) continue;
       g.classic.tick(now);
-      const gone = g.state.expire(now);
-      if (gone.length > 0) this.deps.logger.info({ group: id, members: gone }, 'consumer instances expired: session timeout');
     }
   }
 }
 
-function joinRefused(memberId: string): { error: GroupProtocolError; generation: number; protocolType: null; protocolName: null; leader: string; memberId: string; members: [] } {
-  return { error: 'INCONSISTENT_GROUP_PROTOCOL', generation: -1, protocolType: null, protocolName: null, leader: '', memberId, members: [] };
+/** The client id an HTTP consumer instance's member sends: it names the node the instance lives on. */
+export function restInstanceClientId(nodeId: number): string {
+  return `runnel-rest-node-${nodeId}`;
+}
+
+function restInstanceNode(clientId: string | undefined): number | undefined {
+  const m = /^runnel-rest-node-(\d+)$/.exec(clientId ?? '');
+  return m === null ? undefined : Number(m[1]);
+}
+
+/** The topics the members of a "consumer" group subscribe to (Kafka's OffsetDelete refuses those). */
+function subscribedTopics(g: ClassicGroup): Set<string> {
+  const out = new Set<string>();
+  const d = g.describe();
+  if (d.protocolType !== 'consumer') return out;
+  for (const m of d.members) {
+    try {
+      for (const t of decodeSubscription(m.metadata).topics) out.add(t);
+    } catch {
+      // An unreadable subscription subscribes to nothing the coordinator can see.
+    }
+  }
+  return out;
 }

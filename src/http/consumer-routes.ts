@@ -99,7 +99,7 @@ function groupBody(clusterId: string, g: GroupView): Record<string, unknown> {
     generation: g.generation,
     partition_assignor: g.protocol,
     coordinator_id: g.coordinatorId,
-    members: g.members.map((m) => ({ consumer_id: m.memberId, instance_id: m.memberId, node_id: m.nodeId, assignments: m.assignments })),
+    members: g.members.map((m) => ({ consumer_id: m.memberId, instance_id: m.groupInstanceId, client_id: m.clientId, host: m.host, assignments: m.assignments })),
     partitions: g.partitions.map((p) => ({
       topic: p.topic,
       partition: p.partition,

@@ -19,8 +19,7 @@ import { findNode } from '../config/load-config.ts';
 import { RunnelError } from '../errors.ts';
 import { GroupAdmin } from '../groups/group-admin.ts';
 import { GroupClient } from '../groups/group-client.ts';
-import { GroupCoordinator } from '../groups/group-coordinator.ts';
-import { MAX_MEMBERS } from '../groups/group-state.ts';
+import { GROUP_MAX_SIZE, GroupCoordinator } from '../groups/group-coordinator.ts';
 import { buildHttpApp } from '../http/app.ts';
 import { kafkaApiTable } from '../kafka/kafka-apis.ts';
 import { KafkaListener } from '../kafka/kafka-listener.ts';
@@ -186,8 +185,8 @@ export class RunnelNode {
 
     // Groups: the coordinator of the groups whose offsets partitions this node leads, and the way to any group's coordinator.
     const groupLog = componentLogger(root, 'groups');
-    const coordinator = (this.groupCoordinator = new GroupCoordinator({ brokerId: nodeId, image, replicas: rm, partitions, takeoverHoldMs: config.groups.sessionTimeoutMs,
-      classic: { minSessionTimeoutMs: config.groups.minSessionTimeoutMs, maxSessionTimeoutMs: config.groups.maxSessionTimeoutMs, initialRebalanceDelayMs: config.groups.initialRebalanceDelayMs, maxSize: MAX_MEMBERS },
+    const coordinator = (this.groupCoordinator = new GroupCoordinator({ brokerId: nodeId, image, replicas: rm, partitions,
+      classic: { minSessionTimeoutMs: config.groups.minSessionTimeoutMs, maxSessionTimeoutMs: config.groups.maxSessionTimeoutMs, initialRebalanceDelayMs: config.groups.initialRebalanceDelayMs, maxSize: GROUP_MAX_SIZE },
       logger: groupLog,
     }));
     registerStateGauges(
@@ -210,6 +209,9 @@ export class RunnelNode {
       partitions,
       image,
       sessionTimeoutMs: config.groups.sessionTimeoutMs,
+      minSessionTimeoutMs: config.groups.minSessionTimeoutMs,
+      maxSessionTimeoutMs: config.groups.maxSessionTimeoutMs,
+      host: this.self.host,
       peers,
       requestTimeoutMs: config.rpc.requestTimeoutMs,
       logger: groupLog,

@@ -8,7 +8,6 @@ import type { ConsumeCall, EndOffsetForEpochCall, OffsetForTimestampCall, Produc
 import type { ConsumeAnswer, EpochEndOffset, OffsetAtTime, PartitionOffsets } from '../broker/replica-manager.ts';
 import type { TopicPartition } from '../groups/assignor.ts';
 import type { GroupView } from '../groups/group-admin.ts';
-import type { GroupSnapshot } from '../groups/group-calls.ts';
 import type { ClassicGroupSnapshot, CommitMember, GroupHeartbeatCall, GroupProtocolError, JoinGroupAnswer, JoinGroupCall, LeaveGroupAnswer, LeaveGroupCall, SyncGroupAnswer, SyncGroupCall } from '../groups/classic-calls.ts';
 import type { CommittedOffset } from '../groups/group-coordinator.ts';
 import type { ControllerCall } from '../metadata/controller-calls.ts';
@@ -86,7 +85,7 @@ export interface QuorumService {
 }
 
 /** A group's coordinator as Kafka clients reach it (GroupClient): which node it is, and calls on this node's coordinator. */
-export interface KafkaGroupService {
+export interface KafkaGroupService extends ClassicGroupService {
   /** The coordinating broker, null while none (creates the offsets topic on first use). */
   coordinatorOf(group: string): Promise<number | null>;
   /** A commit without member (generation -1): NOT_COORDINATOR on another node, NON_EMPTY_GROUP when the group has members. */
@@ -95,8 +94,6 @@ export interface KafkaGroupService {
   fetchHere(group: string, partitions: readonly TopicPartition[] | undefined): Promise<CommittedOffset[]>;
   /** The groups this node coordinates. */
   listHere(): Promise<string[]>;
-  /** State, members and commits of a group this node coordinates; NOT_COORDINATOR on another node. */
-  describeHere(group: string): Promise<GroupSnapshot>;
 }
 
 /**

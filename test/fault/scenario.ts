@@ -96,7 +96,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   // after a failover: as short as the members' sessions, so the consumers resume quickly.
   // A lag limit under the broker session timeout: the isr-churn fault pauses a follower just
   // past it, so the follower leaves the ISR and rejoins it without being fenced.
-  const extraYaml = `${fastTimings({ replicaLagTimeMaxMs: ISR_CHURN_LAG_MS })}\ngroups: {session_timeout_ms: ${CONSUMER_SESSION_TIMEOUT_MS}}`;
+  const extraYaml = fastTimings({ replicaLagTimeMaxMs: ISR_CHURN_LAG_MS, groupSessionTimeoutMs: CONSUMER_SESSION_TIMEOUT_MS });
   // Leaders hold each AlterPartition a while, as a slow controller would: ISR changes stay in
   // flight long enough for the nemesis's faults to land in the middle of them.
   const c = await ProcessCluster.create({ extraYaml, env: { RUNNEL_TEST_HOOKS: '1', RUNNEL_TEST_ALTER_PARTITION_DELAY_MS: String(ALTER_PARTITION_DELAY_MS) } });

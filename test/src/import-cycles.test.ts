@@ -24,7 +24,7 @@ describe('import graph', () => {
     const graph = importGraph(ROOT, ['src']);
     // src/http/consumers/consumer-instance.ts imports GroupClient only as a type.
     expect(graph.get('src/http/consumers/consumer-instance.ts')).toContain('src/groups/group-client.ts');
-    // src/groups/group-coordinator.ts re-exports group-state's heartbeat types.
-    expect(graph.get('src/groups/group-coordinator.ts')).toContain('src/groups/group-state.ts');
+    // src/rpc/rpc-node.ts re-exports peer-link's PeerAddress type.
+    expect(graph.get('src/rpc/rpc-node.ts')).toContain('src/rpc/peer-link.ts');
   });
 });

@@ -3,7 +3,7 @@ import { FETCH_RPC } from '../../src/broker/fetch-rpc.ts';
 import { CONSUME_RPC, END_OFFSET_FOR_EPOCH_RPC, OFFSET_FOR_TIMESTAMP_RPC, OFFSETS_RPC, PRODUCE_RPC } from '../../src/broker/partition-client.ts';
 import { retryUntil } from '../../src/deadline.ts';
 import { RunnelError } from '../../src/errors.ts';
-import { GROUP_RPC, parseGroupSnapshot, parseHeartbeatAnswer, parseJoinAnswer, parseSyncAnswer } from '../../src/groups/group-calls.ts';
+import { GROUP_RPC, parseGroupSnapshot, parseJoinAnswer, parseSyncAnswer } from '../../src/groups/group-calls.ts';
 import { CONSUMER_RPC } from '../../src/http/consumers/instance-ops.ts';
 import { CONTROLLER_RPC, parseTopicState } from '../../src/metadata/controller-calls.ts';
 import { QUORUM_STATUS_RPC } from '../../src/metadata/quorum-status.ts';
@@ -32,8 +32,8 @@ const CASES = [
     req: { replicaId: 2, maxWaitMs: 500, maxBytes: 1 << 20, sessionId: 0, sessionEpoch: 0, partitions: [{ topicId: 't1', partition: 0, leaderEpoch: 3, fetchOffset: 10, lastFetchedEpoch: 2 }], forgotten: [] },
     res: { partitions: [{ topicId: 't1', partition: 0, records: new Uint8Array([1]), highWatermark: 10, logStartOffset: 0, divergingEpoch: { epoch: 2, endOffset: 8 } }], sessionId: 5 },
   },
-  { m: GROUP_RPC, req: { op: 'heartbeat', group: 'g', hb: { memberId: 'm', nodeId: 1, topics: ['orders'], strategy: 'range', owned: [tp], sessionTimeoutMs: 3000 } }, res: { ok: true } },
-  { m: GROUP_RPC, req: { op: 'commit', group: 'g', memberId: 'm', offsets: [{ ...tp, offset: 5, metadata: '' }] }, res: { ok: true } },
+  { m: GROUP_RPC, req: { op: 'memberHeartbeat', group: 'g', hb: { group: 'g', memberId: 'm', groupInstanceId: null, generation: 2 } }, res: { error: null } },
+  { m: GROUP_RPC, req: { op: 'alterOffsets', group: 'g', offsets: [{ ...tp, offset: 5, metadata: '' }] }, res: { ok: true } },
   { m: CONSUMER_RPC, req: { group: 'g', instance: 'i', op: { op: 'seekTo', where: 'end', partitions: [tp] } }, res: null },
   { m: CONTROLLER_RPC, req: { method: 'alterPartition', topicId: 't1', partition: 0, leaderId: 1, leaderEpoch: 2, partitionEpoch: 3, isr: [1, 2] }, res: { result: null, appliedIndex: 42 } },
   { m: CONTROLLER_RPC, req: { method: 'createTopic', name: 'orders', partitions: 3, configs: { 'retention.ms': '1000' } }, res: { result: { id: 'x' }, appliedIndex: 1 } },
@@ -72,7 +72,7 @@ describe('inter-node rpc methods', () => {
     ['fetch with a partition missing its epoch', () => FETCH_RPC.parseRequest({ ...CASES[3].req, partitions: [{ topicId: 't', partition: 0, fetchOffset: 0, lastFetchedEpoch: -1 }] }), 'leaderEpoch: must be an integer'],
     ['a group call of an unknown op', () => GROUP_RPC.parseRequest({ op: 'explode', group: 'g' }), 'op: unknown group call explode'],
     ['a join routed to another group than it names', () => GROUP_RPC.parseRequest({ op: 'join', group: 'other', join: { ...JOIN.join } }), 'join.group: must be the group the call is routed to'],
-    ['a heartbeat with a strange strategy', () => GROUP_RPC.parseRequest({ op: 'heartbeat', group: 'g', hb: { ...CASES[4].req.hb, strategy: 'sticky' } }), 'strategy: must be "range" or "roundrobin"'],
+    ['a member heartbeat without its generation', () => GROUP_RPC.parseRequest({ op: 'memberHeartbeat', group: 'g', hb: { memberId: 'm', groupInstanceId: null } }), 'generation: must be an integer'],
     ['a controller call of an unknown method', () => CONTROLLER_RPC.parseRequest({ method: 'format' }), 'method: unknown controller method format'],
     ['createTopic with a numeric config', () => CONTROLLER_RPC.parseRequest({ method: 'createTopic', name: 'x', configs: { 'retention.ms': 5 } }), 'configs.retention.ms: must be a string'],
     ['alterPartition with a non-integer ISR', () => CONTROLLER_RPC.parseRequest({ ...CASES[7].req, isr: [1, 'two'] }), 'isr: must be a list of integers'],
@@ -80,8 +80,7 @@ describe('inter-node rpc methods', () => {
     ['a quorum status without a term', () => QUORUM_STATUS_RPC.parseResponse({ leaderId: null, commitIndex: 0, voters: [] }), 'term: must be an integer'],
     ['a join answer with an error Kafka does not have', () => parseJoinAnswer({ error: 'OOPS', generation: 1, protocolType: null, protocolName: null, leader: '', memberId: 'm', members: [] }), 'error: must be a group protocol error name or null'],
     ['a sync answer whose assignment is not bytes', () => parseSyncAnswer({ error: null, protocolType: 'consumer', protocolName: 'range', assignment: 'AAEC' }), 'assignment: must be bytes'],
-    ['a heartbeat answer without settled', () => parseHeartbeatAnswer({ generation: 1, allowed: [], target: [] }), 'settled: must be a boolean'],
-    ['a group description in an unknown state', () => parseGroupSnapshot({ state: 'Dead', generation: 0, protocol: null, members: [], offsets: [] }), 'state: must be a group phase'],
+    ['a group description in an unknown state', () => parseGroupSnapshot({ state: 'Rebalancing', generation: 0, protocolType: null, protocol: null, leader: null, members: [], offsets: [] }), 'state: must be a group state'],
     ['a topic whose partition has no leader field', () => parseTopicState({ id: 'x', name: 'o', configs: {}, partitions: [{ partition: 0, replicas: [1], isr: [1], leaderEpoch: 0, partitionEpoch: 0 }] }), 'leader: must be an integer'],
   ])('refuses %s, naming the field', (_name, parse, message) => {
     expect(parse).toThrow(new RunnelError('INVALID_REQUEST', message));

@@ -35,11 +35,14 @@ export async function freePorts(count: number): Promise<number[]> {
  * `replicaLagTimeMaxMs` below the broker session timeout lets a paused follower leave the ISR
  * (and rejoin it) without being fenced.
  */
-export function fastTimings(o: { replicaLagTimeMaxMs?: number } = {}): string {
+export function fastTimings(o: { replicaLagTimeMaxMs?: number; groupSessionTimeoutMs?: number } = {}): string {
   return [
     'raft: {election_timeout_ms: 1000, heartbeat_interval_ms: 100, tick_ms: 50}',
     `broker: {heartbeat_interval_ms: 200, session_timeout_ms: 2000, replica_lag_time_max_ms: ${o.replicaLagTimeMaxMs ?? 2000}, leader_rebalance_interval_ms: 1000}`,
     'log: {retention_check_interval_ms: 500}',
+    // Groups: a short initial rebalance delay (Kafka's 3 s would slow every first join), and
+    // sessions down to 1 s allowed so that tests may expire members quickly.
+    `groups: {initial_rebalance_delay_ms: 100, min_session_timeout_ms: 1000${o.groupSessionTimeoutMs === undefined ? '' : `, session_timeout_ms: ${o.groupSessionTimeoutMs}`}}`,
   ].join('\n');
 }
 

@@ -16,7 +16,7 @@ export interface GroupView {
   readonly generation?: number;
   readonly partition_assignor?: string | null;
   readonly coordinator_id?: number | null;
-  readonly members: readonly { consumer_id: string; node_id?: number; assignments: readonly { topic: string; partition: number }[] }[];
+  readonly members: readonly { consumer_id: string; client_id?: string; host?: string; assignments: readonly { topic: string; partition: number }[] }[];
   readonly partitions: readonly {
     topic: string;
     partition: number;
@@ -38,7 +38,7 @@ const totalLag = (g: GroupView): number | null => (g.partitions.some((p) => p.la
 function printGroup(ctx: CliContext, g: GroupView): void {
   ctx.print(`group ${g.consumer_group_id}: ${g.state}, generation ${g.generation ?? '-'}, assignor ${g.partition_assignor ?? '-'}, coordinator ${g.coordinator_id ?? '-'}\n`);
   if (g.members.length === 0) ctx.print('no active members\n');
-  else ctx.print(`${renderTable(['member', 'node', 'partitions'], g.members.map((m) => [m.consumer_id, m.node_id, m.assignments.map((a) => `${a.topic}-${a.partition}`)]))}\n`);
+  else ctx.print(`${renderTable(['member', 'client', 'host', 'partitions'], g.members.map((m) => [m.consumer_id, m.client_id, m.host, m.assignments.map((a) => `${a.topic}-${a.partition}`)]))}\n`);
   if (g.partitions.length === 0) ctx.print('no committed offsets');
   else ctx.print(renderTable(['topic', 'partition', 'member', 'committed', 'end', 'lag'], g.partitions.map((p) => [p.topic, p.partition, p.consumer_id, p.committed_offset, p.end_offset, p.lag])));
 }

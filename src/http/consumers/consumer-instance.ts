@@ -1,9 +1,11 @@
 import { batches, decodeRecords } from '../../../storage/record-batch.ts';
 import type { PartitionClient } from '../../broker/partition-client.ts';
 import { invalid, RunnelError } from '../../errors.ts';
-import type { AssignmentStrategy, TopicPartition } from '../../groups/assignor.ts';
+import type { TopicPartition } from '../../groups/assignor.ts';
 import type { GroupClient } from '../../groups/group-client.ts';
-import type { CommittedOffset, HeartbeatAnswer } from '../../groups/group-coordinator.ts';
+import { restInstanceClientId } from '../../groups/group-coordinator.ts';
+import type { CommittedOffset } from '../../groups/group-coordinator.ts';
+import { GroupMember, GroupMemberError } from '../../groups/group-member.ts';
 import { isInternalTopic } from '../../groups/offsets-topic.ts';
 import type { Logger } from '../../logger.ts';
 import type { MetadataImage } from '../../metadata/image.ts';
@@ -14,18 +16,17 @@ export interface InstanceConfig {
   readonly group: string;
   readonly name: string;
   readonly nodeId: number;
+  /** This node's host, shown as the member's client host. */
+  readonly clientHost: string;
   readonly format: EmbeddedFormat;
   readonly autoOffsetReset: 'earliest' | 'latest' | 'none';
   readonly autoCommitEnable: boolean;
   readonly autoCommitIntervalMs: number;
+  /** consumer.session.timeout.ms: a client silent this long (no request running) leaves the group. */
   readonly sessionTimeoutMs: number;
-  /**
-   * How long the instance keeps reading its partitions without a heartbeat answer: its own
-   * session timeout, capped by how long a new coordinator holds back grants after a failover
-   * (groups.session_timeout_ms). Past it the coordinator may have handed them to another member.
-   */
-  readonly readLeaseMs: number;
-  readonly strategy: AssignmentStrategy;
+  /** The session the node's member asks the coordinator for: sessionTimeoutMs within the groups' session bounds. */
+  readonly groupSessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
 }
 
 interface Owned {
@@ -36,29 +37,34 @@ interface Owned {
   returnedUpTo: number | undefined;
 }
 
-/** How long one fetch round waits on the partition leaders before heartbeating again. */
+/** How long one fetch round waits on the partition leaders before looking at the assignment again. */
 const FETCH_ROUND_MS = 500;
-const SETTLE_POLL_MS = 50;
+const IDLE_POLL_MS = 100;
 
 const key = (tp: TopicPartition): string => `${tp.topic}:${tp.partition}`;
 
 /**
- * One REST Proxy v2 consumer instance, living on the node that created it. Each poll is its
- * heartbeat to the group coordinator, which answers with the partitions it may read now; it
- * drops at once any partition it is no longer allowed (forgetting its uncommitted position),
- * and starts a newly assigned one at the group's committed offset. Operations on one instance
- * run one at a time.
+ * One REST Proxy v2 consumer instance, living on the node that created it. The node is its
+ * client in the group: a GroupMember joins the classic group for it (next to kafkajs or
+ * librdkafka members), assigns as the group's leader when elected, and heartbeats in the
+ * background. Eager rebalances: before each rejoin the instance auto-commits what it returned
+ * and stops reading; a partition assigned later starts at the group's committed offset. A
+ * client that makes no request for its session timeout leaves the group without committing
+ * (its partitions go to the others); its next poll joins again. Operations on one instance run
+ * one at a time.
  */
 export class ConsumerInstance {
   private topics: string[] = [];
   private pattern: RegExp | undefined;
   private readonly owned = new Map<string, Owned>();
-  /** Set by subscribe(), cleared by the first poll once the group settled (or its timeout ran out). */
+  private member: GroupMember | undefined;
+  /** Set by subscribe() or a rejoin after a lapse, cleared by the first poll once the group settled (or its timeout ran out). */
   private awaitingSettle = false;
+  /** The client went silent past its session: the member left without committing. */
+  private lapsed = false;
   private lastAutoCommitMs = Date.now();
-  /** When the last heartbeat that got an answer was SENT (GroupState's member-side contract). */
-  private lastAnsweredSentMs = Date.now();
   private queue: Promise<unknown> = Promise.resolve();
+  private running = 0;
   lastUsedMs = Date.now();
   closed = false;
 
@@ -72,13 +78,23 @@ export class ConsumerInstance {
 
   /** Runs `f` after the instance's earlier operations (REST calls on one instance are serialized). */
   run<T>(f: () => Promise<T>): Promise<T> {
+    this.running++;
+    this.lastUsedMs = Date.now();
     const r = this.queue.then(async () => {
       if (this.closed) throw new RunnelError('UNKNOWN_CONSUMER_INSTANCE', `consumer instance "${this.cfg.name}" was deleted`);
       this.lastUsedMs = Date.now();
       return f();
     });
     this.queue = r.catch(() => undefined);
-    return r;
+    return r.finally(() => {
+      this.running--;
+      this.lastUsedMs = Date.now();
+    });
+  }
+
+  /** Whether the client has made no request for its session timeout while its member is in the group. */
+  silentPastSession(nowMs: number): boolean {
+    return this.member !== undefined && this.running === 0 && nowMs - this.lastUsedMs > this.cfg.sessionTimeoutMs;
   }
 
   subscribe(topics: readonly string[] | undefined, pattern: string | undefined): void {
@@ -97,20 +113,21 @@ export class ConsumerInstance {
   }
 
   /** Subscribing joins the group at once (API.md: the subscription triggers the rebalance). */
-  async join(): Promise<void> {
-    await this.heartbeat();
+  join(): Promise<void> {
+    if (this.member === undefined) this.startMember();
+    else this.member.requestRejoin('subscription changed');
+    return Promise.resolve();
   }
 
   subscription(): { topics: string[] } {
     return { topics: this.subscribedTopics() };
   }
 
+  /** Leaves the group (committing what was returned, with auto-commit on). */
   async unsubscribe(): Promise<void> {
-    await this.autoCommitIfEnabled([...this.owned.values()]);
     this.topics = [];
     this.pattern = undefined;
-    this.owned.clear();
-    await this.groups.call({ op: 'leave', group: this.cfg.group, memberId: this.cfg.name });
+    await this.stopMember();
   }
 
   assignments(): TopicPartition[] {
@@ -120,23 +137,33 @@ export class ConsumerInstance {
   /** Records from this member's partitions, waiting up to `timeoutMs` (the first poll waits for the group to settle). */
   async poll(timeoutMs: number, maxBytes: number): Promise<ConsumedRecord[]> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hb = await this.heartbeat();
-      const left = deadline - Date.now();
+    if (this.member === undefined && this.lapsed && this.subscribedTopics().length > 0) {
+      // Back after its session lapsed: join again; the partitions start from the committed offsets.
+      this.lapsed = false;
+      this.awaitingSettle = true;
+      this.startMember();
+    }
+    const member = this.member;
+    if (member !== undefined && this.awaitingSettle) {
       // API.md: the first poll after a subscribe waits (up to its timeout) for the group to
       // settle, so it does not answer [] just because the assignment is still forming.
-      if (this.awaitingSettle && !hb.settled && left > 0) {
-        await new Promise((r) => setTimeout(r, Math.min(SETTLE_POLL_MS, left)));
-        continue;
+      try {
+        await member.waitStable(Math.max(0, deadline - Date.now()));
+      } catch (err) {
+        throw this.membershipError(err);
       }
       this.awaitingSettle = false;
+    }
+    if (member?.failure !== undefined) throw this.membershipError(member.failure);
+    for (;;) {
       await this.initPositions();
+      const left = deadline - Date.now();
       const records = await this.fetchRound(Math.max(0, Math.min(left, FETCH_ROUND_MS)), maxBytes);
       if (records.length > 0 || Date.now() >= deadline) {
         await this.maybeAutoCommit();
         return records;
       }
-      if (this.owned.size === 0) await new Promise((r) => setTimeout(r, Math.min(SETTLE_POLL_MS * 2, Math.max(0, deadline - Date.now()))));
+      if (this.owned.size === 0) await new Promise((r) => setTimeout(r, Math.min(IDLE_POLL_MS, Math.max(0, deadline - Date.now()))));
     }
   }
 
@@ -147,24 +174,11 @@ export class ConsumerInstance {
         ? [...this.owned.values()].filter((o) => o.returnedUpTo !== undefined).map((o) => ({ ...o.tp, offset: o.returnedUpTo ?? 0, metadata: '' }))
         : offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset + 1, metadata: '' }));
     if (list.length === 0) return;
-    await this.commitWithRetry(list);
-    this.lastAutoCommitMs = Date.now();
-  }
-
-  /**
-   * A coordinator that just took over knows this member only from its next heartbeat: on
-   * COMMIT_FAILED, heartbeat and retry once if the partitions are all still ours. (Not used on
-   * the revocation path, which runs inside a heartbeat.)
-   */
-  private async commitWithRetry(list: readonly CommittedOffset[]): Promise<void> {
-    try {
-      await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: list });
-    } catch (err) {
-      if (!(err instanceof RunnelError && err.errorName === 'COMMIT_FAILED')) throw err;
-      await this.heartbeat();
-      if (!list.every((o) => this.owned.has(key(o)))) throw err;
-      await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: list });
+    for (const o of list) {
+      if (!this.owned.has(key(o))) throw new RunnelError('COMMIT_FAILED', `offsets: instance "${this.cfg.name}" does not own ${o.topic}-${o.partition} in group "${this.cfg.group}" (the group rebalanced)`);
     }
+    await this.commitAsMember(list);
+    this.lastAutoCommitMs = Date.now();
   }
 
   async committed(tps: readonly TopicPartition[] | undefined): Promise<CommittedOffset[]> {
@@ -188,10 +202,17 @@ export class ConsumerInstance {
     }
   }
 
+  /** The client went silent past its session: leave the group without committing (Kafka's max.poll.interval.ms). */
+  async lapse(): Promise<void> {
+    this.lapsed = true;
+    this.logger.info({ instance: this.cfg.name, group: this.cfg.group, sessionTimeoutMs: this.cfg.sessionTimeoutMs }, 'consumer instance silent past its session: leaving the group');
+    await this.stopMember();
+  }
+
   /** Leaves the group; with auto-commit on, commits what was returned first (a clean close loses nothing). */
   async close(): Promise<void> {
     try {
-      await this.autoCommitIfEnabled([...this.owned.values()]);
+      await this.stopMember();
     } finally {
       this.closed = true;
       this.owned.clear();
@@ -200,6 +221,83 @@ export class ConsumerInstance {
   }
 
   // ---- internals ----------------------------------------------------------------------
+
+  private startMember(): void {
+    const rebalanceTimeoutMs = this.cfg.groupSessionTimeoutMs;
+    const member = new GroupMember(
+      {
+        group: this.cfg.group,
+        name: this.cfg.name,
+        clientId: restInstanceClientId(this.cfg.nodeId),
+        clientHost: this.cfg.clientHost,
+        sessionTimeoutMs: this.cfg.groupSessionTimeoutMs,
+        rebalanceTimeoutMs,
+        heartbeatIntervalMs: this.cfg.heartbeatIntervalMs,
+      },
+      {
+        join: (c) => this.groups.join(c),
+        sync: (c) => this.groups.sync(c, rebalanceTimeoutMs),
+        heartbeat: (c) => this.groups.memberHeartbeat(c),
+        leave: (c) => this.groups.memberLeave(c),
+      },
+      {
+        topics: () => this.subscribedTopics(),
+        partitionCounts: (topics) => this.partitionCounts(topics),
+        onRevoke: async (tps) => {
+          // Kafka's onPartitionsRevoked: auto-commit what was returned before letting go (not after a lapse:
+          // the client stopped processing). A failed commit means re-delivery by the next owner: say so.
+          if (!this.lapsed) await this.autoCommitIfEnabled(this.ownedOf(tps)).catch((err: unknown) => this.logger.warn({ err, instance: this.cfg.name, group: this.cfg.group }, 'auto-commit on revocation failed; the next owner re-delivers'));
+          this.drop(tps);
+        },
+        onAssign: (tps) => {
+          for (const tp of tps) if (!this.owned.has(key(tp))) this.owned.set(key(tp), { tp, position: undefined, returnedUpTo: undefined });
+          return Promise.resolve();
+        },
+        onLost: (tps) => {
+          this.drop(tps);
+          return Promise.resolve();
+        },
+      },
+      this.logger.child({ group: this.cfg.group, instance: this.cfg.name }),
+    );
+    this.member = member;
+    member.start();
+  }
+
+  private async stopMember(): Promise<void> {
+    const m = this.member;
+    // Stopping revokes first, and the revocation's auto-commit is made as this member.
+    if (m !== undefined) await m.stop();
+    if (this.member === m) this.member = undefined;
+    this.owned.clear();
+  }
+
+  private membershipError(err: unknown): unknown {
+    if (!(err instanceof GroupMemberError)) return err;
+    const name = err.error === 'FENCED_INSTANCE_ID' || err.error === 'INCONSISTENT_GROUP_PROTOCOL' || err.error === 'GROUP_MAX_SIZE_REACHED' ? 'INVALID_REQUEST' : 'UNKNOWN_SERVER_ERROR';
+    return new RunnelError(name, `consumer instance "${this.cfg.name}" cannot be a member of group "${this.cfg.group}": ${err.message}`);
+  }
+
+  private drop(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) this.owned.delete(key(tp));
+  }
+
+  private ownedOf(tps: readonly TopicPartition[]): Owned[] {
+    return tps.flatMap((tp) => {
+      const o = this.owned.get(key(tp));
+      return o === undefined ? [] : [o];
+    });
+  }
+
+  private partitionCounts(topics: readonly string[]): Map<string, number> {
+    const img = this.image();
+    const out = new Map<string, number>();
+    for (const name of topics) {
+      const t = img.topic(name);
+      if (t !== undefined) out.set(name, t.partitions.length);
+    }
+    return out;
+  }
 
   private subscribedTopics(): string[] {
     if (this.pattern === undefined) return this.topics;
@@ -211,41 +309,12 @@ export class ConsumerInstance {
       .sort();
   }
 
-  /**
-   * GroupState's member-side contract: with no heartbeat answered for the read lease, counted
-   * from when that heartbeat was sent, the coordinator may have expired this member and handed
-   * its partitions on, so they are lost (Kafka's onPartitionsLost): dropped with their
-   * positions and not committed. A partition granted again later starts from the committed offset.
-   */
-  private dropIfLeaseLapsed(): boolean {
-    if (Date.now() - this.lastAnsweredSentMs < this.cfg.readLeaseMs) return false;
-    this.owned.clear();
-    return true;
-  }
-
-  private async heartbeat(): Promise<HeartbeatAnswer> {
-    const topics = this.subscribedTopics();
-    this.dropIfLeaseLapsed();
-    const sentMs = Date.now();
-    const answer = await this.groups.heartbeat(this.cfg.group, {
-      memberId: this.cfg.name,
-      nodeId: this.cfg.nodeId,
-      topics,
-      strategy: this.cfg.strategy,
-      owned: this.assignments(),
-      sessionTimeoutMs: this.cfg.sessionTimeoutMs,
-    });
-    this.lastAnsweredSentMs = sentMs;
-    const allowed = new Set(answer.allowed.map(key));
-    const revoked = [...this.owned.values()].filter((o) => !allowed.has(key(o.tp)));
-    if (revoked.length > 0) {
-      // Kafka's onPartitionsRevoked: auto-commit what was returned before letting go.
-      // A failed commit here is not fatal (the next owner re-reads from the last commit), but it means re-delivery: say so.
-      await this.autoCommitIfEnabled(revoked).catch((err: unknown) => this.logger.warn({ err, instance: this.cfg.name, group: this.cfg.group }, 'auto-commit on revocation failed; the next owner re-delivers'));
-      for (const o of revoked) this.owned.delete(key(o.tp));
-    }
-    for (const tp of answer.allowed) if (!this.owned.has(key(tp))) this.owned.set(key(tp), { tp, position: undefined, returnedUpTo: undefined });
-    return answer;
+  /** A commit as the member of its current generation; refused (COMMIT_FAILED) once the group moved on. */
+  private async commitAsMember(list: readonly CommittedOffset[]): Promise<void> {
+    const m = this.member;
+    if (m === undefined || m.generation < 0) throw new RunnelError('COMMIT_FAILED', `offsets: instance "${this.cfg.name}" is not in group "${this.cfg.group}" now (the group rebalanced)`);
+    const error = await this.groups.memberCommit(this.cfg.group, { memberId: m.memberId, groupInstanceId: null, generation: m.generation }, list);
+    if (error !== null) throw new RunnelError('COMMIT_FAILED', `offsets: the coordinator refused the commit of instance "${this.cfg.name}" in group "${this.cfg.group}" (${error}: the group rebalanced)`);
   }
 
   private async initPositions(): Promise<void> {
@@ -301,8 +370,8 @@ export class ConsumerInstance {
 
   private take(o: Owned, buf: Buffer): ConsumedRecord[] {
     const out: ConsumedRecord[] = [];
-    // Still ours? A heartbeat in between may have revoked it, or the read lease lapsed.
-    if (this.dropIfLeaseLapsed() || this.owned.get(key(o.tp)) !== o) return out;
+    // Still ours? A rebalance in between may have revoked it, or the member lost it.
+    if (this.owned.get(key(o.tp)) !== o) return out;
     const from = o.position ?? 0;
     for (const { at } of batches(buf)) {
       for (const r of decodeRecords(buf, at)) {
@@ -324,7 +393,7 @@ export class ConsumerInstance {
     if (!this.cfg.autoCommitEnable) return;
     const list = which.filter((o) => o.returnedUpTo !== undefined).map((o) => ({ ...o.tp, offset: o.returnedUpTo ?? 0, metadata: '' }));
     if (list.length === 0) return;
-    await this.groups.call({ op: 'commit', group: this.cfg.group, memberId: this.cfg.name, offsets: list });
+    await this.commitAsMember(list);
     this.lastAutoCommitMs = Date.now();
   }
 }

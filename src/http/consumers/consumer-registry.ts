@@ -16,6 +16,11 @@ export interface RegistryDeps {
   readonly partitions: PartitionClient;
   readonly image: () => MetadataImage;
   readonly sessionTimeoutMs: number;
+  /** The groups' session bounds (groups.min/max_session_timeout_ms): an instance's member asks for a session within them. */
+  readonly minSessionTimeoutMs: number;
+  readonly maxSessionTimeoutMs: number;
+  /** This node's host, shown as its instances' client host. */
+  readonly host: string;
   /** Reaches instances that live on other nodes. */
   readonly peers: PeerCaller;
   readonly requestTimeoutMs: number;
@@ -24,6 +29,8 @@ export interface RegistryDeps {
 
 /** How often instances unused for INSTANCE_IDLE_TIMEOUT_MS are looked for. */
 const IDLE_CHECK_INTERVAL_MS = 30_000;
+/** How often instances whose client went silent past its session are looked for. */
+const SILENCE_CHECK_INTERVAL_MS = 100;
 /** Bound on instances per node (no unbounded maps keyed by client input). */
 const MAX_INSTANCES = 10_000;
 /** The REST Proxy's consumer.instance.timeout.ms: an instance unused this long is closed. */
@@ -41,15 +48,18 @@ function str(body: Record<string, unknown>, k: string): string | undefined {
 export class ConsumerRegistry {
   private readonly instances = new Map<string, ConsumerInstance>();
   private idleTimer: NodeJS.Timeout | undefined;
+  private silenceTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: RegistryDeps) {}
 
   start(): void {
     this.idleTimer = setInterval(() => void this.closeIdle(), IDLE_CHECK_INTERVAL_MS);
+    this.silenceTimer = setInterval(() => this.lapseSilent(), SILENCE_CHECK_INTERVAL_MS);
   }
 
   async close(): Promise<void> {
     clearInterval(this.idleTimer);
+    clearInterval(this.silenceTimer);
     await Promise.all([...this.instances.values()].map((i) => i.close().catch((err: unknown) => this.deps.logger.debug({ err, instance: i.cfg.name }, 'consumer instance close failed'))));
     this.instances.clear();
   }
@@ -73,14 +83,31 @@ export class ConsumerRegistry {
     if (!Number.isInteger(interval) || interval < 1) throw invalid('auto.commit.interval.ms', 'must be an integer >= 1');
     const session = Number(str(b, 'consumer.session.timeout.ms') ?? String(this.deps.sessionTimeoutMs));
     if (!Number.isInteger(session) || session < 100 || session > 3_600_000) throw invalid('consumer.session.timeout.ms', 'must be an integer 100..3600000');
+    // Accepted as the REST Proxy accepts it; the group's assignor is the one all its members
+    // support, chosen by the coordinator (an HTTP member offers range and roundrobin).
     const strategyRaw = str(b, 'partition.assignment.strategy') ?? 'range';
     const strategy = strategyRaw.toLowerCase().replace(/[^a-z]/g, '').replace(/assignor$/, '');
     if (strategy !== 'range' && strategy !== 'roundrobin') throw invalid('partition.assignment.strategy', `must be "range" or "roundrobin", not "${strategyRaw}"`);
+    const groupSession = Math.min(Math.max(session, this.deps.minSessionTimeoutMs), this.deps.maxSessionTimeoutMs);
     if (this.instances.size >= MAX_INSTANCES) throw new RunnelError('INVALID_REQUEST', `this node holds the maximum of ${MAX_INSTANCES} consumer instances`);
     if (this.instances.has(`${group}/${name}`)) throw new RunnelError('CONSUMER_INSTANCE_EXISTS', `name: consumer instance "${name}" already exists in group "${group}"`);
     await this.deps.groups.call({ op: 'register', group, instance: name, nodeId: this.deps.nodeId });
     const instance = new ConsumerInstance(
-      { group, name, nodeId: this.deps.nodeId, format, autoOffsetReset: reset, autoCommitEnable: autoCommit === 'true', autoCommitIntervalMs: interval, sessionTimeoutMs: session, readLeaseMs: Math.min(session, this.deps.sessionTimeoutMs), strategy },
+      {
+        group,
+        name,
+        nodeId: this.deps.nodeId,
+        clientHost: this.deps.host,
+        format,
+        autoOffsetReset: reset,
+        autoCommitEnable: autoCommit === 'true',
+        autoCommitIntervalMs: interval,
+        sessionTimeoutMs: session,
+        groupSessionTimeoutMs: groupSession,
+        // Kafka's default is 3 s against a 45 s session; a REST member heartbeats faster so that a
+        // rebalance started by another member is joined within a fraction of its session.
+        heartbeatIntervalMs: Math.min(3000, Math.max(100, Math.floor(groupSession / 10))),
+      },
       this.deps.groups,
       this.deps.partitions,
       this.deps.image,
@@ -135,6 +162,15 @@ export class ConsumerRegistry {
           return null;
       }
     });
+  }
+
+  /** Instances whose client made no request for its session timeout leave their group (their next poll rejoins). */
+  private lapseSilent(): void {
+    const now = Date.now();
+    for (const i of this.instances.values()) {
+      if (!i.silentPastSession(now)) continue;
+      void i.run(() => i.lapse()).catch((err: unknown) => this.deps.logger.debug({ err, instance: i.cfg.name }, 'leaving the group after a lapse failed'));
+    }
   }
 
   private async closeIdle(): Promise<void> {

@@ -54,7 +54,7 @@ const GROUP: JsonSchema = {
   properties: {
     cluster_id: { type: 'string' },
     consumer_group_id: { type: 'string' },
-    state: { type: 'string', enum: ['Empty', 'PreparingRebalance', 'Stable'] },
+    state: { type: 'string', enum: ['Empty', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead'] },
     generation: { type: 'integer' },
     partition_assignor: { type: ['string', 'null'] },
     coordinator_id: { type: ['integer', 'null'] },
@@ -62,7 +62,13 @@ const GROUP: JsonSchema = {
       type: 'array',
       items: {
         type: 'object',
-        properties: { consumer_id: { type: 'string' }, instance_id: { type: 'string' }, node_id: { type: 'integer' }, assignments: { type: 'array', items: TOPIC_PARTITION } },
+        properties: {
+          consumer_id: { type: 'string', description: "The member id (an HTTP consumer instance's name)" },
+          instance_id: { type: ['string', 'null'], description: 'group.instance.id of a static member' },
+          client_id: { type: 'string', description: 'runnel-rest-node-N for an HTTP consumer instance living on node N' },
+          host: { type: 'string' },
+          assignments: { type: 'array', items: TOPIC_PARTITION },
+        },
       },
     },
     partitions: {
