@@ -1,5 +1,5 @@
 // Rebalance times of Kafka-protocol group members, and the commit rate of one member, on a
-// real 3-node cluster (test timings, initial rebalance delay 200 ms):
+// real 3-node cluster (test timings, initial rebalance delay 100 ms):
 //   npx tsx test/bench/kafka-groups-bench.ts [ROUNDS]
 // Two members over 6 partitions, for kafkajs and for kcat (librdkafka): from one member
 // leaving (kafkajs disconnect / kcat SIGTERM: LeaveGroup) or dying (SIGKILL: its 3 s session
@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { FAST_KAFKAJS, GROUP_TEST_YAML, KcatMember } from '../support/group-members.ts';
+import { FAST_KAFKAJS, KcatMember } from '../support/group-members.ts';
 import { pollUntil } from '../support/poll.ts';
 import { ProcessCluster } from '../support/process-cluster.ts';
 
@@ -93,7 +93,8 @@ async function commitsPerSec(brokers: string[]): Promise<{ perSec: number; round
 }
 
 const rounds = Number(process.argv[2] ?? 5);
-const c = await ProcessCluster.started(undefined, GROUP_TEST_YAML);
+// FAST_TIMINGS: initial rebalance delay 100 ms, sessions down to 1 s allowed.
+const c = await ProcessCluster.started();
 try {
   const brokers = c.ids.map((id) => `127.0.0.1:${c.kafkaPorts.get(id)}`);
   const r = await c.http(1, 'POST', c.v3('/topics'), { topic_name: 'kgbench', partitions_count: 6, replication_factor: 3 });

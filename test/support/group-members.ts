@@ -1,9 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 
-/** Cluster config for group tests: a short initial rebalance delay, session timeouts down to 1 s so clients notice a death quickly. */
-export const GROUP_TEST_YAML = 'groups: {initial_rebalance_delay_ms: 200, min_session_timeout_ms: 1000}';
-
 /** A kafkajs consumer that notices rebalances and deaths within a few seconds. */
 export const FAST_KAFKAJS = { sessionTimeout: 3000, heartbeatInterval: 300, rebalanceTimeout: 10_000, maxWaitTimeInMs: 100 } as const;
 
