@@ -1,6 +1,6 @@
 // Rebalance times of Kafka-protocol group members, and the commit rate of one member, on a
 // real 3-node cluster (test timings, initial rebalance delay 100 ms):
-//   npx tsx test/bench/kafka-groups-bench.ts [ROUNDS]
+//   npm run bench -- --suite kafka-groups
 // Two members over 6 partitions, for kafkajs and for kcat (librdkafka): from one member
 // leaving (kafkajs disconnect / kcat SIGTERM: LeaveGroup) or dying (SIGKILL: its 3 s session
 // expires) until the survivor is assigned all 6 (its GroupJoin event / kcat's rebalance log).
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { FAST_KAFKAJS, KcatMember } from '../support/group-members.ts';
 import { pollUntil } from '../support/poll.ts';
-import { ProcessCluster } from '../support/process-cluster.ts';
+import type { ProcessCluster } from '../support/process-cluster.ts';
 
 const SESSION_MS = 3000;
 const MEMBER = fileURLToPath(new URL('./kafkajs-member.ts', import.meta.url));
@@ -92,23 +92,33 @@ async function commitsPerSec(brokers: string[]): Promise<{ perSec: number; round
   }
 }
 
-const rounds = Number(process.argv[2] ?? 5);
-// FAST_TIMINGS: initial rebalance delay 100 ms, sessions down to 1 s allowed.
-const c = await ProcessCluster.started();
-try {
+export interface KafkaGroupsResult {
+  readonly sessionTimeoutMs: number;
+  /** client -> 'leave' | 'death' -> rebalance times of each round, ms. */
+  readonly rebalanceMs: Record<string, { leave: number[]; death: number[] }>;
+  readonly commitsPerSec: number;
+  readonly commitRoundTripMs: number;
+}
+
+/**
+ * The Kafka-protocol group figures on a started cluster (FAST_TIMINGS: initial rebalance delay
+ * 100 ms, sessions down to 1 s allowed), printed as they come.
+ */
+export async function kafkaGroupsBench(c: ProcessCluster, rounds: number): Promise<KafkaGroupsResult> {
   const brokers = c.ids.map((id) => `127.0.0.1:${c.kafkaPorts.get(id)}`);
   const r = await c.http(1, 'POST', c.v3('/topics'), { topic_name: 'kgbench', partitions_count: 6, replication_factor: 3 });
   if (r.status !== 201) throw new Error(`topic: ${r.status}`);
   const clients = { kafkajs: kafkajsMember, kcat: kcatMember } as const;
+  const rebalance: Record<string, { leave: number[]; death: number[] }> = {};
   for (const [name, make] of Object.entries(clients)) {
-    for (const [what, signal] of [['leaves (LeaveGroup)', 'SIGTERM'], [`dies (SIGKILL, session ${SESSION_MS} ms)`, 'SIGKILL']] as const) {
-      const runs: number[] = [];
+    const entry = { leave: [] as number[], death: [] as number[] };
+    rebalance[name] = entry;
+    for (const [what, signal, runs] of [['leaves (LeaveGroup)', 'SIGTERM', entry.leave], [`dies (SIGKILL, session ${SESSION_MS} ms)`, 'SIGKILL', entry.death]] as const) {
       for (let i = 0; i < rounds; i++) runs.push(await rebalanceMs((g) => make(brokers.join(','), g, 'kgbench'), `kg-${name}-${signal}-${i}`, signal));
       process.stdout.write(`${name}: member ${what} -> survivor assigned all 6: median ${median(runs).toFixed(0)} ms (runs ${runs.map((x) => x.toFixed(0)).join(', ')})\n`);
     }
   }
   const commits = await commitsPerSec(brokers);
   process.stdout.write(`kafkajs: one member's commits, one at a time: ${commits.perSec.toFixed(0)} commits/s (OffsetCommit round trip median ${commits.roundTripMs} ms)\n`);
-} finally {
-  await c.destroy();
+  return { sessionTimeoutMs: SESSION_MS, rebalanceMs: rebalance, commitsPerSec: commits.perSec, commitRoundTripMs: commits.roundTripMs };
 }
