@@ -1,9 +1,15 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Consumer } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/poll.ts';
 import type { ProcessCluster } from '../support/process-cluster.ts';
 import { withCluster } from '../support/process-cluster.ts';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const runCli = promisify(execFile);
 
 interface GroupView {
   state: string;
@@ -72,7 +78,7 @@ describe('a consumer group with kafkajs and HTTP members', () => {
     return (r.body as { partition: number; offset: number; value: string }[]).map((x) => ({ partition: x.partition, offset: x.offset, value: x.value }));
   };
 
-  it('a kafkajs member and an HTTP instance split the partitions, together read every record, and the v3 view lists both', async () => {
+  it('a kafkajs member and an HTTP instance split the partitions, together read every record, and the v3 view and runnel group describe list both', async () => {
     await ok(1, 'POST', c.v3('/topics'), { topic_name: 'mixed', partitions_count: 4, replication_factor: 3 });
     await produce('mixed', 4, 5, 'a');
     const kGot: Rec[] = [];
@@ -109,6 +115,11 @@ describe('a consumer group with kafkajs and HTTP members', () => {
       return g.partitions.length === 4 && g.partitions.every((p) => p.lag === 0 && p.end_offset === 5) ? g : undefined;
     }, 20_000, 100);
     expect(lagged.partitions.map((p) => p.committed_offset)).toEqual([5, 5, 5, 5]);
+    // `runnel group describe` shows both kinds of member, with client id, host and partitions, and the lag.
+    const { stdout } = await runCli(process.execPath, ['--import', 'tsx', CLI, 'group', 'describe', 'g-mixed', '--brokers', c.url(3, '')], { timeout: 30_000 });
+    expect(stdout).toMatch(/group g-mixed: Stable, generation \d+, assignor RoundRobinAssigner/);
+    expect(stdout).toMatch(/rest-1\s+runnel-rest-node-2\s+127\.0\.0\.1/);
+    expect(stdout).toMatch(/mixed-kjs\s+\/127\.0\.0\.1/);
     await ok(2, 'DELETE', base);
   });
 
