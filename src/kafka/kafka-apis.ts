@@ -34,7 +34,9 @@ import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
  * §1.5): one table, identical on every node. Only APIs with a working handler are listed, so
  * that clients never call one that is missing: librdkafka decides its features from this list
  * (Produce 3 and Fetch 4 in range turn on RecordBatch v2; Produce 7 and Fetch 10 on ZSTD;
- * ListOffsets 1 on offsets by timestamp). ListOffsets serves v0-7 (v0 in the old
+ * ListOffsets 1 on offsets by timestamp). Fetch v13 names topics by topic id (KIP-516), which
+ * @platformatic/kafka's consumer stream needs (it sends topic ids whatever version it speaks).
+ * ListOffsets serves v0-7 (v0 in the old
  * OldStyleOffsets shape), so clients start at beginning, end, or a time; OffsetForLeaderEpoch
  * v2-4 (Kafka 4.0's range; librdkafka sends v2) lets clients validate a position after a
  * leader change (KIP-320). CreateTopics, DeleteTopics, CreatePartitions, DescribeCluster,
@@ -54,7 +56,7 @@ import { encodeResponse, loadApiSpecs } from './protocol/frames.ts';
  */
 export const SERVED_VERSIONS = {
   Produce: { min: 0, max: 9 },
-  Fetch: { min: 4, max: 12 },
+  Fetch: { min: 4, max: 13 },
   ListOffsets: { min: 0, max: 7 },
   OffsetForLeaderEpoch: { min: 2, max: 4 },
   ApiVersions: { min: 0, max: 3 },

@@ -5,6 +5,7 @@ import { ProcessCluster } from '../support/process-cluster.ts';
 import { dataBench } from './data-bench.ts';
 import { failoverBench } from './failover-bench.ts';
 import { groupsBench } from './groups-bench.ts';
+import { kafkaGroupsBench } from './kafka-groups-bench.ts';
 import { loadBench, loadReport, LOAD_PARTITIONS, LOAD_PRODUCERS } from './load-bench.ts';
 import { compareNatsOverKafka } from './kafka-compare.ts';
 import { natsBench, percentile, runnelSingleLatency, startNatsCluster } from './nats-compare.ts';
@@ -13,7 +14,7 @@ import type { DataBenchRow } from './data-bench.ts';
 import { rssMiB } from './rss-sampler.ts';
 import { scaleBench, scaleReport } from './scale-bench.ts';
 
-// `npm run bench [-- --suite data,metadata,groups,failover] [--brokers URL,...] [--cluster-id ID] [--seconds N] [--json FILE]`
+// `npm run bench [-- --suite data,metadata,groups,kafka-groups,failover] [--brokers URL,...] [--cluster-id ID] [--seconds N] [--json FILE]`
 // Starts a fresh 3-node cluster on free ports (or uses --brokers), prints a table and saves it.
 // --seconds is per measurement: default 10 for data, 5 for scale, 60 for load.
 //
@@ -170,7 +171,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       json: { type: 'string' },
-      suite: { type: 'string', default: 'data,metadata,groups,failover' },
+      suite: { type: 'string', default: 'data,metadata,groups,kafka-groups,failover' },
       brokers: { type: 'string' },
       'cluster-id': { type: 'string', default: 'runnel-local' },
       seconds: { type: 'string' },
@@ -208,7 +209,7 @@ async function main(): Promise<void> {
     return;
   }
   const suites = new Set(values.suite.split(','));
-  const known = ['data', 'metadata', 'groups', 'failover', 'scale', 'load'];
+  const known = ['data', 'metadata', 'groups', 'kafka-groups', 'failover', 'scale', 'load'];
   const unknown = [...suites].filter((x) => !known.includes(x));
   if (unknown.length > 0) throw new Error(`--suite: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`);
   const secondsOr = (dflt: number): number => Number(values.seconds ?? dflt);
@@ -257,6 +258,15 @@ async function main(): Promise<void> {
       console.log(`  member leaves (DELETE) -> survivor owns all 6: median ${median(r.leaveMs).toFixed(0)} ms (runs ${r.leaveMs.map((x) => x.toFixed(0)).join(', ')})`);
       console.log(`  member dies (stops polling, session ${r.sessionTimeoutMs} ms) -> survivor owns all 6: median ${median(r.deathMs).toFixed(0)} ms (runs ${r.deathMs.map((x) => x.toFixed(0)).join(', ')})`);
       console.log(`  commits by one member, one at a time (acks=all to __consumer_offsets): ${r.commitsPerSec.toFixed(0)} commits/s (${r.commits} in 5 s)`);
+    } finally {
+      await c.destroy();
+    }
+  }
+  if (suites.has('kafka-groups') && external === undefined) {
+    const c = await ProcessCluster.started();
+    try {
+      console.log('\nKafka-protocol consumer group, 2 members over 6 partitions (kafkajs, kcat), median of 5:');
+      out['kafkaGroups'] = await kafkaGroupsBench(c, 5);
     } finally {
       await c.destroy();
     }

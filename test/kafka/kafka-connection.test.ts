@@ -178,7 +178,7 @@ describe('Kafka connection', () => {
         { apiKey: 18, minVersion: 0, maxVersion: 3 },
         { apiKey: 3, minVersion: 0, maxVersion: 12 },
         { apiKey: 0, minVersion: 0, maxVersion: 9 },
-        { apiKey: 1, minVersion: 4, maxVersion: 12 },
+        { apiKey: 1, minVersion: 4, maxVersion: 13 },
         { apiKey: 19, minVersion: 0, maxVersion: 7 },
         { apiKey: 20, minVersion: 0, maxVersion: 6 },
         { apiKey: 60, minVersion: 0, maxVersion: 1 },
