@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Consumer } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { KcatMember } from '../support/group-members.ts';
 import { pollUntil } from '../support/poll.ts';
 import { withCluster } from '../support/process-cluster.ts';
 import type { ProcessCluster } from '../support/process-cluster.ts';
@@ -14,9 +13,11 @@ interface GroupView {
 }
 
 // One classic group, two doors: the node is an HTTP instance's client (GroupMember), kafkajs and
-// librdkafka (kcat -G) are their own. Each leads once: the client must read the assignment bytes
-// the node's leader writes, and the node those the client's leader writes.
-describe('one classic group of an HTTP consumer instance and a Kafka client', () => {
+// librdkafka (kcat -G) are their own. Whoever joins first leads: here the HTTP member leads
+// (the node assigns for the Kafka client, in the client's protocol) and librdkafka leads (the
+// node reads the assignment librdkafka wrote), under range and cooperative-sticky.
+// kafka-mixed-group.test.ts has kafkajs leading.
+describe('group leaders across the two doors', () => {
   let c!: ProcessCluster;
   withCluster((cluster) => (c = cluster));
   const consumers: Consumer[] = [];
@@ -52,22 +53,23 @@ describe('one classic group of an HTTP consumer instance and a Kafka client', ()
     await consumer.run({ eachMessage: ({ message }) => Promise.resolve(void read.push(JSON.parse(message.value?.toString() ?? 'null') as string)) });
     return { joins, read };
   };
+  /** Polls the HTTP member (on node 2) until it and the other member read `n` records between them; the values it read, sorted. */
+  const readTogether = async (base: string, n: number, others: () => number): Promise<unknown[]> => {
+    const values: unknown[] = [];
+    await pollUntil(`all ${n} records read`, async () => {
+      values.push(...((await ok(2, 'GET', `${base}/records?timeout=200`)) as { value: unknown }[]).map((r) => r.value));
+      return values.length + others() >= n;
+    }, 30_000, 10);
+    return values.sort();
+  };
   const assigned = async (node: number, base: string): Promise<number[]> => ((await ok(node, 'GET', `${base}/assignments`)) as { partitions: TP[] }).partitions.map((p) => p.partition).sort();
 
-  async function splitAndReadOnce(group: string, t: string, httpFirst: boolean): Promise<void> {
+  it('kafkajs: the HTTP instance leads, its node assigns RoundRobinAssigner for kafkajs (h1: 0,2; kafkajs: 1), and between them they read every record once', async () => {
+    const [group, t] = ['g-lead-kjs', 'lead-a'];
     await ok(1, 'POST', c.v3('/topics'), { topic_name: t, partitions_count: 3, replication_factor: 3 });
-    let base = '';
-    let k: Awaited<ReturnType<typeof kafkajsMember>> | undefined;
-    if (httpFirst) {
-      base = await httpMember(2, group, 'h1', t);
-      expect(await ok(2, 'GET', `${base}/records?timeout=1000`)).toEqual([]); // settles alone: the leader
-      k = await kafkajsMember(group, t);
-    } else {
-      k = await kafkajsMember(group, t);
-      await pollUntil('kafkajs to join alone', () => k?.joins.length === 1, 20_000);
-      base = await httpMember(2, group, 'h1', t);
-    }
-    const kj = k;
+    const base = await httpMember(2, group, 'h1', t);
+    expect(await ok(2, 'GET', `${base}/records?timeout=1000`)).toEqual([]); // settles alone: the leader
+    const kj = await kafkajsMember(group, t);
     // The HTTP member reads on every poll; both settle in one generation that splits 3 partitions.
     await pollUntil('a split of the three partitions', async () => {
       await ok(2, 'GET', `${base}/records?timeout=200`);
@@ -76,7 +78,7 @@ describe('one classic group of an HTTP consumer instance and a Kafka client', ()
       return last !== undefined && last.partitions.length + mine.length === 3 && mine.length > 0 && last.partitions.length > 0;
     }, 30_000, 50);
     const last = kj.joins.at(-1);
-    expect(last).toMatchObject({ protocol: 'RoundRobinAssigner', leader: !httpFirst });
+    expect(last).toMatchObject({ protocol: 'RoundRobinAssigner', leader: false });
     // Kafka's round robin over member ids sorted: "h1" before "mixed-kjs-<uuid>".
     expect(await assigned(2, base)).toEqual([0, 2]);
     expect(last?.partitions).toEqual([1]);
@@ -88,39 +90,21 @@ describe('one classic group of an HTTP consumer instance and a Kafka client', ()
 
     // Between them they read every record once: the HTTP member partitions 0 and 2, kafkajs 1.
     await produce(t, 3, 4);
-    const httpRead: { value: unknown }[] = [];
-    await pollUntil('all 12 records read', async () => {
-      httpRead.push(...((await ok(2, 'GET', `${base}/records?timeout=200`)) as { value: unknown }[]));
-      return httpRead.length + kj.read.length >= 12;
-    }, 30_000, 10);
-    expect(httpRead.map((r) => r.value).sort()).toEqual([0, 2].flatMap((p) => [0, 1, 2, 3].map((i) => `${t}-${p}-${i}`)));
+    expect(await readTogether(base, 12, () => kj.read.length)).toEqual([0, 2].flatMap((p) => [0, 1, 2, 3].map((i) => `${t}-${p}-${i}`)));
     expect([...kj.read].sort()).toEqual([0, 1, 2, 3].map((i) => `${t}-1-${i}`));
     await ok(2, 'DELETE', base);
-  }
-
-  it('kafkajs: with the HTTP instance as leader (its node assigns RoundRobinAssigner for kafkajs)', () => splitAndReadOnce('g-mixed-http', 'mixed-a', true), 90_000);
-
-  it('kafkajs: as leader (the node reads the assignment kafkajs wrote)', () => splitAndReadOnce('g-mixed-kjs', 'mixed-b', false), 90_000);
+  }, 90_000);
 
   describe('kcat -G (librdkafka)', () => {
-    const kcats: ChildProcess[] = [];
-    afterEach(() => {
-      for (const p of kcats.splice(0)) p.kill('SIGKILL');
+    const kcats: KcatMember[] = [];
+    afterEach(async () => {
+      for (const k of kcats.splice(0)) await k.stop();
     });
-    /** A kcat balanced consumer of `t`: the lines it printed ("partition value"). */
-    const kcatMember = (group: string, t: string, strategy: string): string[] => {
-      const lines: string[] = [];
-      const conf = ['auto.offset.reset=earliest', 'heartbeat.interval.ms=200', 'session.timeout.ms=10000', 'max.poll.interval.ms=10000', `partition.assignment.strategy=${strategy}`];
-      const p = spawn('kcat', ['-b', `127.0.0.1:${c.kafkaPorts.get(3) ?? 0}`, '-G', group, '-f', '%p %s\\n', ...conf.flatMap((x) => ['-X', x]), '-q', '-u', t], { stdio: ['ignore', 'pipe', 'ignore'] });
-      kcats.push(p);
-      let buffered = '';
-      p.stdout?.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        const parts = buffered.split('\n');
-        buffered = parts.pop() ?? '';
-        lines.push(...parts.filter((l) => l !== ''));
-      });
-      return lines;
+    const kcatMember = (group: string, t: string, strategy: string): KcatMember => {
+      const conf = ['heartbeat.interval.ms=200', 'session.timeout.ms=10000', 'max.poll.interval.ms=10000', `partition.assignment.strategy=${strategy}`];
+      const k = new KcatMember(`127.0.0.1:${c.kafkaPorts.get(3) ?? 0}`, group, t, conf.flatMap((x) => ['-X', x]));
+      kcats.push(k);
+      return k;
     };
     /** [member ("h1" or its client id), its partitions] sorted, and the group's protocol. */
     const split = async (group: string): Promise<{ members: [string, number[]][]; protocol: string }> => {
@@ -132,13 +116,13 @@ describe('one classic group of an HTTP consumer instance and a Kafka client', ()
     async function withKcat(group: string, t: string, strategy: string, httpFirst: boolean, expected?: [string, number[]][]): Promise<void> {
       await ok(1, 'POST', c.v3('/topics'), { topic_name: t, partitions_count: 3, replication_factor: 3 });
       let base = '';
-      let lines: string[] = [];
+      let k: KcatMember;
       if (httpFirst) {
         base = await httpMember(2, group, 'h1', t);
         expect(await ok(2, 'GET', `${base}/records?timeout=1000`)).toEqual([]);
-        lines = kcatMember(group, t, strategy);
+        k = kcatMember(group, t, strategy);
       } else {
-        lines = kcatMember(group, t, strategy);
+        k = kcatMember(group, t, strategy);
         await pollUntil('kcat alone in the group', async () => JSON.stringify((await split(group)).members) === JSON.stringify([['rdkafka', [0, 1, 2]]]), 30_000, 100);
         base = await httpMember(2, group, 'h1', t);
       }
@@ -152,24 +136,19 @@ describe('one classic group of an HTTP consumer instance and a Kafka client', ()
       const mine = settled.members.find(([id]) => id === 'h1')?.[1] ?? [];
       await pollUntil('the HTTP member to read its split', async () => JSON.stringify(await assigned(2, base)) === JSON.stringify(mine), 10_000);
       await produce(t, 3, 4);
-      const httpRead: { value: unknown }[] = [];
-      await pollUntil('all 12 records read', async () => {
-        httpRead.push(...((await ok(2, 'GET', `${base}/records?timeout=200`)) as { value: unknown }[]));
-        return httpRead.length + lines.length >= 12;
-      }, 30_000, 10);
       const theirs = [0, 1, 2].filter((p) => !mine.includes(p));
-      expect(httpRead.map((r) => r.value).sort()).toEqual(mine.flatMap((p) => [0, 1, 2, 3].map((i) => `${t}-${p}-${i}`)));
-      expect([...lines].sort()).toEqual(theirs.flatMap((p) => [0, 1, 2, 3].map((i) => `${p} "${t}-${p}-${i}"`)));
+      expect(await readTogether(base, 12, () => k.records.length)).toEqual(mine.flatMap((p) => [0, 1, 2, 3].map((i) => `${t}-${p}-${i}`)));
+      expect(k.records.map((r) => `${r.partition} ${r.value}`).sort()).toEqual(theirs.flatMap((p) => [0, 1, 2, 3].map((i) => `${p} "${t}-${p}-${i}"`)));
       await ok(2, 'DELETE', base);
     }
 
     // Kafka's range over member ids sorted: "h1" before "rdkafka-<uuid>".
-    it('default range,roundrobin, the HTTP instance leading: range, assigned by the node', () => withKcat('g-rd-http', 'mixed-c', 'range,roundrobin', true, [['h1', [0, 1]], ['rdkafka', [2]]]), 90_000);
+    it('default range,roundrobin, the HTTP instance leading: range, assigned by the node', () => withKcat('g-rd-http', 'lead-c', 'range,roundrobin', true, [['h1', [0, 1]], ['rdkafka', [2]]]), 90_000);
 
-    it('default range,roundrobin, kcat leading: the node reads the range assignment librdkafka wrote', () => withKcat('g-rd-kcat', 'mixed-d', 'range,roundrobin', false, [['h1', [0, 1]], ['rdkafka', [2]]]), 90_000);
+    it('default range,roundrobin, kcat leading: the node reads the range assignment librdkafka wrote', () => withKcat('g-rd-kcat', 'lead-d', 'range,roundrobin', false, [['h1', [0, 1]], ['rdkafka', [2]]]), 90_000);
 
-    it('cooperative-sticky, the HTTP instance leading: the node assigns it (eager itself) for a cooperative member', () => withKcat('g-coop-http', 'mixed-e', 'cooperative-sticky', true, [['h1', [0, 2]], ['rdkafka', [1]]]), 90_000);
+    it('cooperative-sticky, the HTTP instance leading: the node assigns it (eager itself) for a cooperative member', () => withKcat('g-coop-http', 'lead-e', 'cooperative-sticky', true, [['h1', [0, 2]], ['rdkafka', [1]]]), 90_000);
 
-    it('cooperative-sticky, kcat leading: librdkafka hands the eager HTTP member its share over two rounds', () => withKcat('g-coop-kcat', 'mixed-f', 'cooperative-sticky', false), 90_000);
+    it('cooperative-sticky, kcat leading: librdkafka hands the eager HTTP member its share over two rounds', () => withKcat('g-coop-kcat', 'lead-f', 'cooperative-sticky', false), 90_000);
   });
 });
