@@ -1,5 +1,5 @@
 import type { TopicDefaults } from '../metadata/topic-checks.ts';
-import type { ClassicGroupService, FetchService, KafkaGroupService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../services/front-door-services.ts';
+import type { FetchService, KafkaGroupService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../services/front-door-services.ts';
 import { createTopicsApi, deleteTopicsApi } from './handlers/admin-topics.ts';
 import { alterConfigsApi, incrementalAlterConfigsApi } from './handlers/alter-configs.ts';
 import { createPartitionsApi } from './handlers/create-partitions.ts';
@@ -98,10 +98,8 @@ export interface KafkaServices {
   readonly topicConfigDefaults: Readonly<Record<string, string>>;
   /** Kafka's auto.create.topics.enable (cluster.yaml topic_defaults.auto_create). */
   readonly autoCreateTopicsEnable: boolean;
-  /** Consumer groups' coordinators, shared with the HTTP door's consumer groups. */
+  /** Consumer groups' coordinators and their classic group protocol, shared with the HTTP door's consumer groups. */
   readonly groups: KafkaGroupService;
-  /** The classic group protocol (JoinGroup, SyncGroup, ...) on the same coordinators. */
-  readonly classicGroups: ClassicGroupService;
 }
 
 export function kafkaApiTable(services: KafkaServices): KafkaApiTable {

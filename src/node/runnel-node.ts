@@ -271,7 +271,6 @@ export class RunnelNode {
           topicConfigDefaults: this.topicDefaults,
           autoCreateTopicsEnable: config.topicDefaults.autoCreate === 'true',
           groups,
-          classicGroups: groups,
         }),
         logger: componentLogger(root, 'kafka'),
         observer: this.metrics.kafka,

@@ -9,9 +9,9 @@ import { groupErrorCode, groupProtocolCode } from './group-errors.ts';
  * GROUP_ID_NOT_FOUND for no such group, NON_EMPTY_GROUP while it has members, NOT_COORDINATOR
  * on another node, per group.
  */
-export function deleteGroupsApi(specs: ApiSpecs, range: { min: number; max: number }, deps: { readonly classicGroups: ClassicGroupService }): KafkaApi {
+export function deleteGroupsApi(specs: ApiSpecs, range: { min: number; max: number }, deps: { readonly groups: ClassicGroupService }): KafkaApi {
   const remove = (groupId: string): Promise<{ groupId: string; errorCode: number }> =>
-    deps.classicGroups.deleteGroupHere(groupId).then(
+    deps.groups.deleteGroupHere(groupId).then(
       (error) => ({ groupId, errorCode: groupProtocolCode(error) }),
       (err: unknown) => ({ groupId, errorCode: groupErrorCode(err) }),
     );

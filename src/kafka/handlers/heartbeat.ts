@@ -9,11 +9,11 @@ import { groupProtocolCode } from './group-errors.ts';
  * ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID that it was left behind (the coordinator decides);
  * v3+ carries the group.instance.id (FENCED_INSTANCE_ID for a replaced static member).
  */
-export function heartbeatApi(specs: ApiSpecs, range: { min: number; max: number }, deps: { readonly classicGroups: ClassicGroupService }): KafkaApi {
+export function heartbeatApi(specs: ApiSpecs, range: { min: number; max: number }, deps: { readonly groups: ClassicGroupService }): KafkaApi {
   return groupApi(
     specs,
     range,
-    async ({ body }) => ({ throttleTimeMs: 0, errorCode: groupProtocolCode(await deps.classicGroups.heartbeatHere(memberOf(body))) }),
+    async ({ body }) => ({ throttleTimeMs: 0, errorCode: groupProtocolCode(await deps.groups.heartbeatHere(memberOf(body))) }),
     (errorCode) => ({ throttleTimeMs: 0, errorCode }),
   );
 }

@@ -18,12 +18,12 @@ const MEMBER_ID_REQUIRED_VERSION = 4;
  * DescribeGroups. NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS as the answer's error when
  * the call does not reach a loaded coordinator, as in Kafka's JoinGroupRequest.getErrorResponse.
  */
-export function joinGroupApi(specs: ApiSpecs, range: { min: number; max: number }, deps: { readonly classicGroups: ClassicGroupService }): KafkaApi {
+export function joinGroupApi(specs: ApiSpecs, range: { min: number; max: number }, deps: { readonly groups: ClassicGroupService }): KafkaApi {
   // Below v7 the protocol name is not nullable: '' for none (Kafka's UNKNOWN_PROTOCOL_NAME).
   const protocolName = (v: number, name: string | null): string | null => (v >= PROTOCOL_TYPE_VERSION ? name : (name ?? ''));
   return groupApi(specs, range, async ({ body: b, apiVersion: v }, ctx) => {
     const sessionTimeoutMs = b['sessionTimeoutMs'] as number;
-    const a = await deps.classicGroups.joinHere({
+    const a = await deps.groups.joinHere({
       group: b['groupId'] as string,
       memberId: b['memberId'] as string,
       groupInstanceId: b['groupInstanceId'] as string | null,

@@ -15,13 +15,13 @@ const BATCH_VERSION = 3;
  * top, as Kafka's LeaveGroupResponse does for them; v3+ a batch (static members by instance id,
  * an admin's removeMembersFromConsumerGroup) with an error per member.
  */
-export function leaveGroupApi(specs: ApiSpecs, range: { min: number; max: number }, deps: { readonly classicGroups: ClassicGroupService }): KafkaApi {
+export function leaveGroupApi(specs: ApiSpecs, range: { min: number; max: number }, deps: { readonly groups: ClassicGroupService }): KafkaApi {
   return groupApi(specs, range, async ({ body: b, apiVersion }) => {
     const batched = apiVersion >= BATCH_VERSION;
     const members: LeaveGroupCall['members'] = batched
       ? (b['members'] as { memberId: string; groupInstanceId: string | null }[]).map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
       : [{ memberId: b['memberId'] as string, groupInstanceId: null }];
-    const a = await deps.classicGroups.leaveHere({ group: b['groupId'] as string, members });
+    const a = await deps.groups.leaveHere({ group: b['groupId'] as string, members });
     const answered = a.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: groupProtocolCode(m.error) }));
     if (batched) return { throttleTimeMs: 0, errorCode: groupProtocolCode(a.error), members: answered };
     // v0-2: the group's error, else the member's (Kafka's LeaveGroupResponse.getError).

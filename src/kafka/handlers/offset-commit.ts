@@ -1,5 +1,5 @@
 import type { CommittedOffset } from '../../groups/group-coordinator.ts';
-import type { ClassicGroupService, KafkaGroupService, MetadataService } from '../../services/front-door-services.ts';
+import type { KafkaGroupService, MetadataService } from '../../services/front-door-services.ts';
 import type { KafkaApi } from '../kafka-connection.ts';
 import { KAFKA_ERROR } from '../kafka-error-codes.ts';
 import type { ApiSpecs } from '../protocol/frames.ts';
@@ -13,7 +13,6 @@ const OFFSET_METADATA_MAX_CHARS = 4096;
 export interface OffsetCommitApiDeps {
   readonly metadata: MetadataService;
   readonly groups: KafkaGroupService;
-  readonly classicGroups: ClassicGroupService;
 }
 
 interface CommitPartition {
@@ -69,7 +68,7 @@ export function offsetCommitApi(specs: ApiSpecs, range: { min: number; max: numb
       }
       let code: number = KAFKA_ERROR.NONE;
       try {
-        if (member.generation >= 0 || member.memberId !== '') code = groupProtocolCode(await deps.classicGroups.commitMemberHere(group, member, offsets));
+        if (member.generation >= 0 || member.memberId !== '') code = groupProtocolCode(await deps.groups.commitMemberHere(group, member, offsets));
         else await deps.groups.commitHere(group, offsets);
       } catch (err) {
         code = groupErrorCode(err);

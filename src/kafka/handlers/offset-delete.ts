@@ -21,7 +21,7 @@ interface DeleteTopic {
  * (GROUP_ID_NOT_FOUND) or has members of another protocol type (NON_EMPTY_GROUP), which the
  * answer carries at the top with no partitions.
  */
-export function offsetDeleteApi(specs: ApiSpecs, range: { min: number; max: number }, deps: { readonly classicGroups: ClassicGroupService; readonly metadata: MetadataService }): KafkaApi {
+export function offsetDeleteApi(specs: ApiSpecs, range: { min: number; max: number }, deps: { readonly groups: ClassicGroupService; readonly metadata: MetadataService }): KafkaApi {
   const groupError = (errorCode: number): MessageValue => ({ throttleTimeMs: 0, errorCode, topics: [] });
   return groupApi(specs, range, async (req) => {
     const topics = req.body['topics'] as DeleteTopic[];
@@ -34,7 +34,7 @@ export function offsetDeleteApi(specs: ApiSpecs, range: { min: number; max: numb
         else known.push({ topic: t.name, partition: p.partitionIndex });
       }
     }
-    const a = await deps.classicGroups.deleteOffsetsHere(req.body['groupId'] as string, known);
+    const a = await deps.groups.deleteOffsetsHere(req.body['groupId'] as string, known);
     if (a.error !== null) return groupError(groupProtocolCode(a.error));
     for (const p of a.partitions) codes.set(`${p.topic}:${p.partition}`, groupProtocolCode(p.error));
     return {

@@ -10,9 +10,9 @@ import { groupProtocolCode } from './group-errors.ts';
  * the protocol type and name, which the coordinator checks against the group's
  * (INCONSISTENT_GROUP_PROTOCOL, KIP-559) and answers back.
  */
-export function syncGroupApi(specs: ApiSpecs, range: { min: number; max: number }, deps: { readonly classicGroups: ClassicGroupService }): KafkaApi {
+export function syncGroupApi(specs: ApiSpecs, range: { min: number; max: number }, deps: { readonly groups: ClassicGroupService }): KafkaApi {
   return groupApi(specs, range, async ({ body: b }) => {
-    const a = await deps.classicGroups.syncHere({
+    const a = await deps.groups.syncHere({
       ...memberOf(b),
       protocolType: b['protocolType'] as string | null,
       protocolName: b['protocolName'] as string | null,
