@@ -15,11 +15,19 @@ export interface OwnBatchCall {
 const MAX_EPOCH = 0x7fff;
 /** Fresh stamps one batch may take after the leader refused its sequence or epoch. */
 const MAX_RESTAMPS = 8;
+/**
+ * A leader remembers a producer's last 5 batches (storage/partition-log/producer-state.ts, as
+ * Kafka's ProducerStateManager), so a resent batch is recognised only while at most 4 batches of
+ * its lane were stamped after it (Kafka's producer: max.in.flight.requests.per.connection <= 5).
+ */
+const MAX_IN_FLIGHT = 5;
 
 interface Stamp {
   readonly producerId: bigint;
   readonly epoch: number;
   readonly seq: number;
+  /** The lane's count of stamps before this one. */
+  readonly ordinal: number;
 }
 
 /** One partition's sequence as this node's producer writes it. */
@@ -27,6 +35,8 @@ interface Lane {
   producerId: bigint;
   epoch: number;
   nextSeq: number;
+  /** Stamps handed out so far. */
+  stamps: number;
   /** Batches sent and not yet answered, by stamp; waited on when a later one finds a gap. */
   readonly inFlight: Map<Stamp, Promise<void>>;
 }
@@ -55,6 +65,8 @@ export class NodeProducer<C extends OwnBatchCall> {
     const lane = this.lane(c.topicId, c.partition);
     const deadline = Date.now() + c.timeoutMs;
     const batch = Buffer.from(c.batch.buffer, c.batch.byteOffset, c.batch.byteLength);
+    // Checked and stamped in the same turn: concurrent calls must not all pass an empty window.
+    for (let full = this.windowFull(lane); full !== undefined; full = this.windowFull(lane)) await full;
     let stamp = this.stamp(lane, batch, recordCount);
     let settle = this.track(lane, stamp);
     try {
@@ -91,14 +103,14 @@ export class NodeProducer<C extends OwnBatchCall> {
     const k = `${topicId}:${partition}`;
     let lane = this.lanes.get(k);
     if (lane === undefined) {
-      lane = { producerId: freshProducerId(), epoch: 0, nextSeq: 0, inFlight: new Map() };
+      lane = { producerId: freshProducerId(), epoch: 0, nextSeq: 0, stamps: 0, inFlight: new Map() };
       this.lanes.set(k, lane);
     }
     return lane;
   }
 
   private stamp(lane: Lane, batch: Buffer, count: number): Stamp {
-    const s = { producerId: lane.producerId, epoch: lane.epoch, seq: lane.nextSeq };
+    const s = { producerId: lane.producerId, epoch: lane.epoch, seq: lane.nextSeq, ordinal: lane.stamps++ };
     // Kafka sequences are int32 and wrap to 0.
     lane.nextSeq = (lane.nextSeq + count) % 2 ** 31;
     stampProducer(batch, s.producerId, s.epoch, s.seq);
@@ -125,6 +137,18 @@ export class NodeProducer<C extends OwnBatchCall> {
     return () => {
       if (lane.inFlight.delete(stamp)) done();
     };
+  }
+
+  /**
+   * Undefined when a new stamp keeps every batch in flight within the leader's memory (fewer
+   * than MAX_IN_FLIGHT stamps since the oldest one still unanswered), else that oldest batch's
+   * settlement to wait for. Otherwise the oldest, resent after a leader change, would be refused
+   * as out of order although it was appended, and appended again under a fresh stamp.
+   */
+  private windowFull(lane: Lane): Promise<void> | undefined {
+    let oldest: { ordinal: number; done: Promise<void> } | undefined;
+    for (const [s, done] of lane.inFlight) if (oldest === undefined || s.ordinal < oldest.ordinal) oldest = { ordinal: s.ordinal, done };
+    return oldest === undefined || lane.stamps - oldest.ordinal < MAX_IN_FLIGHT ? undefined : oldest.done;
   }
 
   private earlierInFlight(lane: Lane, stamp: Stamp): Promise<void>[] {

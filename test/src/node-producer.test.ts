@@ -90,4 +90,26 @@ describe('NodeProducer (HTTP produce as an idempotent producer)', () => {
     expect(await first).toBe(1);
     expect(await values(log)).toEqual(['g0', 'e0']);
   });
+
+  it('keeps at most 5 batches stamped since the oldest unanswered one, so its resend after a lost answer is recognised, not appended twice', async () => {
+    const log = await openLog(await tempDir());
+    const { held: answerLost, release: resend } = gate();
+    const append = leader(log);
+    let n = 0;
+    // The first batch is appended, its answer is lost, and it is sent again (same bytes) once the gate opens.
+    const p = new NodeProducer<ProduceCall>(async (c) => {
+      if (++n !== 1) return append(c);
+      await append(c);
+      await answerLost;
+      return append(c);
+    });
+    const first = p.produce(call('b', 1), 1);
+    const later = ['c', 'd', 'e', 'f', 'g', 'h'].map((tag) => p.produce(call(tag, 1), 1));
+    // Four batches after the first fit in the leader's memory of five; the fifth and sixth wait.
+    await expect.poll(() => log.logEndOffset).toBe(5);
+    resend();
+    expect(await first).toBe(0); // the resend is recognised: the offset it already has
+    expect(await Promise.all(later)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(await values(log)).toEqual(['b0', 'c0', 'd0', 'e0', 'f0', 'g0', 'h0']);
+  });
 });
