@@ -20,7 +20,15 @@ export interface Principal {
 export interface RequestContext {
   readonly principal: Principal;
   readonly clientId: string | null;
+  /** The client's address as Kafka shows it (Java's InetAddress.toString: "/127.0.0.1"), e.g. in DescribeGroups. */
+  readonly clientHost: string;
   readonly apiVersion: number;
+}
+
+/** Kafka's form of a peer address: "/" and the IP, an IPv4-mapped IPv6 address as its IPv4 one. */
+export function kafkaClientHost(remoteAddress: string | undefined): string {
+  const ip = remoteAddress ?? '';
+  return '/' + (ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice('::ffff:'.length) : ip);
 }
 
 /** One served API: the range it advertises (identically on every node) and its handler. */
@@ -76,12 +84,14 @@ export class KafkaConnection {
   private inflight = 0;
   private closed = false;
   private readonly log: Logger;
+  private readonly clientHost: string;
 
   constructor(
     private readonly socket: Socket,
     private readonly opts: ConnectionOptions,
   ) {
     this.log = opts.logger.child({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` });
+    this.clientHost = kafkaClientHost(socket.remoteAddress);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err }, 'kafka connection error'));
     socket.on('close', () => {
@@ -165,7 +175,7 @@ export class KafkaConnection {
   }
 
   private async serve(api: KafkaApi, req: DecodedRequest): Promise<Buffer | null> {
-    const ctx: RequestContext = { principal: this.authenticate(req), clientId: req.clientId, apiVersion: req.apiVersion };
+    const ctx: RequestContext = { principal: this.authenticate(req), clientId: req.clientId, clientHost: this.clientHost, apiVersion: req.apiVersion };
     const started = performance.now();
     let body: MessageValue | null;
     try {

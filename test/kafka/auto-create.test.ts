@@ -48,7 +48,7 @@ async function setup(autoCreateTopicsEnable: boolean) {
   };
   const md = metadataApi(metadataSpecs, { min: 0, max: 12 }, deps);
   const pr = produceApi(produceSpecs, { min: 0, max: 9 }, deps);
-  const ctx = { principal: { name: 'ANONYMOUS' }, clientId: null, apiVersion: 0 };
+  const ctx = { principal: { name: 'ANONYMOUS' }, clientId: null, clientHost: '/127.0.0.1', apiVersion: 0 };
   const ask = async (version: number, names: string[], allow = true): Promise<[unknown, unknown][]> => {
     const body = { topics: names.map((name) => ({ name, topicId: ZERO_UUID })), allowAutoTopicCreation: allow };
     const r = (await md.handle(decodeRequest(encodeRequest(metadataSpecs, version, 1, null, body), metadataSpecs, version), { ...ctx, apiVersion: version })) as MessageValue;

@@ -26,7 +26,7 @@ async function handlerSetup() {
   /** One request through the codec and the handler, and its response back through the codec. */
   const call = async (version: number, body: MessageValue): Promise<MessageValue> => {
     const req = decodeRequest(encodeRequest(specs, version, 1, 'test', body), specs, version);
-    const res = await api.handle(req, { principal: { name: 'ANONYMOUS' }, clientId: 'test', apiVersion: version });
+    const res = await api.handle(req, { principal: { name: 'ANONYMOUS' }, clientId: 'test', clientHost: '/127.0.0.1', apiVersion: version });
     if (res === null) throw new Error('InitProducerId always answers');
     return decodeResponse(encodeResponse(specs, version, 1, res).subarray(4), specs, version).body;
   };

@@ -1,5 +1,6 @@
 import { RunnelError } from '../../errors.ts';
 import type { ErrorName } from '../../errors.ts';
+import type { GroupProtocolError } from '../../groups/classic-calls.ts';
 import { KAFKA_ERROR, kafkaErrorCode } from '../kafka-error-codes.ts';
 
 /**
@@ -24,4 +25,9 @@ const MAPPED: Partial<Record<ErrorName, number>> = {
 export function groupErrorCode(err: unknown): number {
   if (!(err instanceof RunnelError)) return KAFKA_ERROR.UNKNOWN_SERVER_ERROR;
   return MAPPED[err.errorName] ?? kafkaErrorCode(err);
+}
+
+/** The code of an error the group protocol answered (classic-calls.ts); every such name is in KAFKA_ERROR. */
+export function groupProtocolCode(error: GroupProtocolError | 'GROUP_ID_NOT_FOUND' | 'NON_EMPTY_GROUP' | 'GROUP_SUBSCRIBED_TO_TOPIC' | null): number {
+  return error === null ? KAFKA_ERROR.NONE : KAFKA_ERROR[error];
 }
