@@ -23,3 +23,8 @@ export function testAlterPartitionDelayMs(env: NodeJS.ProcessEnv = process.env):
 export function testProduceAnswerDelayMs(env: NodeJS.ProcessEnv = process.env): number {
   return delayMs(env, 'RUNNEL_TEST_PRODUCE_ANSWER_DELAY_MS');
 }
+
+/** RUNNEL_TEST_GROUP_LOAD_DELAY_MS: how long a new group coordinator waits before reading its offsets partition (0: not at all). */
+export function testGroupLoadDelayMs(env: NodeJS.ProcessEnv = process.env): number {
+  return delayMs(env, 'RUNNEL_TEST_GROUP_LOAD_DELAY_MS');
+}

@@ -79,6 +79,8 @@ export class GroupCoordinator {
       readonly replicas: ReplicaManager;
       readonly partitions: PartitionClient;
       readonly classic: ClassicGroupConfig;
+      /** Test hook: a pause before each offsets partition is read (COORDINATOR_LOAD_IN_PROGRESS meanwhile). */
+      readonly loadDelayMs?: number;
       readonly logger: Logger;
     },
   ) {}
@@ -204,6 +206,8 @@ export class GroupCoordinator {
 
   /** Reads every committed offset of one offsets partition from this leader's own log. */
   private async load(topicId: string, partition: number, count: number): Promise<void> {
+    const delay = this.deps.loadDelayMs ?? 0;
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     const r = this.deps.replicas.replica(topicId, partition);
     if (r === undefined) throw new RunnelError('NOT_COORDINATOR', `no replica of offsets partition ${partition}`);
     // Up to the log end: as leader, everything in this log will commit (a leader never truncates).

@@ -23,7 +23,8 @@ type KafkaOnlyError =
   | 'MEMBER_ID_REQUIRED'
   | 'GROUP_MAX_SIZE_REACHED'
   | 'FENCED_INSTANCE_ID'
-  | 'GROUP_SUBSCRIBED_TO_TOPIC';
+  | 'GROUP_SUBSCRIBED_TO_TOPIC'
+  | 'UNKNOWN_TOPIC_ID';
 
 export const KAFKA_ERROR = {
   NONE: 0,
@@ -73,6 +74,7 @@ export const KAFKA_ERROR = {
   GROUP_SUBSCRIBED_TO_TOPIC: 86,
   INVALID_RECORD: 87,
   THROTTLING_QUOTA_EXCEEDED: 89,
+  UNKNOWN_TOPIC_ID: 100,
 } as const satisfies Partial<Record<ErrorName | KafkaOnlyError, number>>;
 
 /** The Kafka error code of a failure a service threw. */

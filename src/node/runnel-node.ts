@@ -23,7 +23,7 @@ import { GROUP_MAX_SIZE, GroupCoordinator } from '../groups/group-coordinator.ts
 import { buildHttpApp } from '../http/app.ts';
 import { kafkaApiTable } from '../kafka/kafka-apis.ts';
 import { KafkaListener } from '../kafka/kafka-listener.ts';
-import { testAlterPartitionDelayMs, testProduceAnswerDelayMs } from '../test-hooks.ts';
+import { testAlterPartitionDelayMs, testGroupLoadDelayMs, testProduceAnswerDelayMs } from '../test-hooks.ts';
 import { ConsumerRegistry } from '../http/consumers/consumer-registry.ts';
 import type { Logger } from '../logger.ts';
 import { componentLogger } from '../logger.ts';
@@ -187,6 +187,7 @@ export class RunnelNode {
     const groupLog = componentLogger(root, 'groups');
     const coordinator = (this.groupCoordinator = new GroupCoordinator({ brokerId: nodeId, image, replicas: rm, partitions,
       classic: { minSessionTimeoutMs: config.groups.minSessionTimeoutMs, maxSessionTimeoutMs: config.groups.maxSessionTimeoutMs, initialRebalanceDelayMs: config.groups.initialRebalanceDelayMs, maxSize: GROUP_MAX_SIZE },
+      loadDelayMs: testGroupLoadDelayMs(),
       logger: groupLog,
     }));
     registerStateGauges(
@@ -270,6 +271,7 @@ export class RunnelNode {
           topicConfigDefaults: this.topicDefaults,
           autoCreateTopicsEnable: config.topicDefaults.autoCreate === 'true',
           groups,
+          classicGroups: groups,
         }),
         logger: componentLogger(root, 'kafka'),
         observer: this.metrics.kafka,

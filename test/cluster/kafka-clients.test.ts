@@ -22,7 +22,7 @@ describe('real Kafka clients against a 3-node cluster', () => {
   };
   const bootstrap = (): string[] => c.ids.map((id) => `127.0.0.1:${c.kafkaPorts.get(id)}`);
 
-  it('@platformatic/kafka 1.x (flexible versions): its producer writes with acks=all and its consumer fetches the records back', async () => {
+  it('@platformatic/kafka 1.x (flexible versions): its producer writes with acks=all and its consumer fetches the records back by topic id', async () => {
     const topic = 'platformatic-round-trip';
     await createTopic(topic, 1);
     const producer = new Producer({ clientId: 'runnel-test', bootstrapBrokers: bootstrap(), serializers: stringSerializers, idempotent: false, acks: ProduceAcks.ALL });
@@ -36,11 +36,12 @@ describe('real Kafka clients against a 3-node cluster', () => {
         const ps = ((await c.get(1, c.v3(`/topics/${topic}/partitions`))) as { data: PartitionBody[] }).data;
         return ps[0]?.leader_id ?? undefined;
       });
-      // A plain fetch (no group): Fetch v12 on the partition's leader, from offset 0.
+      // A plain fetch (no group): Fetch v13 (by topic id, KIP-516) on the partition's leader, from offset 0.
+      const topicId = ((await c.get(1, c.v3(`/topics/${topic}`))) as { topic_id: string }).topic_id;
       const answer = await consumer.fetch({
         node: leader,
         maxWaitTime: 1000,
-        topics: [{ topicId: topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, partitionMaxBytes: 1 << 20 }] }],
+        topics: [{ topicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, partitionMaxBytes: 1 << 20 }] }],
       });
       const p = answer.responses[0]?.partitions[0];
       expect(p).toMatchObject({ errorCode: 0, highWatermark: 10n, lastStableOffset: 10n, logStartOffset: 0n });

@@ -154,4 +154,25 @@ describe('Kafka ListOffsets and OffsetForLeaderEpoch on a 3-node cluster', () =>
       }
     }
   }, 60_000);
+
+  it('Fetch v13 names topics by the topic id Metadata answers (KIP-516): the same records as by name at v12; an unknown id is UNKNOWN_TOPIC_ID (100)', async () => {
+    const topic = 'fetch-by-id';
+    expect((await c.http(1, 'POST', c.v3('/topics'), { topic_name: topic, partitions_count: 2, replication_factor: 3 })).status).toBe(201);
+    await kcatProduce(c.kafkaPorts.get(1) ?? 0, topic, ['x', 'y']);
+    const port = c.kafkaPorts.get(3) ?? 0;
+    const md = (await kafkaCall(port, 'Metadata', 12, { topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false })) as { topics: { topicId: string }[] };
+    const topicId = md.topics[0]?.topicId ?? ZERO_UUID;
+    expect(topicId).not.toBe(ZERO_UUID);
+    const base = { replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, forgottenTopicsData: [], rackId: '' };
+    const partitions = [0, 1].map((partition) => ({ partition, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }));
+    type Answer = { responses: { topic?: string; topicId?: string; partitions: MessageValue[] }[] };
+    const records = (a: Answer): string[] => a.responses.flatMap((t) => t.partitions.map((p) => `${String(p['errorCode'])}:${(p['records'] as Buffer | null)?.toString('hex') ?? ''}`));
+    const byName = (await kafkaCall(port, 'Fetch', 12, { ...base, topics: [{ topic, partitions }] })) as Answer;
+    const byId = (await kafkaCall(port, 'Fetch', 13, { ...base, topics: [{ topicId, partitions }] })) as Answer;
+    expect(byId.responses[0]?.topicId).toBe(topicId);
+    expect(records(byId)).toEqual(records(byName));
+    expect(records(byId).join('')).toMatch(/^0:/);
+    const unknown = (await kafkaCall(port, 'Fetch', 13, { ...base, topics: [{ topicId: '0f0f0f0f-0f0f-0f0f-0f0f-0f0f0f0f0f0f', partitions: partitions.slice(0, 1) }] })) as Answer;
+    expect(unknown.responses[0]?.partitions.map((p) => p['errorCode'])).toEqual([100]);
+  }, 60_000);
 });

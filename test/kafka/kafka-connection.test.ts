@@ -10,7 +10,7 @@ import { decodeResponse, encodeRequest, loadApiSpecs } from '../../src/kafka/pro
 import type { MessageValue } from '../../src/kafka/protocol/message-codec.ts';
 import { MetadataImage } from '../../src/metadata/image.ts';
 import { RecordType } from '../../src/metadata/records.ts';
-import type { FetchService, KafkaGroupService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../../src/services/front-door-services.ts';
+import type { ClassicGroupService, FetchService, KafkaGroupService, MetadataService, PartitionAdminService, ProduceBudget, ProduceService, ProducerIdService, QuorumService } from '../../src/services/front-door-services.ts';
 import { pollUntil } from '../support/poll.ts';
 import { freePorts } from '../support/process-cluster.ts';
 import { sizePrefixed } from '../support/kafka-call.ts';
@@ -152,6 +152,7 @@ describe('Kafka connection', () => {
         topicConfigDefaults: {},
         autoCreateTopicsEnable: false,
         groups: notCalled as KafkaGroupService,
+        classicGroups: notCalled as ClassicGroupService,
       });
 
     it('answers an ApiVersions version it does not serve with a v0 UNSUPPORTED_VERSION listing its range (KIP-511)', async () => {
@@ -177,7 +178,7 @@ describe('Kafka connection', () => {
         { apiKey: 18, minVersion: 0, maxVersion: 3 },
         { apiKey: 3, minVersion: 0, maxVersion: 12 },
         { apiKey: 0, minVersion: 0, maxVersion: 9 },
-        { apiKey: 1, minVersion: 4, maxVersion: 12 },
+        { apiKey: 1, minVersion: 4, maxVersion: 13 },
         { apiKey: 19, minVersion: 0, maxVersion: 7 },
         { apiKey: 20, minVersion: 0, maxVersion: 6 },
         { apiKey: 60, minVersion: 0, maxVersion: 1 },
@@ -193,6 +194,12 @@ describe('Kafka connection', () => {
         { apiKey: 9, minVersion: 0, maxVersion: 8 },
         { apiKey: 16, minVersion: 0, maxVersion: 4 },
         { apiKey: 15, minVersion: 0, maxVersion: 5 },
+        { apiKey: 11, minVersion: 0, maxVersion: 7 },
+        { apiKey: 14, minVersion: 0, maxVersion: 5 },
+        { apiKey: 12, minVersion: 0, maxVersion: 4 },
+        { apiKey: 13, minVersion: 0, maxVersion: 4 },
+        { apiKey: 42, minVersion: 0, maxVersion: 2 },
+        { apiKey: 47, minVersion: 0, maxVersion: 0 },
       ]);
       c.socket.destroy();
     });

@@ -8,6 +8,7 @@ import { groupErrorCode } from './group-errors.ts';
 
 /** Kafka's value for "authorized operations not asked for / not known". */
 const NO_AUTHORIZED_OPERATIONS = -2147483648;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Kafka's name for a group's state. A group with neither members nor commits does not exist
@@ -39,8 +40,9 @@ export function describeGroupsApi(specs: ApiSpecs, range: { min: number; max: nu
           groupInstanceId: m.groupInstanceId,
           clientId: m.clientId,
           clientHost: m.clientHost,
-          memberMetadata: Buffer.from(m.metadata),
-          memberAssignment: Buffer.from(m.assignment),
+          // As Kafka's ClassicGroup.describe: the bytes only once the group is Stable.
+          memberMetadata: state === 'Stable' ? Buffer.from(m.metadata) : EMPTY,
+          memberAssignment: state === 'Stable' ? Buffer.from(m.assignment) : EMPTY,
         })),
         authorizedOperations: NO_AUTHORIZED_OPERATIONS,
       };

@@ -12,6 +12,13 @@ export interface FetchApiDeps {
   readonly fetch: FetchService;
 }
 
+/** A topic of the request: by name up to v12, by topic id from v13 (KIP-516). */
+interface FetchTopic {
+  readonly topic?: string;
+  readonly topicId?: string;
+  readonly partitions: FetchPartition[];
+}
+
 interface FetchPartition {
   readonly partition: number;
   readonly fetchOffset: bigint;
@@ -40,7 +47,8 @@ const UNBOUNDED_RESPONSE_BYTES = 2 ** 31 - 1;
  * UNKNOWN_LEADER_EPOCH when newer (KIP-320); an offset outside [log start, log end] is
  * OFFSET_OUT_OF_RANGE. Fetch sessions are declined (SessionId 0: clients send full fetches,
  * KIP-227). With no transactions, LastStableOffset = HighWatermark, and read_committed reads
- * as read_uncommitted.
+ * as read_uncommitted. From v13 topics are named by their topic id (the id Metadata v10+
+ * answers), and an id no topic has is UNKNOWN_TOPIC_ID.
  */
 export function fetchApi(specs: ApiSpecs, range: { min: number; max: number }, deps: FetchApiDeps): KafkaApi {
   return {
@@ -51,8 +59,10 @@ export function fetchApi(specs: ApiSpecs, range: { min: number; max: number }, d
       const maxWaitMs = Math.min(FETCH_MAX_WAIT_CAP_MS, Math.max(0, req.body['maxWaitMs'] as number));
       const minBytes = req.body['minBytes'] as number;
       const maxBytes = req.apiVersion >= 3 ? Math.max(0, req.body['maxBytes'] as number) : UNBOUNDED_RESPONSE_BYTES;
-      const topics = req.body['topics'] as { topic: string; partitions: FetchPartition[] }[];
-      const found = await Promise.all(topics.map((t) => lookupTopic(deps.metadata, t.topic)));
+      const topics = req.body['topics'] as FetchTopic[];
+      const byId = req.apiVersion >= 13;
+      const found = byId ? topics.map((t) => deps.metadata.image().topicById(t.topicId ?? '')) : await Promise.all(topics.map((t) => lookupTopic(deps.metadata, t.topic ?? '')));
+      const unknownCode = byId ? KAFKA_ERROR.UNKNOWN_TOPIC_ID : KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION;
       // In request order: what to read, and where each answer goes.
       const reads: PartitionRead[] = [];
       const slots: (number | 'unknown')[][] = topics.map((t, ti) =>
@@ -68,21 +78,25 @@ export function fetchApi(specs: ApiSpecs, range: { min: number; max: number }, d
       const outcomes = await fetchPartitions(deps.fetch, reads, { maxWaitMs: anyUnknown ? 0 : maxWaitMs, minBytes, maxBytes });
       const responses = topics.map((t, ti) => ({
         topic: t.topic,
-        topicId: found[ti]?.id,
-        partitions: t.partitions.map((p, pi) => partitionAnswer(p.partition, slots[ti]?.[pi] ?? 'unknown', outcomes)),
+        topicId: t.topicId ?? found[ti]?.id,
+        partitions: t.partitions.map((p, pi) => {
+          // A known topic's missing partition stays UNKNOWN_TOPIC_OR_PARTITION at every version.
+          const unknown = found[ti] === undefined ? unknownCode : KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION;
+          return partitionAnswer(p.partition, slots[ti]?.[pi] ?? 'unknown', outcomes, unknown);
+        }),
       }));
       return { throttleTimeMs: 0, errorCode: KAFKA_ERROR.NONE, sessionId: 0, responses };
     },
     errorResponse: (req, errorCode) => {
-      const topics = req.body['topics'] as { topic: string; partitions: FetchPartition[] }[];
-      const responses = topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => partitionAnswer(p.partition, { err: errorCode })) }));
+      const topics = req.body['topics'] as FetchTopic[];
+      const responses = topics.map((t) => ({ topic: t.topic, topicId: t.topicId, partitions: t.partitions.map((p) => partitionAnswer(p.partition, { err: errorCode })) }));
       return { throttleTimeMs: 0, errorCode, sessionId: 0, responses };
     },
   };
 }
 
 /** One partition's answer: from its read, unknown, or a Kafka error code for all of them. */
-function partitionAnswer(partition: number, slot: number | 'unknown' | { err: number }, outcomes: readonly PartitionOutcome[] = []): MessageValue {
+function partitionAnswer(partition: number, slot: number | 'unknown' | { err: number }, outcomes: readonly PartitionOutcome[] = [], unknownCode: number = KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION): MessageValue {
   const answer = (errorCode: number, hw = -1n, logStart = -1n, records: Buffer | null = null): MessageValue => ({
     partitionIndex: partition,
     errorCode,
@@ -95,7 +109,7 @@ function partitionAnswer(partition: number, slot: number | 'unknown' | { err: nu
   });
   if (typeof slot === 'object') return answer(slot.err);
   const o = slot === 'unknown' ? undefined : outcomes[slot];
-  if (o === undefined) return answer(KAFKA_ERROR.UNKNOWN_TOPIC_OR_PARTITION);
+  if (o === undefined) return answer(unknownCode);
   if ('err' in o) return answer(kafkaErrorCode(o.err));
   return answer(KAFKA_ERROR.NONE, BigInt(o.ok.highWatermark), BigInt(o.ok.logStartOffset), o.ok.records);
 }

@@ -1,10 +1,10 @@
 import type { CommittedOffset } from '../../groups/group-coordinator.ts';
-import type { KafkaGroupService, MetadataService } from '../../services/front-door-services.ts';
+import type { ClassicGroupService, KafkaGroupService, MetadataService } from '../../services/front-door-services.ts';
 import type { KafkaApi } from '../kafka-connection.ts';
 import { KAFKA_ERROR } from '../kafka-error-codes.ts';
 import type { ApiSpecs } from '../protocol/frames.ts';
 import type { MessageValue } from '../protocol/message-codec.ts';
-import { groupErrorCode } from './group-errors.ts';
+import { groupErrorCode, groupProtocolCode } from './group-errors.ts';
 import { lookupTopic } from './topic-lookup.ts';
 
 /** Kafka's offset.metadata.max.bytes default. */
@@ -13,6 +13,7 @@ const OFFSET_METADATA_MAX_CHARS = 4096;
 export interface OffsetCommitApiDeps {
   readonly metadata: MetadataService;
   readonly groups: KafkaGroupService;
+  readonly classicGroups: ClassicGroupService;
 }
 
 interface CommitPartition {
@@ -26,12 +27,14 @@ interface CommitTopic {
 }
 
 /**
- * OffsetCommit (8), for consumers that pick their partitions themselves (assign mode, admin
- * offset resets): a commit with generation -1 goes straight to the group's coordinator, the one
- * HTTP consumer groups use, and is stored in the offsets topic as theirs are. As in Kafka's
- * GroupCoordinator, it is accepted only while the group has no members (UNKNOWN_MEMBER_ID
- * otherwise), and a commit naming a generation is UNKNOWN_MEMBER_ID: no Kafka client has
- * joined a group (JoinGroup is not served yet). NOT_COORDINATOR on a node that does not
+ * OffsetCommit (8) on the group's coordinator, the one HTTP consumer groups use, stored in the
+ * offsets topic as theirs are. A commit naming a member or a generation (v1+; v7+ with the
+ * static member's group.instance.id) comes from a member of the classic group protocol: the
+ * coordinator checks it as Kafka's ClassicGroup.validateOffsetCommit does (ILLEGAL_GENERATION,
+ * UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID), and its error applies to every
+ * partition. A commit with generation -1 and no member is a "simple" commit (assign-mode
+ * consumers, admin offset resets), accepted only while the group has no members
+ * (UNKNOWN_MEMBER_ID otherwise, as in Kafka). NOT_COORDINATOR on a node that does not
  * coordinate the group; per partition, UNKNOWN_TOPIC_OR_PARTITION for a partition that does not
  * exist and OFFSET_METADATA_TOO_LARGE beyond 4096 characters of metadata.
  */
@@ -47,8 +50,12 @@ export function offsetCommitApi(specs: ApiSpecs, range: { min: number; max: numb
     handle: async (req) => {
       const topics = req.body['topics'] as CommitTopic[];
       const group = req.body['groupId'] as string;
-      const generation = (req.body['generationIdOrMemberEpoch'] as number | undefined) ?? -1;
-      if (generation >= 0) return answer(topics, () => KAFKA_ERROR.UNKNOWN_MEMBER_ID);
+      // Absent below v1 (v0 commits are simple), the instance id below v7: the codec's defaults.
+      const member = {
+        generation: req.body['generationIdOrMemberEpoch'] as number,
+        memberId: req.body['memberId'] as string,
+        groupInstanceId: req.body['groupInstanceId'] as string | null,
+      };
       const codes = new Map<CommitPartition, number>();
       const offsets: CommittedOffset[] = [];
       for (const t of topics) {
@@ -62,7 +69,8 @@ export function offsetCommitApi(specs: ApiSpecs, range: { min: number; max: numb
       }
       let code: number = KAFKA_ERROR.NONE;
       try {
-        await deps.groups.commitHere(group, offsets);
+        if (member.generation >= 0 || member.memberId !== '') code = groupProtocolCode(await deps.classicGroups.commitMemberHere(group, member, offsets));
+        else await deps.groups.commitHere(group, offsets);
       } catch (err) {
         code = groupErrorCode(err);
       }
