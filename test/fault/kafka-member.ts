@@ -58,6 +58,8 @@ const DISCONNECT_TIMEOUT_MS = 10_000;
 /** Kafka's answers to a commit checked and refused before anything is written (ClassicGroup.validateOffsetCommit). */
 const REFUSED_CODES = new Set([22, 25, 27, 82]); // ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID
 const MAX_LOG_LINES = 8;
+/** Pause before a crashed consumer's replacement joins (a refused join is retried this often). */
+const RECREATE_MIN_MS = 400;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -83,6 +85,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * whatever is pending (the partition may have gone to another member, and a commit under the
  * new generation would be accepted whoever owns the partition now). A consumer that crashes for
  * good (a non-retriable error) or never connects is replaced by a new one (new name, new member).
+ * One such error is expected: INCONSISTENT_GROUP_PROTOCOL. kafkajs offers RoundRobinAssigner
+ * alone; a coordinator that loads the group from its record knows each member's chosen protocol
+ * only (as Kafka's does), so after a failover of a group whose last generation chose "range"
+ * (HTTP members alone), a new kafkajs member is refused until the others rejoin.
  */
 export function startKafkaMember(opts: KafkaMemberOptions): KafkaMember {
   const now = (): number => performance.now() - opts.t0;
@@ -248,7 +254,7 @@ export function startKafkaMember(opts: KafkaMemberOptions): KafkaMember {
       joined = false;
       newEpoch();
       await disconnect(c);
-      await sleep(200 + opts.rng.int(200));
+      await sleep(RECREATE_MIN_MS + opts.rng.int(RECREATE_MIN_MS));
     }
   })();
 

@@ -83,8 +83,8 @@ export function summaryLine(seed: number, faults: NemesisResult, r: CheckReport,
 
 /**
  * One Jepsen-style run on a fresh real 3-node cluster: acks=all producers, a consumer group
- * reading the same topic (members created, lost and re-created on the nodes the nemesis hits)
- * and a seeded nemesis together for `seconds`, then heal, one acknowledged write per partition
+ * reading the same topic (HTTP members created, lost and re-created on the nodes the nemesis
+ * hits, and kafkajs members over the Kafka protocol bootstrapped with every node) and a seeded nemesis together for `seconds`, then heal, one acknowledged write per partition
  * (the cluster must be available again), wait for every replica to converge, read every
  * replica of every partition and check the produce history against them; then let the
  * consumers catch up and commit up to every high watermark, stop them, read the group's
