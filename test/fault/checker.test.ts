@@ -83,6 +83,9 @@ const values = ['a', 'b', 'c', 'd', 'e'];
 /** Offsets `from..to` delivered to `member` by one poll sent at `at` (answered 10 ms later). */
 const polled = (member: string, at: number, from: number, to: number): Delivery[] =>
   Array.from({ length: to - from + 1 }, (_, i) => ({ partition: 0, offset: from + i, value: values[from + i] ?? null, member, pollStartMs: at, pollEndMs: at + 10 }));
+/** A Kafka member's batch of `from..to`: its pollStartMs is when its assignment began (its position was read after), pollEndMs when the batch was handed over. */
+const batch = (member: string, assignedAt: number, handedAt: number, from: number, to: number): Delivery[] =>
+  polled(member, assignedAt, from, to).map((d) => ({ ...d, pollEndMs: handedAt }));
 const commit = (member: string, offset: number, startMs: number, outcome: CommitAttempt['outcome'] = 'ok', endMs = startMs + 5): CommitAttempt =>
   ({ member, partition: 0, offset, startMs, endMs, outcome, detail: outcome });
 const consumed = (deliveries: Delivery[], commits: CommitAttempt[], committed: number | null) =>
@@ -124,6 +127,20 @@ describe('the consumer-group checker', () => {
     expect(consumed(deliveries, [commit('m0-0', 0, 5, 'unknown', 9), commit('m0-0', 3, 12)], 4).violationCounts).toEqual({ 'redelivered-below-commit': 1 });
     // A refused commit never moved the offset.
     expect(consumed(deliveries, [commit('m0-0', 3, 12, 'failed')], 0).violations).toEqual([]);
+  });
+
+  it('bounds a Kafka member\'s re-delivery by the commits that had succeeded when its assignment began', () => {
+    // m0 read 0..3 and committed 3 at +12..17; k0 (a kafkajs member) was assigned the partition
+    // at +100 and re-read from 0, handed over at +300: its position ignored a commit it must see.
+    const r = consumed([...polled('m0-0', 0, 0, 3), ...batch('k0-0', 100, 300, 0, 4)], [commit('m0-0', 3, 12), commit('k0-0', 4, 310)], 5);
+    expect(r.violationCounts).toEqual({ 'redelivered-below-commit': 4 });
+    expect(r.violations[0]?.message).toContain('delivered again to k0-0 by a poll sent +100 ms');
+    // m0's commit was answered only at +150, after k0's assignment began (+100): k0 may have read
+    // the committed offset before it landed, though its batch came later (+300). Allowed.
+    expect(consumed([...polled('m0-0', 0, 0, 3), ...batch('k0-0', 100, 300, 0, 4)], [commit('m0-0', 3, 90, 'ok', 150), commit('k0-0', 4, 310)], 5).violations).toEqual([]);
+    // Its own commits count as anyone's: one lost is commit-lost, a gap it skipped is skipped.
+    expect(consumed(batch('k0-0', 0, 20, 0, 4), [commit('k0-0', 4, 30)], 3).violationCounts).toEqual({ 'commit-lost': 1 });
+    expect(consumed([...batch('k0-0', 0, 20, 0, 1), ...batch('k0-0', 0, 40, 3, 4)], [commit('k0-0', 4, 50)], 5).violationCounts).toEqual({ skipped: 1 });
   });
 
   it('takes the committed offset as low as a later overlapping commit could have set it', () => {

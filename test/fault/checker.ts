@@ -63,7 +63,7 @@ const MAX_LISTED = 20;
 const REPLICA_TIMEOUT_MS = 10_000;
 
 /** The stored bytes are the JSON of the value (json format): decode back to the string sent. */
-function decodeValue(raw: string | null): string | null {
+export function decodeValue(raw: string | null): string | null {
   if (raw === null) return null;
   try {
     const v = JSON.parse(raw) as unknown;
@@ -328,6 +328,8 @@ export interface ConsumerCheckReport {
   readonly commits: { readonly ok: number; readonly failed: number; readonly unknown: number };
   readonly pollFailures: number;
   readonly recreations: number;
+  /** The Kafka-protocol members' counts, as the history has them. */
+  readonly kafka?: ConsumerHistory['kafka'];
   /** Per partition: the group's final committed offset (null: none) and the log it is checked against. */
   readonly partitions: readonly { readonly partition: number; readonly logStartOffset: number; readonly highWatermark: number; readonly committed: number | null }[];
   readonly violations: readonly Violation[];
@@ -377,7 +379,7 @@ const fmtMs = (ms: number): string => `+${ms.toFixed(0)} ms`;
  * commits guarantee (committedLowerBound after the last of them). Pure: no I/O.
  */
 export function checkConsumerHistory(
-  history: Pick<ConsumerHistory, 'deliveries' | 'commits' | 'polls' | 'recreations'> & Partial<Pick<ConsumerHistory, 'pollFailures'>>,
+  history: Pick<ConsumerHistory, 'deliveries' | 'commits' | 'polls' | 'recreations'> & Partial<Pick<ConsumerHistory, 'pollFailures' | 'kafka'>>,
   finalCommitted: ReadonlyMap<number, number | null>,
   replicas: readonly ReplicaView[],
   partitions: number,
@@ -479,6 +481,7 @@ export function checkConsumerHistory(
     commits: { ok: count('ok'), failed: count('failed'), unknown: count('unknown') },
     pollFailures: history.pollFailures?.length ?? 0,
     recreations: history.recreations,
+    ...(history.kafka === undefined ? {} : { kafka: history.kafka }),
     partitions: summaries,
     violations,
     violationCounts,

@@ -1,4 +1,6 @@
 import type { Prng } from '../sim/prng.ts';
+import { startKafkaMember } from './kafka-member.ts';
+import type { KafkaMemberStats } from './kafka-member.ts';
 
 const JSON_V2 = 'application/vnd.kafka.json.v2+json';
 
@@ -8,9 +10,13 @@ export interface Delivery {
   readonly offset: number;
   /** The record's value as sent (the producers send strings); null for a null value. */
   readonly value: string | null;
-  /** The consumer instance (member) that received it. */
+  /** The consumer instance (member) that received it: m<i>-<n> over HTTP, k<i>-<n> a Kafka member. */
   readonly member: string;
-  /** When the poll that returned it was sent and answered (ms since the run started). */
+  /**
+   * When the poll that returned it was sent and answered (ms since the run started). A Kafka
+   * member's pollStartMs is when its current assignment began (see startKafkaMember): its
+   * positions come from the committed offsets read after that, not at each fetch.
+   */
   readonly pollStartMs: number;
   readonly pollEndMs: number;
 }
@@ -51,6 +57,8 @@ export interface ConsumerHistory {
   readonly recreations: number;
   /** Every instance name created, in order. */
   readonly instances: readonly string[];
+  /** The Kafka-protocol members' counts, summed over them. */
+  readonly kafka: KafkaMemberStats & { readonly members: number };
 }
 
 export interface ConsumerWorkloadOptions {
@@ -59,7 +67,11 @@ export interface ConsumerWorkloadOptions {
   readonly topic: string;
   readonly group: string;
   readonly members: number;
-  /** consumer.session.timeout.ms of every instance. */
+  /** Kafka-protocol members (kafkajs) in the same group, next to the HTTP ones (0 by default). */
+  readonly kafkaMembers?: number;
+  /** host:port of each node's Kafka listener, for the Kafka members. */
+  readonly kafkaBrokers?: readonly string[];
+  /** consumer.session.timeout.ms of every instance (and the Kafka members' session timeout). */
   readonly sessionTimeoutMs: number;
   readonly rng: Prng;
   /** Time origin shared with the nemesis log and the producers. */
@@ -73,7 +85,7 @@ export interface ConsumerWorkload {
    * moves). Undefined once there, else what is missing.
    */
   waitCaughtUp(clusterId: string, highWatermarks: ReadonlyMap<number, number>, timeoutMs: number): Promise<string | undefined>;
-  /** Stops every member after its in-flight request, commits what it still holds, deletes every instance. */
+  /** Stops every member after its in-flight request, commits what it still holds, deletes every instance (a Kafka member leaves the group). */
   stop(): Promise<ConsumerHistory>;
 }
 
@@ -148,6 +160,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  *   group's committed offset). Before committing, the member reads the committed offsets and
  *   drops a partition whose committed offset is already past what it would commit: it lost the
  *   partition meanwhile, and committing would move the group's offset backwards.
+ *
+ * Next to them, `kafkaMembers` kafkajs consumers join the same group over the Kafka protocol
+ * (startKafkaMember), their deliveries and commits recorded in the same history.
  */
 export function startConsumerWorkload(opts: ConsumerWorkloadOptions): ConsumerWorkload {
   const deliveries: Delivery[] = [];
@@ -307,6 +322,19 @@ export function startConsumerWorkload(opts: ConsumerWorkloadOptions): ConsumerWo
     })();
   });
 
+  // Forked after the HTTP members' generators: they draw what they drew before Kafka members existed.
+  const kafkaMembers = Array.from({ length: opts.kafkaMembers ?? 0 }, (_, index) => startKafkaMember({
+    brokers: opts.kafkaBrokers ?? [],
+    topic: opts.topic,
+    group: opts.group,
+    index,
+    sessionTimeoutMs: opts.sessionTimeoutMs,
+    rng: opts.rng.fork(),
+    t0: opts.t0,
+    deliveries,
+    commits,
+  }));
+
   return {
     async waitCaughtUp(clusterId, highWatermarks, timeoutMs) {
       const deadline = performance.now() + timeoutMs;
@@ -319,13 +347,20 @@ export function startConsumerWorkload(opts: ConsumerWorkloadOptions): ConsumerWo
         }
         await sleep(250);
       }
-      return `consumers did not commit up to the high watermarks within ${timeoutMs} ms: ${behind.join(', ')}; live instances ${[...live].map((i) => `${i.name}@n${i.node}`).join(',') || 'none'}`;
+      const kafka = kafkaMembers.length === 0 ? '' : `; Kafka members: ${kafkaMembers.map((k) => k.describe()).join('; ')}`;
+      return `consumers did not commit up to the high watermarks within ${timeoutMs} ms: ${behind.join(', ')}; live instances ${[...live].map((i) => `${i.name}@n${i.node}`).join(',') || 'none'}${kafka}`;
     },
     async stop() {
       running = false;
-      await Promise.all(loops);
+      await Promise.all([...loops, ...kafkaMembers.map((k) => k.stop())]);
       await Promise.all(background);
-      return { deliveries, commits, polls, pollFailures, staleCommitsSkipped, recreations, instances };
+      const stats = kafkaMembers.map((k) => k.stats());
+      const sum = (f: (s: KafkaMemberStats) => number): number => stats.reduce((n, s) => n + f(s), 0);
+      const kafka = {
+        members: stats.length, batches: sum((s) => s.batches), delivered: sum((s) => s.delivered), joins: sum((s) => s.joins), crashes: sum((s) => s.crashes), recreations: sum((s) => s.recreations),
+        commits: { ok: sum((s) => s.commits.ok), failed: sum((s) => s.commits.failed), unknown: sum((s) => s.commits.unknown) },
+      };
+      return { deliveries, commits, polls, pollFailures, staleCommitsSkipped, recreations, instances, kafka };
     },
   };
 }

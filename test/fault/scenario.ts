@@ -20,8 +20,10 @@ export interface ScenarioOptions {
   readonly partitions: number;
   readonly producers: number;
   readonly recordsPerRequest?: number;
-  /** Members of the consumer group reading the topic meanwhile (0: no consumer workload). */
+  /** HTTP (REST v2) members of the consumer group reading the topic meanwhile (3 by default). */
   readonly consumers?: number;
+  /** Kafka-protocol (kafkajs) members of the same group (1 by default; with no HTTP member, none: no consumer workload). */
+  readonly kafkaConsumers?: number;
   /** The nemesis's fault kinds (all by default). */
   readonly kinds?: readonly FaultKind[];
 }
@@ -71,6 +73,8 @@ export function summaryLine(seed: number, faults: NemesisResult, r: CheckReport,
     ? ''
     : `group{polls=${cr.polls} delivered=${cr.delivered} distinct=${cr.distinct} redelivered=${cr.redelivered} ` +
       `commits{ok=${cr.commits.ok} failed=${cr.commits.failed} unknown=${cr.commits.unknown}} poll-failures=${cr.pollFailures} recreated=${cr.recreations} ` +
+      (cr.kafka === undefined || cr.kafka.members === 0 ? '' : `kafka{members=${cr.kafka.members} batches=${cr.kafka.batches} delivered=${cr.kafka.delivered} joins=${cr.kafka.joins} crashes=${cr.kafka.crashes} recreated=${cr.kafka.recreations} ` +
+        `commits{ok=${cr.kafka.commits.ok} failed=${cr.kafka.commits.failed} unknown=${cr.kafka.commits.unknown}}} `) +
       `committed{${cr.partitions.map((p) => `p${p.partition}=${p.committed ?? 'none'}`).join(' ')}} caught-up-in=${(catchUpMs / 1000).toFixed(1)}s} `;
   return `[fault] seed=${seed} faults{${kinds}} requests{ok=${r.requests.ok} failed=${r.requests.failed} unknown=${r.requests.unknown}} ` +
     `records{acked=${r.ackedRecords} checked=${r.checkedRecords} unacked-in-log=${r.unackedInLog} duplicates=${r.duplicates}} hw{${hws}} ${group}` +
@@ -79,8 +83,8 @@ export function summaryLine(seed: number, faults: NemesisResult, r: CheckReport,
 
 /**
  * One Jepsen-style run on a fresh real 3-node cluster: acks=all producers, a consumer group
- * reading the same topic (members created, lost and re-created on the nodes the nemesis hits)
- * and a seeded nemesis together for `seconds`, then heal, one acknowledged write per partition
+ * reading the same topic (HTTP members created, lost and re-created on the nodes the nemesis
+ * hits, and kafkajs members over the Kafka protocol bootstrapped with every node) and a seeded nemesis together for `seconds`, then heal, one acknowledged write per partition
  * (the cluster must be available again), wait for every replica to converge, read every
  * replica of every partition and check the produce history against them; then let the
  * consumers catch up and commit up to every high watermark, stop them, read the group's
@@ -124,8 +128,10 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     const group = `fault-group-${opts.seed}`;
     const t0 = performance.now();
     const members = opts.consumers ?? 3;
+    const kafkaMembers = members > 0 ? (opts.kafkaConsumers ?? 1) : 0;
+    const kafkaBrokers = c.ids.map((id) => `127.0.0.1:${c.kafkaPorts.get(id) ?? 0}`);
     consumers = members > 0
-      ? startConsumerWorkload({ urls, topic, group, members, sessionTimeoutMs: CONSUMER_SESSION_TIMEOUT_MS, rng: consumerRng, t0 })
+      ? startConsumerWorkload({ urls, topic, group, members, kafkaMembers, kafkaBrokers, sessionTimeoutMs: CONSUMER_SESSION_TIMEOUT_MS, rng: consumerRng, t0 })
       : undefined;
     const workload = startWorkload({
       urls,

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { totalViolations } from './checker.ts';
 import { runScenario } from './scenario.ts';
 
-// `npm run soak -- --minutes N --seed S [--round-seconds 120] [--partitions 4] [--producers 6]`
+// `npm run soak -- --minutes N --seed S [--round-seconds 120] [--partitions 4] [--producers 6] [--kafka-consumers 1]`
 // Runs fault scenarios (seed S, S+1, ...) each on a fresh cluster until N minutes have passed;
 // prints each round's summary and exits 1 at the first round with a violation.
 
@@ -14,6 +14,7 @@ async function main(): Promise<void> {
       'round-seconds': { type: 'string', default: '120' },
       partitions: { type: 'string', default: '4' },
       producers: { type: 'string', default: '6' },
+      'kafka-consumers': { type: 'string', default: '1' },
     },
   });
   const minutes = Number(values.minutes);
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
   const roundSeconds = Number(values['round-seconds']);
   const partitions = Number(values.partitions);
   const producers = Number(values.producers);
+  const kafkaConsumers = Number(values['kafka-consumers']);
+  if (!Number.isInteger(kafkaConsumers) || kafkaConsumers < 0) throw new Error('--kafka-consumers must be a whole number');
   if (![minutes, firstSeed, roundSeconds, partitions, producers].every((n) => Number.isFinite(n) && n > 0)) {
     throw new Error('--minutes, --seed, --round-seconds, --partitions and --producers must be positive numbers');
   }
@@ -31,11 +34,11 @@ async function main(): Promise<void> {
     // The last round is shortened so the soak ends near the time asked for (at least 10 s of faults).
     const left = (end - performance.now()) / 1000;
     const seconds = Math.max(10, Math.min(roundSeconds, Math.floor(left - 30)));
-    const r = await runScenario({ seed, seconds, partitions, producers });
+    const r = await runScenario({ seed, seconds, partitions, producers, kafkaConsumers });
     rounds++;
     acked += r.report.ackedRecords;
     if (totalViolations(r.report) > 0) {
-      console.log(`[soak] FAILED at seed ${seed} after ${rounds} round(s); rerun that seed with: FAULT_SEEDS=${seed} FAULT_SECONDS=${seconds} npx vitest run test/fault/fault-suite.test.ts`);
+      console.log(`[soak] FAILED at seed ${seed} after ${rounds} round(s); rerun that seed with: FAULT_SEEDS=${seed} FAULT_SECONDS=${seconds}${kafkaConsumers === 1 ? '' : ` FAULT_KAFKA_CONSUMERS=${kafkaConsumers}`} npx vitest run test/fault/fault-suite.test.ts`);
       process.exitCode = 1;
       return;
     }
