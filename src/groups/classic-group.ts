@@ -51,6 +51,12 @@ export interface GroupRecord {
     /** Its subscription for the chosen protocol. */
     readonly subscription: Uint8Array;
     readonly assignment: Uint8Array;
+    /**
+     * Every protocol it offered, in its order (runnel's addition to Kafka's record): a coordinator
+     * that takes over then still accepts a new member that shares any of them with the group,
+     * not only the chosen one. Absent in records written before it: the chosen protocol only.
+     */
+    readonly protocols?: readonly ProtocolMetadata[];
   }[];
 }
 
@@ -117,7 +123,7 @@ export class ClassicGroup {
         sessionTimeoutMs: m.sessionTimeoutMs,
         rebalanceTimeoutMs: m.rebalanceTimeoutMs,
         protocolType: record.protocolType,
-        protocols: [{ name: record.protocol, metadata: m.subscription }],
+        protocols: m.protocols !== undefined && m.protocols.length > 0 ? [...m.protocols] : [{ name: record.protocol, metadata: m.subscription }],
         assignment: m.assignment,
         expiresAtMs: nowMs + m.sessionTimeoutMs,
         joinWaiter: null,
@@ -580,6 +586,7 @@ export class ClassicGroup {
             rebalanceTimeoutMs: m.rebalanceTimeoutMs,
             subscription: m.protocols.find((p) => p.name === this.protocolName)?.metadata ?? EMPTY,
             assignment: assignments?.get(id) ?? m.assignment,
+            protocols: m.protocols,
           },
         ];
       }),

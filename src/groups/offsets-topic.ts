@@ -61,7 +61,8 @@ export type OffsetsTopicEntry =
   | { readonly kind: 'deleteOffset'; readonly group: string; readonly topic: string; readonly partition: number };
 
 export function encodeGroupRecord(group: string, record: GroupRecord): { key: Buffer; value: Buffer } {
-  const members = record.members.map((m) => ({ ...m, subscription: Buffer.from(m.subscription).toString('base64'), assignment: Buffer.from(m.assignment).toString('base64') }));
+  const b64 = (x: Uint8Array): string => Buffer.from(x).toString('base64');
+  const members = record.members.map((m) => ({ ...m, subscription: b64(m.subscription), assignment: b64(m.assignment), protocols: m.protocols?.map((p) => ({ name: p.name, metadata: b64(p.metadata) })) }));
   return { key: Buffer.from(`${group}\u0000`), value: Buffer.from(JSON.stringify({ v: 2, kind: 'group', group, record: { ...record, members } })) };
 }
 
@@ -99,8 +100,16 @@ function decodeEntry(v: Record<string, unknown>): OffsetsTopicEntry | undefined 
   if (v['v'] !== 2) return undefined;
   switch (v['kind']) {
     case 'group': {
-      const r = (v as unknown as GroupRecordValue).record as unknown as Omit<GroupRecord, 'members'> & { members: (Omit<GroupRecord['members'][number], 'subscription' | 'assignment'> & { subscription: string; assignment: string })[] };
-      return { kind: 'group', group, record: { ...r, members: r.members.map((m) => ({ ...m, subscription: Buffer.from(m.subscription, 'base64'), assignment: Buffer.from(m.assignment, 'base64') })) } };
+      type Stored = Omit<GroupRecord['members'][number], 'subscription' | 'assignment' | 'protocols'> & { subscription: string; assignment: string; protocols?: { name: string; metadata: string }[] };
+      const r = (v as unknown as GroupRecordValue).record as unknown as Omit<GroupRecord, 'members'> & { members: Stored[] };
+      const bytes = (x: string): Buffer => Buffer.from(x, 'base64');
+      const members = r.members.map(({ protocols, ...m }) => ({
+        ...m,
+        subscription: bytes(m.subscription),
+        assignment: bytes(m.assignment),
+        ...(protocols === undefined ? {} : { protocols: protocols.map((p) => ({ name: p.name, metadata: bytes(p.metadata) })) }),
+      }));
+      return { kind: 'group', group, record: { ...r, members } };
     }
     case 'deleteGroup':
       return { kind: 'deleteGroup', group };

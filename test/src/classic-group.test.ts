@@ -259,4 +259,24 @@ describe('ClassicGroup (Kafka classic group protocol, coordinator side)', () => 
       expect(h.state).toBe('Empty');
     })();
   });
+
+  it('a coordinator that takes over still accepts a member sharing any protocol the members offered, not only the chosen one', async () => {
+    const { g, records } = setup({ ...CFG, initialRebalanceDelayMs: 0 });
+    const both = [{ name: 'range', metadata: bytes('r') }, { name: 'RoundRobinAssigner', metadata: bytes('k') }];
+    const j = await g.join(call({ clientId: 'rest', protocols: both }), 0);
+    expect(j.protocolName).toBe('range');
+    await g.sync({ group: 'g', memberId: j.memberId, groupInstanceId: null, generation: j.generation, protocolType: null, protocolName: null, assignments: [{ memberId: j.memberId, assignment: bytes('a') }] }, 1);
+    const rec = records.at(-1);
+    if (rec === undefined) throw new Error('no record written');
+    const h = ClassicGroup.fromRecord('g', rec, { ...CFG, initialRebalanceDelayMs: 0 }, 10, () => Promise.resolve());
+    // kafkajs offers only RoundRobinAssigner: it joins, and the group moves to it once the old member rejoins.
+    const k = h.join(call({ clientId: 'kafkajs', protocols: [{ name: 'RoundRobinAssigner', metadata: bytes('k2') }] }), 20);
+    const again = h.join(call({ memberId: j.memberId, clientId: 'rest', protocols: both }), 21);
+    const [ka, ra] = await Promise.all([k, again]);
+    expect([ka.error, ra.error]).toEqual([null, null]);
+    expect(ka.protocolName).toBe('RoundRobinAssigner');
+    // A record without the protocol lists (written before they were kept) loads with the chosen protocol only.
+    const old = ClassicGroup.fromRecord('g', { ...rec, members: rec.members.map(({ protocols: _p, ...m }) => m) }, CFG, 10, () => Promise.resolve());
+    expect((await old.join(call({ protocols: [{ name: 'RoundRobinAssigner', metadata: bytes('k') }] }), 20)).error).toBe('INCONSISTENT_GROUP_PROTOCOL');
+  });
 });

@@ -9,7 +9,17 @@ const record: GroupRecord = {
   protocol: 'range',
   leader: 'm-1',
   members: [
-    { memberId: 'm-1', groupInstanceId: 'i-1', clientId: 'kcat', clientHost: '/127.0.0.1', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 300_000, subscription: Buffer.from([0, 0, 0, 0, 0, 1]), assignment: Buffer.from([0, 1, 2, 255]) },
+    {
+      memberId: 'm-1',
+      groupInstanceId: 'i-1',
+      clientId: 'kcat',
+      clientHost: '/127.0.0.1',
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 300_000,
+      subscription: Buffer.from([0, 0, 0, 0, 0, 1]),
+      assignment: Buffer.from([0, 1, 2, 255]),
+      protocols: [{ name: 'range', metadata: Buffer.from([0, 0, 0, 0, 0, 1]) }, { name: 'roundrobin', metadata: Buffer.from([9]) }],
+    },
     { memberId: 'm-2', groupInstanceId: null, clientId: 'runnel-rest-node-2', clientHost: '127.0.0.1', sessionTimeoutMs: 6000, rebalanceTimeoutMs: 6000, subscription: Buffer.alloc(0), assignment: Buffer.alloc(0) },
   ],
 };
@@ -28,9 +38,9 @@ describe('the offsets topic: commits, group records and tombstones', () => {
     expect(decoded[0]).toEqual({ kind: 'commit', commit: { v: 1, group: 'g', topic: 'orders', partition: 2, offset: 41, metadata: 'm' } });
     const g = decoded[1];
     if (g?.kind !== 'group') throw new Error('expected the group record second');
-    expect(g.record.members.map((m) => [m.memberId, [...m.subscription], [...m.assignment]])).toEqual([
-      ['m-1', [0, 0, 0, 0, 0, 1], [0, 1, 2, 255]],
-      ['m-2', [], []],
+    expect(g.record.members.map((m) => [m.memberId, [...m.subscription], [...m.assignment], m.protocols?.map((p) => [p.name, [...p.metadata]])])).toEqual([
+      ['m-1', [0, 0, 0, 0, 0, 1], [0, 1, 2, 255], [['range', [0, 0, 0, 0, 0, 1]], ['roundrobin', [9]]]],
+      ['m-2', [], [], undefined],
     ]);
     expect({ ...g.record, members: [] }).toEqual({ ...record, members: [] });
     expect(decoded[2]).toEqual({ kind: 'deleteOffset', group: 'g', topic: 'orders', partition: 2 });
