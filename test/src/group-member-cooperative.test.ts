@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { tpKey } from '../../src/groups/assignor.ts';
 import type { TopicPartition } from '../../src/groups/assignor.ts';
-import type { JoinGroupCall } from '../../src/groups/classic-calls.ts';
+import type { GroupHeartbeatCall, JoinGroupCall } from '../../src/groups/classic-calls.ts';
+import { RunnelError } from '../../src/errors.ts';
 import { decodeSubscription } from '../../src/groups/consumer-protocol.ts';
-import { coordinator, fmt, probe, runCleanups } from '../support/group-member-harness.ts';
+import { coordinator, fmt, probe, runCleanups, TIMING } from '../support/group-member-harness.ts';
 import type { InProcess, Probe } from '../support/group-member-harness.ts';
 import { pollUntil } from '../support/poll.ts';
 
@@ -112,5 +113,57 @@ describe('GroupMember under cooperative-sticky (KIP-429)', () => {
     // Range over h1, h2: 0-2 and 3-5; what each kept through the rejoin was dropped uncommitted (lost) first.
     expect([fmt(h1.member.assignment), fmt(h2.member.assignment)]).toEqual(['t-0,t-1,t-2', 't-3,t-4,t-5']);
     for (const [i, p] of [h1, h2].entries()) expect(p.events.slice(marks[i]).map((e) => e.split(' ')[0])).toEqual(['lost', 'assign']);
+  });
+
+  it('revokes only the partitions of a topic it unsubscribed from, and keeps the rest through the rejoin', async () => {
+    const coord = coordinator();
+    const own = ownership();
+    const counts = new Map([
+      ['t', 2],
+      ['u', 2],
+    ]);
+    const k = probe(coord, 'k', ['t', 'u'], counts, { protocols: ['cooperative-sticky'] }, own.observe);
+    const h1 = probe(coord, 'h1', ['t', 'u'], counts, {}, own.observe);
+    k.member.start();
+    h1.member.start();
+    await pollUntil('both settled', () => [k, h1].every((p) => p.member.state === 'stable' && p.member.assignment.length === 2) && k.member.generation === h1.member.generation, 10_000);
+    const before = fmt(h1.member.assignment);
+    const mark = h1.events.length;
+    h1.sub.topics = ['t'];
+    h1.member.requestRejoin('unsubscribed from u');
+    await pollUntil('u all with k', () => fmt(k.member.assignment).split(',').filter((x) => x.startsWith('u-')).length === 2 && h1.member.state === 'stable', 10_000);
+    const ts = before.split(',').filter((x) => x.startsWith('t-'));
+    const us = before.split(',').filter((x) => x.startsWith('u-'));
+    // Before the join it revoked u's partitions only; its t partitions were never touched.
+    expect(h1.events[mark]).toBe(`revoke ${us.join(',')}`);
+    expect(givenUp(h1, mark).filter((x) => x.startsWith('t-'))).toEqual([]);
+    expect(ts.every((x) => fmt(h1.member.assignment).includes(x))).toBe(true);
+    expect(own.violations).toEqual([]);
+  });
+
+  it('loses the partitions it kept through a rejoin when no join is answered within the session', async () => {
+    const coord = coordinator();
+    let down = false;
+    // After `down`: one heartbeat answers REBALANCE_IN_PROGRESS (the member rejoins, keeping its partitions), and every join throws.
+    const flaky = {
+      ...coord,
+      heartbeat: (c: GroupHeartbeatCall) => (down ? Promise.resolve('REBALANCE_IN_PROGRESS' as const) : coord.heartbeat(c)),
+      join: (c: JoinGroupCall) => (down ? Promise.reject(new RunnelError('NOT_COORDINATOR', 'the group moved')) : coord.join(c)),
+    };
+    const k = probe(coord, 'k', ['t'], T6, { protocols: ['cooperative-sticky'] });
+    const h1 = probe(flaky, 'h1', ['t'], T6);
+    k.member.start();
+    h1.member.start();
+    await pollUntil('both settled', () => settled([k, h1]), 10_000);
+    const held = fmt(h1.member.assignment);
+    const mark = h1.events.length;
+    const downAt = performance.now();
+    down = true;
+    await pollUntil('h1 rejoining with its partitions', () => h1.member.state === 'joining');
+    expect({ kept: fmt(h1.member.assignment), holds: h1.member.holdsLease() }).toEqual({ kept: held, holds: true });
+    await pollUntil('kept partitions lost', () => h1.events.includes(`lost ${held}`), 5000);
+    expect(performance.now() - downAt).toBeGreaterThanOrEqual(TIMING.sessionTimeoutMs - TIMING.heartbeatIntervalMs - 5);
+    expect(h1.member.holdsLease()).toBe(false);
+    expect(h1.events.slice(mark)).toEqual([`lost ${held}`]); // never revoked: no commit could be made
   });
 });
