@@ -19,7 +19,9 @@
 // before an eager leader's assignment can reach their new owners.
 // Member-side session rule: while stable, with no answer for sessionTimeoutMs (leaseMs) counted
 // from when the last answered request was SENT, the coordinator may have expired the member and
-// handed its partitions on: they are lost (onLost) and the member rejoins.
+// handed its partitions on: they are lost (onLost) and the member rejoins. Partitions kept
+// through a cooperative rejoin are lost the same way when a join or sync goes unanswered past
+// the session (a join the coordinator parks keeps the member alive there, so it does not count).
 //
 // One loop runs every request and every callback in order, so callbacks never overlap. Each
 // request is bounded (join and sync may be parked by the coordinator up to the rebalance
@@ -27,10 +29,10 @@
 
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.ts';
+import { tpKey } from './assignor.ts';
 import type { TopicPartition } from './assignor.ts';
 import type { GroupHeartbeatCall, GroupProtocolError, JoinGroupAnswer, JoinGroupCall, LeaveGroupAnswer, LeaveGroupCall, SyncGroupAnswer, SyncGroupCall } from './classic-calls.ts';
 import { decodeAssignment, normaliseTopics } from './consumer-protocol.ts';
-import { tpKey } from './assignor.ts';
 import { assignAsLeader, COOPERATIVE_PROTOCOL, memberProtocols, samePartitionCounts } from './member-assignors.ts';
 import type { HttpMemberProtocol, PartitionCounts } from './member-assignors.ts';
 
@@ -72,9 +74,9 @@ export interface GroupMemberHooks {
   topics(): readonly string[];
   /** From the metadata image: the leader assigns with these, and rejoins when they change. */
   partitionCounts: PartitionCounts;
-  /** Before a rejoin or stop: commit, then stop reading these. */
+  /** Before an eager rejoin or a stop, or after a cooperative sync for what moved elsewhere: commit, then stop reading these. */
   onRevoke(partitions: readonly TopicPartition[]): Promise<void>;
-  /** After a completed sync: read these (possibly none). */
+  /** After a completed sync: read these (possibly none); under cooperative-sticky only those newly assigned. */
   onAssign(partitions: readonly TopicPartition[]): Promise<void>;
   /** The generation is gone or the lease ran out: drop these without committing. */
   onLost(partitions: readonly TopicPartition[]): Promise<void>;
