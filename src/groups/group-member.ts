@@ -1,16 +1,27 @@
 // The client side of one member of a classic consumer group, for members the node runs itself
 // (an HTTP consumer instance): Kafka's consumer coordinator loop (AbstractCoordinator +
-// ConsumerCoordinator, eager protocol) over a transport to the group coordinator.
+// ConsumerCoordinator) over a transport to the group coordinator.
 //
 //   join (memberId '', proposing the instance name) -> MEMBER_ID_REQUIRED -> join with the id
 //   -> [leader: assign for every member] -> sync -> stable: heartbeat every heartbeatIntervalMs
 //   -> REBALANCE_IN_PROGRESS / subscription or partition counts changed -> revoke -> join ...
 //
-// Eager: every (re)join first gives up every partition (onRevoke, which commits; or onLost,
-// without commit, when the generation is gone), and onAssign follows each completed sync.
+// The rebalance protocol follows the group's: under an eager one (range, roundrobin,
+// RoundRobinAssigner) every (re)join first gives up every partition (onRevoke, which commits;
+// or onLost, without commit, when the generation is gone), and onAssign follows each completed
+// sync. Under cooperative-sticky (KIP-429, once the member has synced a generation of it) a
+// rejoin keeps what the member owns (only topics no longer subscribed are revoked) and says so
+// in its subscription; after the sync the member revokes only what it lost (onRevoke) and rejoins
+// at once if it lost anything, so that the next round can hand those partitions on, and
+// onAssign gets only what is new. Should the group leave cooperative-sticky while the member
+// still owns partitions (the members that only spoke it left), the join answer says so: the
+// member drops them at once (onLost: no commit is accepted before the new generation syncs),
+// before an eager leader's assignment can reach their new owners.
 // Member-side session rule: while stable, with no answer for sessionTimeoutMs (leaseMs) counted
 // from when the last answered request was SENT, the coordinator may have expired the member and
-// handed its partitions on: they are lost (onLost) and the member rejoins.
+// handed its partitions on: they are lost (onLost) and the member rejoins. Partitions kept
+// through a cooperative rejoin are lost the same way when a join or sync goes unanswered past
+// the session (a join the coordinator parks keeps the member alive there, so it does not count).
 //
 // One loop runs every request and every callback in order, so callbacks never overlap. Each
 // request is bounded (join and sync may be parked by the coordinator up to the rebalance
@@ -18,11 +29,12 @@
 
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.ts';
+import { tpKey } from './assignor.ts';
 import type { TopicPartition } from './assignor.ts';
 import type { GroupHeartbeatCall, GroupProtocolError, JoinGroupAnswer, JoinGroupCall, LeaveGroupAnswer, LeaveGroupCall, SyncGroupAnswer, SyncGroupCall } from './classic-calls.ts';
 import { decodeAssignment, normaliseTopics } from './consumer-protocol.ts';
-import { assignAsLeader, memberProtocols, samePartitionCounts } from './member-assignors.ts';
-import type { PartitionCounts } from './member-assignors.ts';
+import { assignAsLeader, COOPERATIVE_PROTOCOL, memberProtocols, samePartitionCounts } from './member-assignors.ts';
+import type { HttpMemberProtocol, PartitionCounts } from './member-assignors.ts';
 
 /**
  * The coordinator as a member reaches it (GroupClient over rpc in the node). Protocol errors
@@ -52,6 +64,8 @@ export interface GroupMemberConfig {
   /** First and largest retry backoff; default 100 and 1000 ms (Kafka's retry.backoff(.max).ms). */
   readonly retryBackoffMs?: number;
   readonly retryBackoffMaxMs?: number;
+  /** The protocols advertised, in order of preference; default HTTP_MEMBER_PROTOCOLS (only cooperative-sticky: as librdkafka configured so). */
+  readonly protocols?: readonly HttpMemberProtocol[];
 }
 
 /** What the member's owner (the consumer instance) supplies. Callbacks run one at a time, on the member's loop. */
@@ -60,9 +74,9 @@ export interface GroupMemberHooks {
   topics(): readonly string[];
   /** From the metadata image: the leader assigns with these, and rejoins when they change. */
   partitionCounts: PartitionCounts;
-  /** Before a rejoin or stop: commit, then stop reading these. */
+  /** Before an eager rejoin or a stop, or after a cooperative sync for what moved elsewhere: commit, then stop reading these. */
   onRevoke(partitions: readonly TopicPartition[]): Promise<void>;
-  /** After a completed sync: read these (possibly none). */
+  /** After a completed sync: read these (possibly none); under cooperative-sticky only those newly assigned. */
   onAssign(partitions: readonly TopicPartition[]): Promise<void>;
   /** The generation is gone or the lease ran out: drop these without committing. */
   onLost(partitions: readonly TopicPartition[]): Promise<void>;
@@ -93,6 +107,9 @@ export class GroupMember {
   private memberId_ = '';
   private generation_ = -1;
   private assignment_: readonly TopicPartition[] = [];
+  /** The generation and protocol of the last completed sync (what `assignment_` came from). */
+  private syncedGeneration = -1;
+  private syncedProtocol: string | null = null;
   private failure_: GroupMemberError | undefined;
   /** Sorted topics of the last completed join: a different subscription means rejoin. */
   private joinedTopics: readonly string[] = [];
@@ -133,19 +150,25 @@ export class GroupMember {
   get generation(): number {
     return this.generation_;
   }
-  /** The partitions of the current generation; empty while (re)joining. */
+  /** The partitions the member owns: of the last synced generation; under an eager protocol empty while (re)joining. */
   get assignment(): readonly TopicPartition[] {
     return this.assignment_;
   }
   get failure(): GroupMemberError | undefined {
     return this.failure_;
   }
+  /** Whether the member rebalances cooperatively now (the group's protocol of its last sync is cooperative-sticky). */
+  get cooperative(): boolean {
+    return this.syncedProtocol === COOPERATIVE_PROTOCOL;
+  }
   /**
-   * Whether the partitions may still be read right now: stable, and within the session counted
-   * from the last answered request's send time. The loop calls onLost as this turns false; a read
-   * that was in flight then checks this before handing records out.
+   * Whether the partitions may still be read right now: stable and within the session counted
+   * from the last answered request's send time, or rejoining cooperatively with partitions kept.
+   * The loop calls onLost as this turns false; a read that was in flight then checks this before
+   * handing records out.
    */
   holdsLease(): boolean {
+    if (this.state_ === 'joining') return this.assignment_.length > 0;
     return this.state_ === 'stable' && this.leaseLeftMs() > 0;
   }
 
@@ -224,9 +247,9 @@ export class GroupMember {
 
   /** One JoinGroup + SyncGroup round. */
   private async joinStep(): Promise<Next> {
-    await this.giveUp(this.generation_ < 0 || this.memberId_ === '' ? 'lost' : 'revoke');
-    if (this.stopping) return 'continue';
     const topics = normaliseTopics(this.hooks.topics());
+    await this.prepareJoin(topics);
+    if (this.stopping) return 'continue';
     // Kafka's joinGroupTimeoutMs: max(request.timeout.ms, rebalance.timeout.ms + 5 s).
     const parkedMs = Math.max(this.requestTimeoutMs, this.cfg.rebalanceTimeoutMs + PARKED_MARGIN_MS);
     const join: JoinGroupCall = {
@@ -238,18 +261,25 @@ export class GroupMember {
       sessionTimeoutMs: this.cfg.sessionTimeoutMs,
       rebalanceTimeoutMs: this.cfg.rebalanceTimeoutMs,
       protocolType: 'consumer',
-      protocols: memberProtocols(topics),
+      protocols: memberProtocols(topics, { partitions: this.assignment_, generation: this.assignment_.length > 0 ? this.syncedGeneration : -1 }, this.cfg.protocols),
       requireKnownMemberId: true,
       proposedMemberId: this.cfg.name,
     };
     this.log.debug({ memberId: this.memberId_, reason: this.rejoinReason, topics }, 'joining the group');
     this.rejoinReason = undefined;
+    const joinSentMs = performance.now();
     const joined = await this.call('join', parkedMs, () => this.transport.join(join));
     if (joined.kind !== 'answer') return this.unanswered('join', joined);
     const a = joined.value;
     if (a.error !== null) return this.protocolError('join', a.error, a.memberId);
     this.memberId_ = a.memberId;
     this.generation_ = a.generation;
+    // The coordinator restarted every member's session as it completed the join (after we sent it).
+    this.lastAnsweredSentMs = Math.max(this.lastAnsweredSentMs, joinSentMs);
+    if (a.protocolName !== COOPERATIVE_PROTOCOL && this.assignment_.length > 0) {
+      this.log.info({ memberId: a.memberId, generation: a.generation, protocol: a.protocolName, partitions: this.assignment_.length }, 'the group left cooperative-sticky: dropping the partitions kept through the rejoin');
+      await this.giveUp('lost');
+    }
     let assignments: { memberId: string; assignment: Uint8Array }[] = [];
     this.leaderView = undefined;
     if (a.leader === a.memberId) {
@@ -278,10 +308,23 @@ export class GroupMember {
     this.lastAnsweredSentMs = syncSentMs;
     this.lastHeartbeatSentMs = syncSentMs;
     this.joinedTopics = topics;
+    // Eager: nothing is owned here (given up before the join), so all of it is added. Cooperative:
+    // what is owned and not assigned is revoked, what is assigned and not owned is added.
+    const assignedKeys = new Set(partitions.map(tpKey));
+    const ownedKeys = new Set(this.assignment_.map(tpKey));
+    const revoked = this.assignment_.filter((tp) => !assignedKeys.has(tpKey(tp)));
+    const added = partitions.filter((tp) => !ownedKeys.has(tpKey(tp)));
     this.assignment_ = partitions;
+    this.syncedGeneration = a.generation;
+    this.syncedProtocol = a.protocolName;
     this.state_ = 'stable';
-    this.log.info({ memberId: a.memberId, generation: a.generation, leader: a.leader === a.memberId, protocol: a.protocolName, partitions: partitions.length }, 'joined the group');
-    await this.callback('onAssign', partitions);
+    this.log.info({ memberId: a.memberId, generation: a.generation, leader: a.leader === a.memberId, protocol: a.protocolName, partitions: partitions.length, added: added.length, revoked: revoked.length }, 'joined the group');
+    if (revoked.length > 0) {
+      await this.callback('onRevoke', revoked);
+      // KIP-429: rejoin at once, so that the next round can hand the revoked partitions on.
+      this.rejoinReason ??= 'revoked partitions to be reassigned';
+    }
+    await this.callback('onAssign', added);
     // A subscription changed meanwhile is not settled yet: the waiters wait for the next round.
     if (!this.stopping && this.state_ === 'stable' && this.rejoinReason === undefined) this.settleWaiters(true);
     return 'continue';
@@ -352,8 +395,13 @@ export class GroupMember {
   }
 
   /** A request got no answer: stopped, thrown (coordinator moving, network), or timed out. */
-  private unanswered(what: string, r: CallResult<unknown>): Next {
+  private async unanswered(what: string, r: CallResult<unknown>): Promise<Next> {
     if (r.kind === 'stopped') return 'continue';
+    if (this.state_ === 'joining' && this.assignment_.length > 0 && this.leaseLeftMs() <= 0) {
+      // Kept through a cooperative rejoin, but the coordinator may have expired the member since.
+      this.log.warn({ memberId: this.memberId_, generation: this.generation_, leaseMs: this.leaseMs }, `${what} not answered within the session: partitions kept through the rejoin are lost`);
+      await this.giveUp('lost');
+    }
     const name = r.kind === 'error' && r.err instanceof Error && 'errorName' in r.err ? r.err.errorName : undefined;
     this.log.info({ memberId: this.memberId_, outcome: r.kind, errorName: name, err: r.kind === 'error' && name === undefined ? r.err : undefined }, `${what} not answered; retrying`);
     return 'backoff'; // a join or sync retries from the join: the group may have moved on
@@ -403,7 +451,21 @@ export class GroupMember {
     return 'continue';
   }
 
-  /** Eager protocol: hand back every partition before rejoining or stopping. */
+  /**
+   * Before a join (Kafka's onJoinPrepare): with no generation every partition is lost; under
+   * cooperative-sticky only those of topics no longer subscribed are revoked; else (eager) all are.
+   */
+  private async prepareJoin(topics: readonly string[]): Promise<void> {
+    if (this.generation_ < 0 || this.memberId_ === '') return this.giveUp('lost');
+    if (!this.cooperative) return this.giveUp('revoke');
+    const subscribed = new Set(topics);
+    const dropped = this.assignment_.filter((tp) => !subscribed.has(tp.topic));
+    if (dropped.length === 0) return;
+    this.assignment_ = this.assignment_.filter((tp) => subscribed.has(tp.topic));
+    await this.callback('onRevoke', dropped);
+  }
+
+  /** Hands back every partition (before an eager rejoin, on stop, or lost). */
   private async giveUp(how: 'revoke' | 'lost'): Promise<void> {
     const partitions = this.assignment_;
     this.assignment_ = [];

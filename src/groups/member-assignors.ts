@@ -2,10 +2,11 @@
 // classic group): the protocols it advertises in JoinGroup, and, when the coordinator makes it
 // the group's leader, the assignment of every member for the protocol the group chose.
 //
-// The member itself is eager (it gives up every partition before each rejoin), also when the
-// group chose cooperative-sticky, as a Java consumer listing an eager assignor first is (KIP-429's
-// upgrade path). As leader under cooperative-sticky it must still respect the cooperative members:
-// a partition some other member still owns is never handed to a new owner in the same round.
+// Under an eager protocol the member gives up every partition before each rejoin. Under
+// cooperative-sticky it follows KIP-429 (group-member.ts): it keeps reading what it owns while the
+// group rebalances, says what it owns in its subscription, and gives up only what it loses. As
+// leader under cooperative-sticky a partition some other member still owns is never handed to a
+// new owner in the same round.
 
 import type { Logger } from '../logger.ts';
 import { assign, tpKey } from './assignor.ts';
@@ -23,6 +24,9 @@ import { decodeSubscription, encodeAssignment, encodeSubscription, normaliseTopi
 export const HTTP_MEMBER_PROTOCOLS = ['range', 'roundrobin', 'RoundRobinAssigner', 'cooperative-sticky'] as const;
 export type HttpMemberProtocol = (typeof HTTP_MEMBER_PROTOCOLS)[number];
 
+/** The one protocol of HTTP_MEMBER_PROTOCOLS under which members rebalance cooperatively (KIP-429). */
+export const COOPERATIVE_PROTOCOL = 'cooperative-sticky';
+
 /** Kafka's RangeAssignor and RoundRobinAssignor; kafkajs's RoundRobinAssigner deals as the latter. */
 const STRATEGY: Record<HttpMemberProtocol, AssignmentStrategy> = { range: 'range', roundrobin: 'roundrobin', RoundRobinAssigner: 'roundrobin', 'cooperative-sticky': 'roundrobin' };
 
@@ -30,17 +34,24 @@ export function isHttpMemberProtocol(name: string | null): name is HttpMemberPro
   return name !== null && (HTTP_MEMBER_PROTOCOLS as readonly string[]).includes(name);
 }
 
+/** What a member owns when it joins: the partitions of the generation it last synced (-1: none). */
+export interface OwnedPartitions {
+  readonly partitions: readonly TopicPartition[];
+  readonly generation: number;
+}
+
 /**
- * JoinGroup's protocols for a member subscribed to `topics`: a v0 subscription under the eager
- * names; under cooperative-sticky a v1 one with no owned partitions (the member gave them all up
- * before joining), as a cooperative leader reads owned partitions from every member: librdkafka's
- * stops (no SyncGroup) on a v0 subscription that lacks them.
+ * JoinGroup's protocols (`names`, in that order) for a member subscribed to `topics`: a v0 subscription under the eager
+ * names (a member joining eagerly owns nothing); under cooperative-sticky one that says what it
+ * owns (v1, v2 with the generation of what it owns), as a cooperative leader reads owned
+ * partitions from every member: librdkafka's stops (no SyncGroup) on a v0 subscription that
+ * lacks the field.
  */
-export function memberProtocols(topics: readonly string[]): ProtocolMetadata[] {
+export function memberProtocols(topics: readonly string[], owned: OwnedPartitions = { partitions: [], generation: -1 }, names: readonly HttpMemberProtocol[] = HTTP_MEMBER_PROTOCOLS): ProtocolMetadata[] {
   const sorted = normaliseTopics(topics);
   const eager = encodeSubscription({ topics: sorted });
-  const cooperative = encodeSubscription({ topics: sorted, ownedPartitions: [] });
-  return HTTP_MEMBER_PROTOCOLS.map((name) => ({ name, metadata: name === 'cooperative-sticky' ? cooperative : eager }));
+  const cooperative = encodeSubscription({ topics: sorted, ownedPartitions: owned.partitions, generationId: owned.generation });
+  return names.map((name) => ({ name, metadata: name === COOPERATIVE_PROTOCOL ? cooperative : eager }));
 }
 
 /** Partition counts of the topics that exist (a missing topic is left out or counted 0). */
@@ -75,7 +86,7 @@ export function assignAsLeader(protocol: string | null, members: JoinGroupAnswer
   const topics = normaliseTopics(subscribed.flatMap((m) => m.topics));
   const wanted = new Set(topics);
   const counts = new Map([...partitionCounts(topics)].filter(([topic, n]) => wanted.has(topic) && n > 0));
-  const result = protocol === 'cooperative-sticky' ? cooperativeSticky(subscribed, counts) : assign(STRATEGY[protocol], subscribed, counts);
+  const result = protocol === COOPERATIVE_PROTOCOL ? cooperativeSticky(subscribed, counts) : assign(STRATEGY[protocol], subscribed, counts);
   return {
     assignments: members.map(({ memberId }) => ({ memberId, assignment: encodeAssignment({ partitions: result.get(memberId) ?? [] }) })),
     topics,
@@ -94,29 +105,33 @@ interface Claims {
 /**
  * Kafka's CooperativeStickyAssignor in two steps. 1. A balanced sticky assignment
  * (assignor.ts with `previous`), where a partition sticks to the claimant of the highest
- * generation (claims tied at that generation stick to nobody). 2. adjustAssignment (KIP-429):
- * a partition that goes to a member which does not own it, while another member claims it, is
- * left out this round; that member revokes it and rejoins, and the next round hands it over.
- * Stricter than Kafka on one point: a partition two members claim goes to neither this round
- * (Kafka keeps it with one claimant while the other is still revoking it).
+ * generation (a claim of an older generation loses; claims tied at that generation stick to
+ * nobody). 2. adjustAssignment (KIP-429): a partition that goes to a member which is not its
+ * winning claimant, while some member claims it, is left out this round; the claimants revoke
+ * it and rejoin, and the next round hands it over. Stricter than Kafka on one point: a partition
+ * two members claim in the same generation goes to neither this round (Kafka keeps it with one
+ * of them while the other is still revoking it).
  */
 function cooperativeSticky(members: readonly Claims[], counts: ReadonlyMap<string, number>): Map<string, TopicPartition[]> {
   const best = new Map<string, { memberId: string | null; generation: number }>();
-  const claimants = new Map<string, Set<string>>();
   for (const m of members) {
     for (const tp of m.owned) {
       const key = tpKey(tp);
-      claimants.set(key, (claimants.get(key) ?? new Set<string>()).add(m.memberId));
       const b = best.get(key);
       if (b === undefined || m.generation > b.generation) best.set(key, { memberId: m.memberId, generation: m.generation });
-      else if (m.generation === b.generation) b.memberId = null;
+      else if (m.generation === b.generation && b.memberId !== m.memberId) b.memberId = null;
     }
   }
   const previous = new Map<string, TopicPartition[]>(members.map((m) => [m.memberId, m.owned.filter((tp) => best.get(tpKey(tp))?.memberId === m.memberId)]));
   const result = assign('roundrobin', members, counts, previous);
   for (const [memberId, list] of result) {
-    const kept = list.filter((tp) => [...(claimants.get(tpKey(tp)) ?? [])].every((owner) => owner === memberId));
-    result.set(memberId, kept);
+    result.set(
+      memberId,
+      list.filter((tp) => {
+        const b = best.get(tpKey(tp));
+        return b === undefined || b.memberId === memberId;
+      }),
+    );
   }
   return result;
 }

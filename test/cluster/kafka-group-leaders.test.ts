@@ -147,8 +147,8 @@ describe('group leaders across the two doors', () => {
 
     it('default range,roundrobin, kcat leading: the node reads the range assignment librdkafka wrote', () => withKcat('g-rd-kcat', 'lead-d', 'range,roundrobin', false, [['h1', [0, 1]], ['rdkafka', [2]]]), 90_000);
 
-    it('cooperative-sticky, the HTTP instance leading: the node assigns it (eager itself) for a cooperative member', () => withKcat('g-coop-http', 'lead-e', 'cooperative-sticky', true, [['h1', [0, 2]], ['rdkafka', [1]]]), 90_000);
+    it('cooperative-sticky, the HTTP instance leading: the node assigns for a cooperative member', () => withKcat('g-coop-http', 'lead-e', 'cooperative-sticky', true, [['h1', [0, 2]], ['rdkafka', [1]]]), 90_000);
 
-    it('cooperative-sticky, kcat leading: librdkafka hands the eager HTTP member its share over two rounds', () => withKcat('g-coop-kcat', 'lead-f', 'cooperative-sticky', false), 90_000);
+    it('cooperative-sticky, kcat leading: librdkafka hands the HTTP member its share over two rounds', () => withKcat('g-coop-kcat', 'lead-f', 'cooperative-sticky', false), 90_000);
   });
 });

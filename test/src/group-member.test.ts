@@ -1,80 +1,16 @@
 import { createHook } from 'node:async_hooks';
 import { AssignerProtocol, PartitionAssigners } from 'kafkajs';
 import type { Cluster } from 'kafkajs';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunnelError } from '../../src/errors.ts';
-import type { TopicPartition } from '../../src/groups/assignor.ts';
 import type { GroupHeartbeatCall, GroupProtocolError, JoinGroupCall } from '../../src/groups/classic-calls.ts';
-import { ClassicGroup } from '../../src/groups/classic-group.ts';
 import { decodeAssignment, encodeSubscription } from '../../src/groups/consumer-protocol.ts';
-import { GroupMember, GroupMemberError } from '../../src/groups/group-member.ts';
-import type { GroupMemberConfig, GroupTransport } from '../../src/groups/group-member.ts';
+import { GroupMemberError } from '../../src/groups/group-member.ts';
+import type { GroupTransport } from '../../src/groups/group-member.ts';
+import { coordinator, fmt, probe, runCleanups, stable, TIMING } from '../support/group-member-harness.ts';
 import { pollUntil } from '../support/poll.ts';
 
-const log = pino({ level: 'silent' });
-const TIMING = { sessionTimeoutMs: 600, rebalanceTimeoutMs: 1500, heartbeatIntervalMs: 20, retryBackoffMs: 10, retryBackoffMaxMs: 50 };
-const fmt = (ps: readonly TopicPartition[]): string => ps.map((tp) => `${tp.topic}-${tp.partition}`).join(',');
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-interface InProcess extends GroupTransport {
-  readonly group: ClassicGroup;
-  close(): void;
-}
-
-/** The real classic group, ticked on a timer as its coordinator ticks it, reached in process. */
-function coordinator(persist: () => Promise<void> = () => Promise.resolve()): InProcess {
-  const group = new ClassicGroup('g', { minSessionTimeoutMs: 100, maxSessionTimeoutMs: 1_800_000, initialRebalanceDelayMs: 0, maxSize: 1000 }, persist);
-  const ticker = setInterval(() => group.tick(Date.now()), 5);
-  const close = (): void => clearInterval(ticker);
-  cleanups.push(close);
-  return {
-    group,
-    close,
-    join: (c) => group.join(c, Date.now()),
-    sync: (c) => group.sync(c, Date.now()),
-    heartbeat: (c) => Promise.resolve(group.heartbeat(c, Date.now())),
-    leave: (c) => Promise.resolve(group.leave(c, Date.now())),
-  };
-}
-
-interface Probe {
-  readonly member: GroupMember;
-  /** onRevoke / onAssign / onLost calls, in order. */
-  readonly events: string[];
-  readonly sub: { topics: string[] };
-}
-
-function probe(transport: GroupTransport, name: string, topics: string[], counts: Map<string, number>, extra: Partial<GroupMemberConfig> = {}): Probe {
-  const events: string[] = [];
-  const sub = { topics };
-  const member = new GroupMember(
-    { group: 'g', name, clientId: 'rest-proxy', clientHost: '127.0.0.1', ...TIMING, ...extra },
-    transport,
-    {
-      topics: () => sub.topics,
-      partitionCounts: (ts) => new Map(ts.filter((t) => counts.has(t)).map((t) => [t, counts.get(t) ?? 0])),
-      onRevoke: (ps) => Promise.resolve(void events.push(`revoke ${fmt(ps)}`)),
-      onAssign: (ps) => Promise.resolve(void events.push(`assign ${fmt(ps)}`)),
-      onLost: (ps) => Promise.resolve(void events.push(`lost ${fmt(ps)}`)),
-    },
-    log,
-  );
-  cleanups.push(() => member.stop());
-  return { member, events, sub };
-}
-
-/** A started member, once it is stable in its first generation. */
-async function stable(transport: GroupTransport, name: string, topics: string[], counts: Map<string, number>): Promise<Probe> {
-  const p = probe(transport, name, topics, counts);
-  p.member.start();
-  expect(await p.member.waitStable(5000)).toBe(true);
-  return p;
-}
+afterEach(runCleanups);
 
 /** The coordinator seen through a gate the test turns: calls recorded, some answered otherwise. */
 function gated(coord: GroupTransport): GroupTransport & {
@@ -318,48 +254,6 @@ describe('GroupMember (an HTTP instance as a classic group member)', () => {
     expect(fmt(decodeAssignment(synced.assignment).partitions)).toBe('t-2');
     await pollUntil('c1 stable in the new generation', () => p.member.state === 'stable' && p.member.generation === joined.generation);
     expect(fmt(p.member.assignment)).toBe('t-0,t-1');
-  });
-
-  it('leads cooperative-sticky members as an eager member: a partition a member still owns changes hands only in the next round', async () => {
-    const coord = coordinator();
-    const p = await stable(coord, 'c1', ['t'], new Map([['t', 4]]));
-    const cooperative = (memberId: string, clientId: string, owned: string, generationId: number): JoinGroupCall => ({
-      group: 'g',
-      memberId,
-      groupInstanceId: null,
-      clientId,
-      clientHost: 'h',
-      sessionTimeoutMs: 10_000,
-      rebalanceTimeoutMs: 10_000,
-      protocolType: 'consumer',
-      protocols: [{ name: 'cooperative-sticky', metadata: encodeSubscription({ topics: ['t'], ownedPartitions: owned === '' ? [] : owned.split(',').map((x) => ({ topic: 't', partition: Number(x.slice(2)) })), generationId }) }],
-      requireKnownMemberId: false,
-    });
-    const syncAs = async (memberId: string, generation: number): Promise<string> => {
-      const a = await coord.sync({ group: 'g', memberId, groupInstanceId: null, generation, protocolType: 'consumer', protocolName: 'cooperative-sticky', assignments: [] });
-      return fmt(decodeAssignment(a.assignment).partitions);
-    };
-    const c1Stable = (generation: number): Promise<true> => pollUntil(`c1 stable in generation ${generation}`, () => p.member.state === 'stable' && p.member.generation === generation);
-    // A member that speaks only cooperative-sticky joins: the group can only choose that.
-    const k = await coord.join(cooperative('', 'coop', '', -1));
-    expect({ protocol: k.protocolName, leader: k.leader }).toEqual({ protocol: 'cooperative-sticky', leader: 'c1' });
-    const kOwns = await syncAs(k.memberId, k.generation);
-    await c1Stable(k.generation);
-    expect([fmt(p.member.assignment), kOwns]).toEqual(['t-0,t-2', 't-1,t-3']);
-    // Two more join; k rejoins claiming its two partitions (it keeps reading them meanwhile).
-    const g3 = await Promise.all([coord.join(cooperative('', 'coop2', '', -1)), coord.join(cooperative('', 'coop3', '', -1)), coord.join(cooperative(k.memberId, 'coop', kOwns, k.generation))]);
-    const owns3 = await Promise.all(g3.map((j) => syncAs(j.memberId, j.generation)));
-    await c1Stable(g3[2]?.generation ?? -1);
-    // One each would be balanced, but t-3 is still k's: nobody gets it this round; k revokes it.
-    expect(owns3[2]).toBe('t-1');
-    expect([fmt(p.member.assignment), ...owns3].filter((x) => x !== '').join(',').split(',').sort()).toEqual(['t-0', 't-1', 't-2']);
-    // The next round (k rejoins without t-3, the others with what they got) hands t-3 over.
-    const g4 = await Promise.all(g3.map((j, i) => coord.join(cooperative(j.memberId, ['coop2', 'coop3', 'coop'][i] ?? '', owns3[i] ?? '', j.generation))));
-    const owns4 = await Promise.all(g4.map((j) => syncAs(j.memberId, j.generation)));
-    await c1Stable(g4[2]?.generation ?? -1);
-    const all4 = [fmt(p.member.assignment), ...owns4];
-    expect(all4.join(',').split(',').sort()).toEqual(['t-0', 't-1', 't-2', 't-3']);
-    expect(all4.map((x) => x.split(',').length)).toEqual([1, 1, 1, 1]);
   });
 
   it("follows a kafkajs leader's RoundRobinAssigner, reading only the topics it subscribed to", async () => {

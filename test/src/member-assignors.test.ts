@@ -109,7 +109,24 @@ describe('cooperative-sticky (an HTTP leader of cooperative members)', () => {
     expect(round2).toEqual({ A: ['c-0', 'c-1'], B: ['c-3'], H: ['c-2'] });
   });
 
-  it('never gives a member a partition another member claims, and converges to every partition assigned, balanced, in two rounds', () => {
+  it('lets a claim of a newer generation win over an older one, gives a partition claimed twice in one generation to nobody this round, and reads an HTTP member\'s own claims (v2)', () => {
+    const c2 = (ts: readonly string[]): Map<string, number> => new Map(ts.filter((t) => t === 'c').map((t) => [t, 2]));
+    // D owns c-0 of generation 6; A still says it owns c-0, of generation 5 (a stale claim): D keeps it.
+    const newer = decoded(assignAsLeader('cooperative-sticky', [cooperativeMember('A', ['c'], parse('c-0'), 5), cooperativeMember('D', ['c'], parse('c-0'), 6)], c2, log).assignments);
+    expect(newer).toEqual({ A: ['c-1'], D: ['c-0'] });
+    // Both claim c-0 in generation 6: neither keeps it this round (both revoke it), c-1 is free.
+    const tied = decoded(assignAsLeader('cooperative-sticky', [cooperativeMember('A', ['c'], parse('c-0'), 6), cooperativeMember('D', ['c'], parse('c-0'), 6)], c2, log).assignments);
+    expect(tied).toEqual({ A: [], D: ['c-1'] });
+    // An HTTP member rejoining under cooperative-sticky: v2 with what it owns and its generation; the leader keeps it there.
+    const h = memberProtocols(['c'], { partitions: parse('c-1'), generation: 7 }).find((x) => x.name === 'cooperative-sticky');
+    expect(Buffer.from(h?.metadata ?? new Uint8Array(0)).readInt16BE(0)).toBe(2);
+    expect(decodeSubscription(h?.metadata ?? new Uint8Array(0))).toMatchObject({ topics: ['c'], ownedPartitions: parse('c-1'), generationId: 7 });
+    const members = [cooperativeMember('A', ['c'], parse('c-0,c-1'), 6), { memberId: 'H', groupInstanceId: null, metadata: h?.metadata ?? new Uint8Array(0) }];
+    // H's generation 7 beats A's 6 on c-1: A keeps c-0, H keeps c-1.
+    expect(decoded(assignAsLeader('cooperative-sticky', members, c2, log).assignments)).toEqual({ A: ['c-0'], H: ['c-1'] });
+  });
+
+  it('never gives a member a partition another member claims (unless its own claim is newer), and converges to every partition assigned, balanced, in two rounds', () => {
     const arb = fc.record({
       members: fc.integer({ min: 1, max: 5 }),
       eager: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
@@ -135,7 +152,9 @@ describe('cooperative-sticky (an HTTP leader of cooperative members)', () => {
             for (const tp of tps) {
               expect(seen.has(tpKey(tp))).toBe(false);
               seen.add(tpKey(tp));
-              for (const [other, list] of owned) if (other !== memberId) expect(list.some((x) => tpKey(x) === tpKey(tp))).toBe(false);
+              // Another member's claim yields only to the assignee's own claim of a newer generation.
+              const claims = (id: string): boolean => (owned.get(id) ?? []).some((x) => tpKey(x) === tpKey(tp));
+              for (const other of owned.keys()) if (other !== memberId && claims(other)) expect(claims(memberId) && (gens.get(memberId) ?? -1) > (gens.get(other) ?? -1)).toBe(true);
             }
           }
           if (round >= 2) {

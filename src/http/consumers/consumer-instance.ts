@@ -47,8 +47,10 @@ const key = (tp: TopicPartition): string => `${tp.topic}:${tp.partition}`;
  * One REST Proxy v2 consumer instance, living on the node that created it. The node is its
  * client in the group: a GroupMember joins the classic group for it (next to kafkajs or
  * librdkafka members), assigns as the group's leader when elected, and heartbeats in the
- * background. Eager rebalances: before each rejoin the instance auto-commits what it returned
- * and stops reading; a partition assigned later starts at the group's committed offset. A
+ * background. Under an eager protocol, before each rejoin the instance auto-commits what it
+ * returned and stops reading; under cooperative-sticky it keeps reading the partitions it keeps
+ * (at their positions: onAssign never resets a partition it already owns) and auto-commits and
+ * drops only those it loses. A partition assigned later starts at the group's committed offset. A
  * client that makes no request for its session timeout leaves the group without committing
  * (its partitions go to the others); its next poll joins again. Operations on one instance run
  * one at a time.
@@ -384,9 +386,14 @@ export class ConsumerInstance {
     return out;
   }
 
+  /**
+   * The periodic auto-commit. A refusal is logged, not raised (Kafka's auto-commit does the same):
+   * a cooperative member keeps its partitions through a rebalance, and while the group completes
+   * it the coordinator answers REBALANCE_IN_PROGRESS; the next poll tries again.
+   */
   private async maybeAutoCommit(): Promise<void> {
     if (!this.cfg.autoCommitEnable || Date.now() - this.lastAutoCommitMs < this.cfg.autoCommitIntervalMs) return;
-    await this.autoCommitIfEnabled([...this.owned.values()]);
+    await this.autoCommitIfEnabled([...this.owned.values()]).catch((err: unknown) => this.logger.info({ err, instance: this.cfg.name, group: this.cfg.group }, 'periodic auto-commit refused; retried at the next poll'));
   }
 
   private async autoCommitIfEnabled(which: readonly Owned[]): Promise<void> {
