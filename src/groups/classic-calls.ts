@@ -30,15 +30,19 @@ export interface ProtocolMetadata {
   readonly metadata: Uint8Array;
 }
 
-export interface JoinGroupCall {
-  readonly group: string;
-  /** '' for a member joining for the first time. */
+/** Who a member is and the timeouts it asked for: as it joins, and as the group record keeps it. */
+export interface MemberSettings {
   readonly memberId: string;
   readonly groupInstanceId: string | null;
   readonly clientId: string;
   readonly clientHost: string;
   readonly sessionTimeoutMs: number;
   readonly rebalanceTimeoutMs: number;
+}
+
+/** A JoinGroup; its memberId is '' for a member joining for the first time. */
+export interface JoinGroupCall extends MemberSettings {
+  readonly group: string;
   /** "consumer" for consumers. */
   readonly protocolType: string;
   /** In the member's order of preference. */

@@ -20,6 +20,7 @@ import type {
   JoinGroupCall,
   LeaveGroupAnswer,
   LeaveGroupCall,
+  MemberSettings,
   ProtocolMetadata,
   SyncGroupAnswer,
   SyncGroupCall,
@@ -41,13 +42,7 @@ export interface GroupRecord {
   readonly generation: number;
   readonly protocol: string | null;
   readonly leader: string | null;
-  readonly members: readonly {
-    readonly memberId: string;
-    readonly groupInstanceId: string | null;
-    readonly clientId: string;
-    readonly clientHost: string;
-    readonly sessionTimeoutMs: number;
-    readonly rebalanceTimeoutMs: number;
+  readonly members: readonly (MemberSettings & {
     /** Its subscription for the chosen protocol. */
     readonly subscription: Uint8Array;
     readonly assignment: Uint8Array;
@@ -57,7 +52,7 @@ export interface GroupRecord {
      * not only the chosen one. Absent in records written before it: the chosen protocol only.
      */
     readonly protocols?: readonly ProtocolMetadata[];
-  }[];
+  })[];
 }
 
 interface Member {

@@ -4,7 +4,7 @@
 import { invalid } from '../errors.ts';
 import type { RpcMethod } from '../rpc/rpc-method.ts';
 import type { Fields } from '../rpc/wire-shape.ts';
-import { bool, bytes, fields, int, listOf, str, strings } from '../rpc/wire-shape.ts';
+import { bool, bytes, fields, int, listOf, str, strings, strOrNull } from '../rpc/wire-shape.ts';
 import type { ClassicGroupSnapshot, ClassicGroupState, CommitMember, GroupProtocolError, JoinGroupAnswer, JoinGroupCall, LeaveGroupAnswer, ProtocolMetadata, SyncGroupAnswer, SyncGroupCall } from './classic-calls.ts';
 import type { TopicPartition } from './assignor.ts';
 import type { CommittedOffset, GroupCall } from './group-coordinator.ts';
@@ -57,10 +57,6 @@ export function parseGroupCall(payload: unknown): GroupCall {
     default:
       throw invalid('op', `unknown group call ${String(op)}`);
   }
-}
-
-function strOrNull(o: Fields, k: string): string | null {
-  return o[k] === null || o[k] === undefined ? null : str(o, k);
 }
 
 function parseProtocol(v: unknown, what: string): ProtocolMetadata {

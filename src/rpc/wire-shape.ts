@@ -57,6 +57,11 @@ export function intOrNull(o: Fields, k: string): number | null {
   return o[k] === null ? null : int(o, k);
 }
 
+/** A string, or null (absent reads as null: msgpack drops no keys, but older senders may omit one). */
+export function strOrNull(o: Fields, k: string): string | null {
+  return o[k] === null || o[k] === undefined ? null : str(o, k);
+}
+
 /** An object of string values (topic configs); with `nullable`, null values too (a reset to the default). */
 export function stringMap(o: Fields, k: string): Readonly<Record<string, string>>;
 export function stringMap(o: Fields, k: string, nullable: true): Readonly<Record<string, string | null>>;
